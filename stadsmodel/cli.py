@@ -1,0 +1,180 @@
+"""The `stadsmodel` command line. It parses arguments and calls one function per verb; no logic lives here.
+
+Subcommands and their arguments are a contract (tests, docs and other parts rely on them):
+extend, don't rename.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from stadsmodel.errors import StadsmodelError
+
+log = logging.getLogger("stadsmodel")
+
+EPILOG_SYNTH = "example: stadsmodel synth --out demo/input --buildings 500 --seed 1"
+EPILOG_BUILD = (
+    "example: stadsmodel build --bgt demo/input/bgt --bag demo/input/bag.gpkg "
+    "--ahn demo/input/ahn/*.laz --out demo/model"
+)
+EPILOG_TILES = "example: stadsmodel tiles --model demo/model --out demo/model/tiles"
+EPILOG_ZONING = "example: stadsmodel zoning import plan.gml --data demo/model"
+EPILOG_LOAD = "example: stadsmodel load --data demo/model --postgres postgresql://localhost/stadsmodel"
+EPILOG_SERVE = "example: stadsmodel serve --data demo/model --port 8000"
+EPILOG_DEMO = "example: stadsmodel demo --out demo --buildings 300"
+
+
+def _cmd_synth(a: argparse.Namespace) -> int:
+    from etl.synth import write_district
+
+    write_district(Path(a.out), buildings=a.buildings, seed=a.seed, points_per_m2=a.density)
+    return 0
+
+
+def _cmd_build(a: argparse.Namespace) -> int:
+    from etl.build import build_model
+
+    report = build_model(
+        bgt=[Path(p) for p in a.bgt],
+        bag=[Path(p) for p in a.bag or []],
+        ahn=[Path(p) for p in a.ahn],
+        out=Path(a.out),
+        config_path=a.config,
+    )
+    return 0 if report.complete else 3
+
+
+def _cmd_tiles(a: argparse.Namespace) -> int:
+    if a.model == "validate":
+        from tiles.validate import validate_command
+
+        return validate_command(Path(a.out) if a.out else None, a.extra)
+    from tiles import tile_model
+
+    tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []])
+    return 0
+
+
+def _cmd_zoning_import(a: argparse.Namespace) -> int:
+    from etl.zoning import import_zoning
+
+    import_zoning([Path(p) for p in a.paths], Path(a.data))
+    return 0
+
+
+def _cmd_load(a: argparse.Namespace) -> int:
+    from services.load import load_postgis
+
+    load_postgis(Path(a.data), a.postgres)
+    return 0
+
+
+def _cmd_serve(a: argparse.Namespace) -> int:
+    from services.app import serve
+
+    serve(Path(a.data), host=a.host, port=a.port, workers=a.workers, postgres=a.postgres)
+    return 0
+
+
+def _cmd_demo(a: argparse.Namespace) -> int:
+    from stadsmodel.demo import run_demo
+
+    run_demo(Path(a.out), buildings=a.buildings, seed=a.seed, host=a.host, port=a.port, serve=not a.no_serve)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stadsmodel",
+        description="3D city model of a Dutch municipality from BGT, BAG and AHN: ETL, 3D Tiles, OGC API, viewer.",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("synth", help="write a realistic synthetic district (BGT GML, BAG GeoPackage, classified LAZ)",
+                       epilog=EPILOG_SYNTH)
+    s.add_argument("--out", required=True, help="output directory (bgt/, bag.gpkg, ahn/*.laz, truth.json)")
+    s.add_argument("--buildings", type=int, default=500, help="number of panden (default 500)")
+    s.add_argument("--seed", type=int, default=1, help="random seed; same seed, same bytes (default 1)")
+    s.add_argument("--density", type=float, default=10.0, help="AHN-like points per m² (default 10)")
+    s.set_defaults(func=_cmd_synth)
+
+    b = sub.add_parser("build", help="lift BGT/BAG footprints with AHN points into a 3D city model",
+                       epilog=EPILOG_BUILD)
+    b.add_argument("--bgt", nargs="+", required=True, metavar="PATH",
+                   help="BGT: PDOK zip, folder of IMGeo GML files, GML file(s) or GeoPackage(s)")
+    b.add_argument("--bag", nargs="+", metavar="PATH",
+                   help="BAG: extract zip/folder/XML, GeoPackage or GeoJSON (else footprints from BGT pand)")
+    b.add_argument("--ahn", nargs="+", required=True, metavar="PATH", help="AHN LAS/LAZ file(s), classified")
+    b.add_argument("--out", required=True, help="output directory")
+    b.add_argument("--config", help="pipeline configuration (default config/pipeline.yml)")
+    b.set_defaults(func=_cmd_build)
+
+    t = sub.add_parser("tiles", help="3D Tiles 1.1 from a model (or 'tiles validate TILESET')", epilog=EPILOG_TILES)
+    t.add_argument("model", nargs="?", default=None, help=argparse.SUPPRESS)
+    t.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
+    t.add_argument("--model", dest="model_opt", help="model directory from 'stadsmodel build', or a CityJSON/CityJSONSeq file")
+    t.add_argument("--out", help="output directory for the tilesets")
+    t.add_argument("--ahn", nargs="+", metavar="PATH", help="also tile these LAS/LAZ point clouds")
+    t.set_defaults(func=_cmd_tiles)
+
+    z = sub.add_parser("zoning", help="planning data: bestemmingsplannen, omgevingsplan, monuments")
+    zsub = z.add_subparsers(dest="zoning_command", required=True, metavar="ACTION")
+    zi = zsub.add_parser("import", help="import IMRO GML, an Omgevingsplan delivery or RCE GeoJSON into the store",
+                         epilog=EPILOG_ZONING)
+    zi.add_argument("paths", nargs="+", metavar="PATH")
+    zi.add_argument("--data", required=True, help="model directory holding stadsmodel.gpkg (created if absent)")
+    zi.set_defaults(func=_cmd_zoning_import)
+
+    lo = sub.add_parser("load", help="load the store into PostGIS (production)", epilog=EPILOG_LOAD)
+    lo.add_argument("--data", required=True, help="model directory holding stadsmodel.gpkg")
+    lo.add_argument("--postgres", required=True, metavar="DSN", help="e.g. postgresql://user@localhost/stadsmodel")
+    lo.set_defaults(func=_cmd_load)
+
+    sv = sub.add_parser("serve", help="OGC API (pygeoapi), 3D Tiles and the viewer", epilog=EPILOG_SERVE)
+    sv.add_argument("--data", required=True, help="model directory")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=1, help="server worker processes (production: several)")
+    sv.add_argument("--postgres", metavar="DSN", help="serve from PostGIS instead of the GeoPackage")
+    sv.set_defaults(func=_cmd_serve)
+
+    d = sub.add_parser("demo", help="synthetic district → ETL → tiles → server → viewer", epilog=EPILOG_DEMO)
+    d.add_argument("--out", default="demo", help="working directory (default ./demo)")
+    d.add_argument("--buildings", type=int, default=300)
+    d.add_argument("--seed", type=int, default=1)
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=8000)
+    d.add_argument("--no-serve", action="store_true", help="build everything, do not start the server")
+    d.set_defaults(func=_cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "tiles":
+        # `stadsmodel tiles --model M --out O` and `stadsmodel tiles validate TILESET`
+        if args.model == "validate":
+            args.out = args.extra[0] if args.extra else args.out
+            args.extra = args.extra[1:]
+        elif args.model_opt and args.out:
+            args.model = args.model_opt
+        else:
+            build_parser().parse_args(["tiles", "--help"])
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except StadsmodelError as e:
+        print(f"stadsmodel {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Shared fixtures: the real data in ../shared/data, and a small synthetic district built once per session.
+
+Real data is read in place, never copied into the repository; tests that need it skip with a reason
+when the folder is absent (e.g. on a user's machine without the shared crops).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("STADSMODEL_SHARED", ROOT.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+SCHEMAS = SHARED / "schemas"
+
+# The synthetic district every cross-part test uses: small enough to build in seconds, big enough to
+# hold every BGT type, flat and gable roofs, water, a bridge and trees.
+DISTRICT_BUILDINGS = 60
+DISTRICT_SEED = 7
+
+
+def shared_path(*parts: str) -> Path:
+    """A path below ../shared/data; skips the test when it is absent."""
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"real sample data not available: {p} (needs ../shared/data beside the project)")
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real sample data not available: {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def cityjson_schema_dir() -> Path:
+    d = SCHEMAS / "cityjson-2.0.2"
+    if not d.is_dir():
+        pytest.skip(f"CityJSON schemas not available: {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
+def synth_input(tmp_path_factory) -> Path:
+    """A synthetic district's inputs (bgt/, bag.gpkg, ahn/*.laz, truth.json)."""
+    from etl.synth import write_district
+
+    out = tmp_path_factory.mktemp("synth") / "input"
+    write_district(out, buildings=DISTRICT_BUILDINGS, seed=DISTRICT_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_district(synth_input, tmp_path_factory) -> Path:
+    """The model directory `stadsmodel build` writes for the synthetic district."""
+    from etl.build import build_model
+
+    out = tmp_path_factory.mktemp("model") / "model"
+    build_model(
+        bgt=[synth_input / "bgt"],
+        bag=[synth_input / "bag.gpkg"],
+        ahn=sorted((synth_input / "ahn").glob("*.laz")),
+        out=out,
+    )
+    return out
