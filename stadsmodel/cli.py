@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             build_parser().parse_args(["tiles", "--help"])
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("pyogrio").setLevel(logging.WARNING)  # one line per layer written is noise here
     try:
         return args.func(args)
     except StadsmodelError as e:

@@ -1,0 +1,403 @@
+"""`stadsmodel build`: BGT + BAG + AHN → the 3D city model and its store.
+
+Stages, named after what they produce: footprints (BAG, or BGT pand) and BGT layers → one streamed pass over
+the points (DTM/DSM grids, roof heights per footprint, water/bridge heights per BGT polygon) → building heights
+→ lifted BGT surfaces → outputs. Bad features are skipped and reported in report.json; bad files too, as long as
+something usable remains.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from tqdm import tqdm
+
+from etl.footprint_index import FootprintIndex
+from etl.grid import ElevationGrids, GridSpec
+from etl.lifting import SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
+from etl.model import building_object
+from etl.readers.ahn import AhnFile, inspect_ahn
+from etl.readers.bag import read_bag
+from etl.readers.bgt import read_bgt
+from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
+from etl.writers.cityjson import CityObject, write_cityjson, write_cityjsonseq
+from etl.writers.raster import write_cog
+from etl.writers.store import STORE_NAME, write_store
+from stadsmodel.config import pipeline_config
+from stadsmodel.crs import RD_NEW
+from stadsmodel.errors import InputError, LiftingError, SkipLog
+
+log = logging.getLogger(__name__)
+
+MODEL_JSON = "model.city.json"
+MODEL_JSONL = "model.city.jsonl"
+REPORT = "report.json"
+PAND_PREFIX = "NL.IMBAG.Pand."
+
+
+@dataclass
+class BuildReport:
+    data: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.data.get("complete"))
+
+
+class _Stopwatch:
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+
+    def stage(self, name: str):
+        timings = self.timings
+
+        class _Stage:
+            def __enter__(self):
+                log.info("%s …", name)
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timings[name] = round(time.perf_counter() - self.t, 3)
+
+        return _Stage()
+
+
+def check_inputs(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path]) -> None:
+    """Refuse a missing input before any work."""
+    _check_paths("bgt", bgt)
+    _check_paths("ahn", ahn)
+    if bag:
+        _check_paths("bag", bag)
+
+
+def _check_paths(kind: str, paths: Sequence[Path]) -> None:
+    if not paths:
+        raise InputError(f"--{kind}", "no input given")
+    for p in paths:
+        if not Path(p).exists():
+            raise InputError(p, f"{kind.upper()} input not found")
+
+
+def footprints_from_bgt(panden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Building footprints when no BAG is given: BGT pand, identified by its BAG id where it carries one."""
+    bag_id = panden.get("identificatie_bag_pnd")
+    ids = np.where(pd.notna(bag_id), PAND_PREFIX + bag_id.astype(str).str[-16:], "NL.IMGeo.Pand." + panden["identificatie"].astype(str)) \
+        if bag_id is not None else ("NL.IMGeo.Pand." + panden["identificatie"].astype(str)).to_numpy()
+    out = gpd.GeoDataFrame({"identificatie": ids, "status": panden.get("bgt_status"),
+                            "bron": panden.get("bron")}, geometry=panden.geometry.values, crs=RD_NEW)
+    return out.drop_duplicates("identificatie")
+
+
+POLYGONS = (3, 6)          # shapely type ids: Polygon, MultiPolygon
+POLYGONS_AND_LINES = (1, 3, 5, 6)
+
+
+def clean_geometries(frame: gpd.GeoDataFrame, scale: float, source: str, skipped: SkipLog,
+                     allowed_types: tuple[int, ...] = POLYGONS) -> gpd.GeoDataFrame:
+    """Snap to the output grid (mm) so quantised vertices never collapse an edge; drop what becomes invalid."""
+    geoms = shapely.set_precision(frame.geometry.values, scale)
+    bad = shapely.is_empty(geoms) | ~shapely.is_valid(geoms) | ~np.isin(shapely.get_type_id(geoms), allowed_types)
+    for fid in frame.loc[bad, "identificatie"].astype(str):
+        skipped.add(source, fid, "geometry is empty, invalid or of an unexpected type after snapping to 1 mm")
+    frame = frame.loc[~bad].copy()
+    frame.geometry = geoms[~bad]
+    return frame
+
+
+def _inspect_point_clouds(paths: Sequence[Path], skipped: SkipLog) -> list[AhnFile]:
+    files = []
+    for p in paths:
+        try:
+            files.append(inspect_ahn(p))
+        except InputError as e:
+            log.warning("%s", e)
+            skipped.add(e.path, None, e.reason)
+    if not files:
+        raise LiftingError("no usable point cloud: every AHN input was refused (see the messages above)")
+    return files
+
+
+@dataclass
+class VectorInputs:
+    """Footprints, addresses and BGT layers, read and snapped to the output grid."""
+
+    footprints: gpd.GeoDataFrame
+    addresses: gpd.GeoDataFrame | None
+    bgt_layers: dict[str, gpd.GeoDataFrame]
+    footprint_source: str
+    bgt_counts_in: dict[str, int]
+    bag_counts_in: dict[str, int]
+
+
+def bgt_layers_from(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, int]]:
+    """The configured BGT layers of `paths`; the ones that become CityJSON surfaces snapped to the output grid."""
+    result = read_bgt(list(paths), object_types=list(cfg["bgt"]))
+    skipped.extend(result.skipped)
+    layers = {}
+    for t, layer_cfg in cfg["bgt"].items():
+        layer = result.layers.get(t)
+        if layer is None:
+            continue
+        if layer_cfg.get("cityjson") is not None and len(layer):
+            layer = clean_geometries(layer, float(cfg["cityjson_scale"]), f"BGT {t}", skipped,
+                                     POLYGONS_AND_LINES).reset_index(drop=True)
+        layers[t] = layer
+    return layers, result.counts_in
+
+
+def bag_footprints(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, int]]:
+    """BAG panden (snapped footprints) and verblijfsobjecten."""
+    result = read_bag(list(paths))
+    skipped.extend(result.skipped)
+    footprints = clean_geometries(result.panden, float(cfg["cityjson_scale"]), "BAG", skipped)
+    return footprints.reset_index(drop=True), result.verblijfsobjecten, result.counts_in
+
+
+def read_vector_inputs(bgt: Sequence[Path], bag: Sequence[Path], cfg: dict, skipped: SkipLog,
+                       watch: "_Stopwatch") -> VectorInputs:
+    with watch.stage("read BGT"):
+        bgt_layers, bgt_counts_in = bgt_layers_from(bgt, cfg, skipped)
+    with watch.stage("read BAG"):
+        if bag:
+            footprints, addresses, bag_counts_in = bag_footprints(bag, cfg, skipped)
+            footprint_source = "BAG"
+        else:
+            if "pand" not in bgt_layers:
+                raise LiftingError("no footprints: give --bag, or BGT input with pand")
+            footprints = clean_geometries(footprints_from_bgt(bgt_layers["pand"]), float(cfg["cityjson_scale"]),
+                                          "BGT pand", skipped).reset_index(drop=True)
+            addresses, footprint_source, bag_counts_in = None, "BGT pand", {}
+    if len(footprints) == 0:
+        raise LiftingError("no footprints: the BAG/BGT input holds no usable pand")
+    return VectorInputs(footprints, addresses, bgt_layers, footprint_source, bgt_counts_in, bag_counts_in)
+
+
+# The DTM used for lifting is interpolated under buildings and in gaps up to this far (m). A tile's point
+# window reaches this far beyond what it lifts, so tiled and single-machine results agree cell for cell.
+DTM_FILL_DISTANCE = 50.0
+
+
+def lift_margin(cfg: dict) -> float:
+    """How far (m) beyond a footprint or BGT polygon the points that lift it can lie."""
+    lift_cfg = cfg["lifting"]
+    return DTM_FILL_DISTANCE + float(lift_cfg["maaiveld_ring_offset"]) + 2.0 + 2 * float(cfg["rasters"]["resolution"])
+
+
+@dataclass
+class LiftedArea:
+    """Everything lifting produces for one area (a whole build, or one tile with its buffer)."""
+
+    buildings: gpd.GeoDataFrame           # footprints + 3DBAG height attributes
+    building_objects: list[CityObject]
+    bgt_layers: dict[str, gpd.GeoDataFrame]  # with h_min/h_max on the lifted layers
+    lifted: dict[str, LiftedLayer]
+    notes: list[dict]
+    scan: PointScan
+    spec: GridSpec
+    dtm_filled: np.ndarray
+    dsm: np.ndarray
+
+    @property
+    def objects(self) -> list[CityObject]:
+        return self.building_objects + [o for layer in self.lifted.values() for o in layer.objects]
+
+
+def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], files: Sequence[AhnFile],
+              spec: GridSpec, cfg: dict, skipped: SkipLog, footprint_source: str = "BAG",
+              watch: "_Stopwatch | None" = None, clip: tuple[float, float, float, float] | None = None,
+              home: tuple[float, float, float, float] | None = None, progress: bool | None = None) -> LiftedArea:
+    """The core of the ETL: one streamed pass over the points of `files` → DTM/DSM on `spec`, building
+    heights and LoD1.2 solids, lifted BGT surfaces. The single-machine build runs it once over everything;
+    the tiled build once per tile (`clip`: the tile's point window, `home`: the tile, where points are counted).
+    """
+    watch = watch or _Stopwatch({})
+    lift_cfg, classes, raster_cfg = cfg["lifting"], cfg["classes"], cfg["rasters"]
+    surfaces_frames, surface_methods = [], {}
+    for t, layer in bgt_layers.items():
+        layer_cfg = cfg["bgt"][t]
+        if layer_cfg.get("cityjson") is None:
+            continue
+        hl = layer["relatieve_hoogteligging"].to_numpy() if "relatieve_hoogteligging" in layer else np.zeros(len(layer))
+        surface_methods[t] = surface_lift_method(layer_cfg, pd.to_numeric(pd.Series(hl), errors="coerce").to_numpy())
+        surfaces_frames.append((t, layer))
+    bgt_layers = dict(bgt_layers)
+
+    with watch.stage("scan points"):
+        grids = ElevationGrids(spec)
+        buildings_index = FootprintIndex(footprints.geometry.values, resolution=lift_cfg["label_resolution"])
+        # Water and bridge polygons: the points of their own class inside them give their height.
+        surf_offsets = dict(zip([t for t, _ in surfaces_frames],
+                                np.cumsum([0] + [len(layer) for _, layer in surfaces_frames]).tolist()))
+        n_surfaces = sum(len(layer) for _, layer in surfaces_frames)
+        surface_indexes = []
+        for t, layer in surfaces_frames:
+            method = surface_methods[t]
+            sel = np.flatnonzero((method == "flat") | (method == "bridge"))
+            if len(sel):
+                point_class = np.where(method[sel] == "bridge", classes["bridge"][0], classes["water"][0])
+                surface_indexes.append(SurfaceIndex(
+                    FootprintIndex(layer.geometry.values[sel], resolution=lift_cfg["label_resolution"]),
+                    point_class, surf_offsets[t] + sel))
+        total = sum(f.point_count for f in files)
+        with tqdm(total=total, unit="pt", unit_scale=True, desc="points", disable=not progress if progress is not None else None) as bar:
+            scan = scan_point_clouds(files, grids, buildings_index, surface_indexes, classes,
+                                     int(lift_cfg["chunk_points"]), skipped, on_progress=bar.update,
+                                     clip=clip, home=home)
+
+    nodata = float(raster_cfg["nodata"])
+    with watch.stage("rasters"):
+        dtm = grids.dtm(nodata)
+        # Interpolate under buildings and water-less gaps, for lifting and the DTM product.
+        dtm_filled = grids.dtm(nodata, fill_distance_cells=int(DTM_FILL_DISTANCE / spec.resolution))
+        dsm = grids.dsm(nodata)
+
+    with watch.stage("building heights"):
+        percentiles = sorted(set(lift_cfg["roof_percentiles"]) | {lift_cfg["lod12_roof_percentile"]})
+        roofs = scan.roofs.summary(len(footprints), percentiles)
+        maaiveld = maaiveld_heights(footprints.geometry.values, dtm, dtm_filled, spec, nodata,
+                                    lift_cfg["maaiveld_ring_offset"], lift_cfg["maaiveld_sample_spacing"],
+                                    lift_cfg["maaiveld_percentile"])
+        heights = building_heights(footprints.geometry.values, roofs, maaiveld, lift_cfg)
+        buildings = gpd.GeoDataFrame(
+            pd.concat([footprints.drop(columns="geometry").reset_index(drop=True), heights], axis=1),
+            geometry=footprints.geometry.values, crs=RD_NEW)
+        buildings["bron"] = buildings.get("bron", footprint_source)
+
+    with watch.stage("lift BGT surfaces"):
+        surface_summary = scan.surfaces.summary(n_surfaces, [50])
+        lifted, notes = {}, []
+        for t, layer in surfaces_frames:
+            if len(layer) == 0:
+                continue
+            lifted[t] = lift_layer(t, layer, surface_methods[t], cfg["bgt"][t]["cityjson"], surface_summary,
+                                   surf_offsets[t], dtm_filled, spec, nodata, lift_cfg["maaiveld_sample_spacing"] * 2)
+            bgt_layers[t] = layer.assign(h_min=lifted[t].h_min, h_max=lifted[t].h_max)
+            notes += [{"feature": fid, "note": note} for fid, note in lifted[t].notes]
+
+    roof_p = int(lift_cfg["lod12_roof_percentile"])
+    building_objects = [building_object(rec, geom, roof_p) for rec, geom in
+                        zip(buildings.drop(columns="geometry").to_dict("records"), buildings.geometry.values)]
+    return LiftedArea(buildings, building_objects, bgt_layers, lifted, notes, scan, spec, dtm_filled, dsm)
+
+
+def store_layers(buildings: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame | None,
+                 bgt_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """The store's layers, in the store's order."""
+    layers = {"buildings": buildings, "addresses": addresses if addresses is not None else empty_addresses()}
+    layers.update({f"bgt_{t}": layer for t, layer in bgt_layers.items()})
+    return layers
+
+
+def flag_reasons(buildings: pd.DataFrame) -> collections.Counter:
+    """How many buildings are flagged b3_reconstructie_onvolledig, per reason."""
+    flagged = buildings["b3_reconstructie_onvolledig"].astype(bool)
+    return collections.Counter(buildings.loc[flagged, "b3_onvolledig_reden"])
+
+
+def build_counts(cfg: dict, bgt_counts_in: dict, bgt_read: dict[str, int], bgt_lifted: dict[str, int],
+                 bag_counts_in: dict, footprint_source: str, buildings_out: int, with_geometry: int,
+                 reasons: collections.Counter, ahn: dict, store_counts: dict) -> dict:
+    """The `counts` section of report.json (shared by the single-machine and the tiled build)."""
+    return {
+        "bgt": {t: {"in": bgt_counts_in.get(t, 0), "read": bgt_read.get(t, 0), "lifted": bgt_lifted.get(t, 0)}
+                for t in cfg["bgt"]},
+        "bag": {"in": bag_counts_in, "footprint_source": footprint_source},
+        "buildings": {"out": int(buildings_out), "with_geometry": int(with_geometry),
+                      "flagged": int(sum(reasons.values())), "flag_reasons": dict(sorted(reasons.items()))},
+        "ahn": ahn,
+        "store": store_counts,
+    }
+
+
+def write_report(out: Path, report: dict) -> None:
+    tmp = out / f".{REPORT}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, out / REPORT)
+
+
+def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], out: Path,
+                config_path: str | Path | None = None, progress: bool | None = None) -> BuildReport:
+    """Run the ETL and write model.city.json(l), stadsmodel.gpkg, dtm.tif, dsm.tif and report.json into `out`.
+
+    :param progress: show a progress bar (default: when stderr is a terminal).
+    :raises InputError: a named input does not exist or cannot be read at all.
+    :raises LiftingError: nothing usable remains (no point cloud, no footprints).
+    """
+    cfg = pipeline_config(config_path)
+    raster_cfg = cfg["rasters"]
+    scale = float(cfg["cityjson_scale"])
+    check_inputs(bgt, bag, ahn)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    skipped = SkipLog()
+    timings: dict[str, float] = {}
+    watch = _Stopwatch(timings)
+    t_start = time.perf_counter()
+
+    vectors = read_vector_inputs(bgt, bag, cfg, skipped, watch)
+    footprints = vectors.footprints
+    with watch.stage("inspect AHN"):
+        files = _inspect_point_clouds(ahn, skipped)
+
+    b = np.array([f.bounds for f in files])
+    fb = footprints.total_bounds
+    spec = GridSpec.covering(min(b[:, 0].min(), fb[0]), min(b[:, 1].min(), fb[1]),
+                             max(b[:, 3].max(), fb[2]), max(b[:, 4].max(), fb[3]), raster_cfg["resolution"])
+    area = lift_area(footprints, vectors.bgt_layers, files, spec, cfg, skipped, vectors.footprint_source,
+                     watch=watch, progress=progress)
+    buildings, scan = area.buildings, area.scan
+
+    with watch.stage("write CityJSON"):
+        objects = area.objects
+        written = write_cityjson(objects, out / MODEL_JSON, scale)
+        write_cityjsonseq(objects, out / MODEL_JSONL, written["transform"], written["extent"])
+
+    with watch.stage("write store"):
+        store_counts = write_store(out / STORE_NAME, store_layers(buildings, vectors.addresses, area.bgt_layers))
+
+    with watch.stage("write rasters"):
+        nodata = float(raster_cfg["nodata"])
+        write_cog(out / "dtm.tif", area.dtm_filled, spec, nodata)
+        write_cog(out / "dsm.tif", area.dsm, spec, nodata)
+
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+    counts = build_counts(
+        cfg, vectors.bgt_counts_in, {t: int(len(layer)) for t, layer in area.bgt_layers.items()},
+        {t: len(layer.objects) for t, layer in area.lifted.items()}, vectors.bag_counts_in, vectors.footprint_source,
+        len(buildings), sum(o.geometry is not None for o in area.building_objects), flag_reasons(buildings),
+        {"files": len(files), "files_read_completely": scan.files_read, "points": scan.points_read,
+         "points_per_class": scan.points_per_class}, store_counts)
+    report = {
+        "complete": len(skipped) == 0,
+        "inputs": {"bgt": [str(p) for p in bgt], "bag": [str(p) for p in bag], "ahn": [str(p) for p in ahn]},
+        "counts": counts,
+        "skipped_count": len(skipped),
+        "skipped": skipped.as_json(),
+        "notes": area.notes,
+        "timings_s": timings,
+        "throughput": {"points_per_s": round(scan.points_read / max(timings["total"], 1e-9)),
+                       "buildings_per_s": round(len(buildings) / max(timings["total"], 1e-9))},
+    }
+    write_report(out, report)
+    log.info("model written to %s: %d buildings (%d flagged), %d points, %d skipped, %.1f s",
+             out, len(buildings), counts["buildings"]["flagged"], scan.points_read, len(skipped), timings["total"])
+    return BuildReport(report, timings)
+
+
+def empty_addresses() -> gpd.GeoDataFrame:
+    cols = ["identificatie", "pand_identificatie", "openbareruimte", "huisnummer", "huisletter",
+            "huisnummertoevoeging", "postcode", "woonplaats", "gebruiksdoel", "oppervlakte", "status"]
+    return gpd.GeoDataFrame({c: pd.Series(dtype="object") for c in cols}, geometry=gpd.GeoSeries([], crs=RD_NEW),
+                            crs=RD_NEW)

@@ -1,0 +1,223 @@
+"""Lifting: from classified points to heights per footprint (3DBAG attribute names).
+
+One streamed pass over the point clouds feeds the DTM/DSM grids and collects, per footprint, the heights of
+the building-class points inside it (and, per BGT water or bridge polygon, the heights of the water or
+bridge points inside it). Statistics per footprint are then computed for all footprints at once with
+grouped sorts: no Python loop over points or footprints.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from etl.footprint_index import FootprintIndex
+from etl.grid import ElevationGrids, GridSpec, sample
+from etl.readers.ahn import AhnFile, PointChunk, iter_point_chunks
+from stadsmodel.errors import InputError, SkipLog
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HeightsPerPolygon:
+    """(polygon index, z) pairs gathered chunk by chunk; summarised once at the end."""
+
+    labels: list[np.ndarray] = field(default_factory=list)
+    z: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, labels: np.ndarray, z: np.ndarray) -> None:
+        keep = labels >= 0
+        if keep.any():
+            self.labels.append(labels[keep])
+            self.z.append(z[keep])
+
+    def summary(self, n_polygons: int, percentiles: Sequence[float]) -> "HeightSummary":
+        labels = np.concatenate(self.labels) if self.labels else np.empty(0, np.int32)
+        z = np.concatenate(self.z) if self.z else np.empty(0, np.float32)
+        return grouped_summary(labels, z, n_polygons, percentiles)
+
+
+@dataclass
+class HeightSummary:
+    count: np.ndarray                   # points per polygon
+    min: np.ndarray                     # NaN where a polygon has no points
+    max: np.ndarray
+    percentiles: dict[float, np.ndarray]
+
+
+def grouped_summary(labels: np.ndarray, values: np.ndarray, n_groups: int, percentiles: Sequence[float]) -> HeightSummary:
+    """Count, min, max and linear-interpolated percentiles (numpy's default method) per group label."""
+    count = np.bincount(labels, minlength=n_groups)[:n_groups] if len(labels) else np.zeros(n_groups, np.int64)
+    nan = np.full(n_groups, np.nan)
+    if len(labels) == 0:
+        return HeightSummary(count, nan.copy(), nan.copy(), {p: nan.copy() for p in percentiles})
+    order = np.lexsort((values, labels))
+    v = values[order].astype(np.float64)
+    start = np.concatenate(([0], np.cumsum(count)[:-1]))
+    has = count > 0
+    mins, maxs = nan.copy(), nan.copy()
+    mins[has] = v[start[has]]
+    maxs[has] = v[start[has] + count[has] - 1]
+    result = {}
+    for p in percentiles:
+        pos = (count[has] - 1) * (p / 100.0)
+        lo = np.floor(pos).astype(np.int64)
+        hi = np.minimum(lo + 1, count[has] - 1)
+        frac = pos - lo
+        out = nan.copy()
+        out[has] = v[start[has] + lo] * (1 - frac) + v[start[has] + hi] * frac
+        result[p] = out
+    return HeightSummary(count, mins, maxs, result)
+
+
+@dataclass
+class SurfaceIndex:
+    """BGT polygons of one layer whose height comes from points of one class inside them (water, bridge).
+    One index per layer, because layers overlap (water under a bridge, a road on it)."""
+
+    index: FootprintIndex
+    point_class: np.ndarray  # per polygon: the class whose points count
+    position: np.ndarray     # per polygon: its place in the list of all surfaces
+
+
+@dataclass
+class PointScan:
+    grids: ElevationGrids
+    roofs: HeightsPerPolygon
+    surfaces: HeightsPerPolygon
+    points_read: int = 0          # decoded
+    points_in_home: int = 0       # inside `home` (all points when there is none)
+    points_per_class: dict[int, int] = field(default_factory=dict)
+    files_read: int = 0
+
+
+def scan_point_clouds(
+    files: Sequence[AhnFile],
+    grids: ElevationGrids,
+    buildings: FootprintIndex,
+    surfaces: Sequence[SurfaceIndex],
+    classes: dict[str, list[int]],
+    chunk_points: int,
+    skipped: SkipLog,
+    on_progress: Callable[[int], None] = lambda n: None,
+    clip: tuple[float, float, float, float] | None = None,
+    home: tuple[float, float, float, float] | None = None,
+) -> PointScan:
+    """The single streamed pass over all points.
+
+    :param clip: (minx, miny, maxx, maxy): points outside are dropped as soon as they are read (a tile's window).
+    :param home: points are counted (`points_in_home`, `points_per_class`) only inside this half-open box, so
+        that tiles sharing points through their buffers count each point once.
+    A file that breaks off mid-way keeps the points read before the break; it is reported in `skipped`.
+    """
+    lut = np.zeros(256, dtype=np.uint8)  # class code → role bit
+    GROUND, BUILDING, SURFACE, IGNORE = 1, 2, 4, 8
+    for c in classes["ground"] + classes["water"]:
+        lut[c] |= GROUND
+    for c in classes["building"]:
+        lut[c] |= BUILDING
+    for c in classes["water"] + classes["bridge"]:
+        lut[c] |= SURFACE
+    for c in classes.get("ignore", []):
+        lut[c] |= IGNORE
+    scan = PointScan(grids, HeightsPerPolygon(), HeightsPerPolygon())
+    class_counts = np.zeros(256, dtype=np.int64)
+    for info in files:
+        try:
+            for chunk in iter_point_chunks(info, chunk_points):
+                n_read = len(chunk.x)
+                if clip is not None:
+                    chunk = _clipped(chunk, clip)
+                role = lut[chunk.classification]
+                grids.add(chunk.x, chunk.y, chunk.z, (role & GROUND) > 0, (role & IGNORE) == 0)
+                b = (role & BUILDING) > 0
+                if b.any():
+                    scan.roofs.add(buildings.assign(chunk.x[b], chunk.y[b]), chunk.z[b])
+                s = (role & SURFACE) > 0
+                if s.any():
+                    xs, ys, zs, cs = chunk.x[s], chunk.y[s], chunk.z[s], chunk.classification[s]
+                    for surface in surfaces:
+                        labels = surface.index.assign(xs, ys)
+                        # a water point inside a bridge polygon says nothing about the deck, and vice versa
+                        ok = labels >= 0
+                        ok[ok] = surface.point_class[labels[ok]] == cs[ok]
+                        scan.surfaces.add(surface.position[labels[ok]], zs[ok])
+                counted = chunk.classification if home is None else chunk.classification[_inside(chunk, home)]
+                class_counts += np.bincount(counted, minlength=256)
+                scan.points_in_home += len(counted)
+                scan.points_read += n_read
+                on_progress(n_read)
+            scan.files_read += 1
+        except InputError as e:
+            log.warning("%s", e)
+            skipped.add(e.path, None, e.reason + " — points read before the break are used")
+    scan.points_per_class = {int(c): int(n) for c, n in enumerate(class_counts) if n}
+    return scan
+
+
+def _inside(chunk: PointChunk, box: tuple[float, float, float, float]) -> np.ndarray:
+    minx, miny, maxx, maxy = box
+    return (chunk.x >= minx) & (chunk.x < maxx) & (chunk.y >= miny) & (chunk.y < maxy)
+
+
+def _clipped(chunk: PointChunk, box: tuple[float, float, float, float]) -> PointChunk:
+    keep = _inside(chunk, box)
+    if keep.all():
+        return chunk
+    return PointChunk(chunk.x[keep], chunk.y[keep], chunk.z[keep], chunk.classification[keep])
+
+
+def maaiveld_heights(footprints: np.ndarray, dtm: np.ndarray, dtm_filled: np.ndarray, spec: GridSpec,
+                     nodata: float, offset: float, spacing: float, percentile: float) -> np.ndarray:
+    """Ground height per footprint: a percentile of the DTM sampled every `spacing` m along a ring `offset` m
+    outside the footprint (the ground the walls stand on). Cells without ground points are not used; where the
+    whole ring has none, the interpolated DTM is used instead."""
+    rings = shapely.boundary(shapely.buffer(footprints, offset, join_style="mitre"))
+    rings = shapely.segmentize(rings, spacing)
+    coords, which = shapely.get_coordinates(rings, return_index=True)
+    n = len(footprints)
+    result = _grouped_nanpercentile(which, sample(dtm, spec, coords[:, 0], coords[:, 1], nodata), n, percentile)
+    missing = np.isnan(result)
+    if missing.any():
+        filled = _grouped_nanpercentile(which, sample(dtm_filled, spec, coords[:, 0], coords[:, 1], nodata), n, percentile)
+        result[missing] = filled[missing]
+    return result
+
+
+def _grouped_nanpercentile(groups: np.ndarray, values: np.ndarray, n: int, p: float) -> np.ndarray:
+    ok = ~np.isnan(values)
+    return grouped_summary(groups[ok], values[ok], n, [p]).percentiles[p]
+
+
+def building_heights(footprints: np.ndarray, roofs: HeightSummary, maaiveld: np.ndarray,
+                     lifting_cfg: dict) -> pd.DataFrame:
+    """The 3DBAG height attributes and the quality flag per footprint (same order as `footprints`)."""
+    area = shapely.area(footprints)
+    count = roofs.count
+    density = np.where(area > 0, count / np.maximum(area, 1e-9), 0.0)
+    df = pd.DataFrame({
+        "b3_h_maaiveld": maaiveld,
+        "b3_h_dak_min": roofs.min,
+        **{f"b3_h_dak_{int(p)}p": roofs.percentiles[p] for p in sorted(roofs.percentiles)},
+        "b3_h_dak_max": roofs.max,
+        "b3_n_punten": count.astype(np.int64),
+        "b3_puntdichtheid": density,
+        "b3_opp_grond": area,
+    })
+    reasons = np.full(len(footprints), None, dtype=object)
+    few = (count < lifting_cfg["min_roof_points"]) | (density < lifting_cfg["min_roof_density"])
+    reasons[few] = [f"te weinig dakpunten ({c} punten, {d:.2f} per m²)" for c, d in zip(count[few], density[few])]
+    no_ground = np.isnan(maaiveld)
+    reasons[no_ground] = "geen maaiveldhoogte: geen grondpunten rond de footprint"
+    roof = df[f"b3_h_dak_{int(lifting_cfg['lod12_roof_percentile'])}p"].to_numpy()
+    low = ~few & ~no_ground & (roof <= maaiveld)
+    reasons[low] = "dakhoogte niet boven maaiveld"
+    df["b3_reconstructie_onvolledig"] = reasons != None  # noqa: E711 (element-wise on an object array)
+    df["b3_onvolledig_reden"] = reasons
+    return df.round({c: 3 for c in df.columns if c.startswith("b3_h_") or c in ("b3_puntdichtheid", "b3_opp_grond")})

@@ -1,0 +1,112 @@
+"""AHN point clouds: LAS/LAZ 1.2–1.4, any point format, classified.
+
+Two steps, as py3dtiles' readers do: `inspect_ahn` reads only the header (extent, CRS, count) so bad files
+are refused before any work; `iter_point_chunks` then streams the points in chunks of bounded size.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import laspy
+import numpy as np
+
+from stadsmodel.crs import RD_BOUNDS, in_rd_bounds
+from stadsmodel.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# EPSG codes whose horizontal part is RD New: RD New, RD New + NAP, and the Amersfoort geographic
+# codes sometimes (wrongly) written by tools for the same coordinates.
+RD_HORIZONTAL_EPSG = {28992, 7415}
+
+
+@dataclass(frozen=True)
+class AhnFile:
+    path: Path
+    point_count: int
+    bounds: tuple[float, float, float, float, float, float]  # minx, miny, minz, maxx, maxy, maxz
+    crs: str  # "EPSG:7415" when the header has none (AHN convention)
+    crs_from_header: bool
+    version: str
+    point_format: int
+
+
+@dataclass
+class PointChunk:
+    x: np.ndarray  # float64, RD New metres
+    y: np.ndarray
+    z: np.ndarray  # float32, NAP metres
+    classification: np.ndarray  # uint8
+
+
+def _header_crs(header: laspy.LasHeader, path: Path) -> tuple[str, bool]:
+    try:
+        crs = header.parse_crs()
+    except Exception as e:  # a broken WKT/GeoTIFF VLR: say so rather than guess
+        raise InputError(path, f"unreadable CRS in the LAS header ({e})") from None
+    if crs is None:
+        return "EPSG:7415", False
+    epsgs = {crs.to_epsg()} | {sub.to_epsg() for sub in getattr(crs, "sub_crs_list", [])}
+    if epsgs & RD_HORIZONTAL_EPSG:
+        return "EPSG:7415", True
+    name = crs.name or crs.to_string()
+    raise InputError(path, f"point cloud is in {name}, expected RD New + NAP (EPSG:7415); reproject it first")
+
+
+def inspect_ahn(path: str | Path) -> AhnFile:
+    """Read the header only; refuse missing files, non-LAS files and point clouds in another CRS."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    try:
+        with laspy.open(path) as reader:
+            h = reader.header
+            version = f"{h.version.major}.{h.version.minor}"
+            count = int(h.point_count)
+            fmt = int(h.point_format.id)
+            mins, maxs = [float(v) for v in h.mins], [float(v) for v in h.maxs]
+            bounds = (mins[0], mins[1], mins[2], maxs[0], maxs[1], maxs[2])
+            crs, from_header = _header_crs(h, path)
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(path, f"not a readable LAS/LAZ file, corrupt or truncated ({e})") from None
+    minx, miny, minz, maxx, maxy, maxz = bounds
+    if count and not in_rd_bounds(minx, miny, maxx, maxy):
+        raise InputError(
+            path,
+            f"coordinates {minx:.1f},{miny:.1f} – {maxx:.1f},{maxy:.1f} lie outside RD New {RD_BOUNDS}: "
+            "the point cloud is in another CRS (e.g. lon/lat or UTM)",
+        )
+    return AhnFile(path, count, bounds, crs, from_header, version, fmt)
+
+
+def iter_point_chunks(info: AhnFile, chunk_points: int) -> Iterator[PointChunk]:
+    """Stream the points of one file. A file that breaks off mid-way raises InputError after the
+    chunks already yielded, naming how many points were read, so callers can keep what was good."""
+    read = 0
+    try:
+        with laspy.open(info.path) as reader:
+            for pts in reader.chunk_iterator(chunk_points):
+                n = len(pts)
+                if n == 0:
+                    break
+                read += n
+                yield PointChunk(
+                    x=np.asarray(pts.x, dtype=np.float64),
+                    y=np.asarray(pts.y, dtype=np.float64),
+                    z=np.asarray(pts.z, dtype=np.float32),
+                    classification=np.asarray(pts.classification, dtype=np.uint8),
+                )
+    except InputError:
+        raise
+    except Exception as e:
+        raise InputError(info.path, f"truncated or corrupt point data after {read:,} of "
+                                    f"{info.point_count:,} points ({e})") from None
+    if read < info.point_count:
+        raise InputError(info.path, f"truncated: header announces {info.point_count:,} points, "
+                                    f"only {read:,} could be read")

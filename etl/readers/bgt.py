@@ -1,0 +1,456 @@
+"""BGT reader: the PDOK download as delivered (IMGeo GML) and GeoPackage/SQLite layers.
+
+Inputs, in any mix: a .zip holding ``bgt_<type>.gml`` files (PDOK), a folder of such files, single
+GML files, and GeoPackage/SQLite files whose layers are named after the object type, with or without
+a ``bgt_`` prefix. GML is streamed (lxml iterparse), so national files of several GB fit in memory.
+
+Only current objects are kept: an object with ``eindRegistratie`` or ``objectEindTijd``
+(``terminationDate`` in the CityGML encoding) is a historic version and is filtered (not an error).
+
+Geometry: the object's ``geometrie2d…`` property — its 2D area in the registration (for pand
+``geometrie2dGrondvlak``, the footprint at ground level). Other geometry in an object (the crest
+line ``kruinlijn…``, label points of ``nummeraanduidingreeks``) is not the object's shape and is
+ignored. Arcs are stroked. Most types are polygons; some objects are lines in real data (a
+scheiding "hek" is a LineString), and those are kept as LineString/MultiLineString.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from lxml import etree
+
+from etl.readers import (
+    VECTOR_SUFFIXES,
+    geometry_problems,
+    list_layers,
+    map_columns,
+    outside_rd,
+    read_vector_layer,
+    record_skips,
+    require_exists,
+)
+from etl.readers.gml import GeometryError, children, invalid_reason, iter_elements, local_name, parse_geometry, srs_problem
+from stadsmodel.crs import RD_NEW
+from stadsmodel.errors import InputError, SkipLog
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OBJECT_TYPES = (
+    "pand",
+    "wegdeel",
+    "ondersteunendwegdeel",
+    "waterdeel",
+    "ondersteunendwaterdeel",
+    "begroeidterreindeel",
+    "onbegroeidterreindeel",
+    "overbruggingsdeel",
+    "scheiding",
+)
+
+COLUMNS = (
+    "identificatie",
+    "object_type",
+    "bgt_status",
+    "plus_status",
+    "functie",
+    "fysiek_voorkomen",
+    "relatieve_hoogteligging",
+    "identificatie_bag_pnd",
+    "tijdstip_registratie",
+    "bron",
+)
+
+# IMGeo 2.1 encodes some BGT objects as CityGML classes; the rest are imgeo:<Type> elements whose
+# lower-cased name is the object type (imgeo:Waterdeel -> waterdeel).
+CITYGML_OBJECT_TYPES = {
+    "BuildingPart": "pand",
+    "TrafficArea": "wegdeel",
+    "AuxiliaryTrafficArea": "ondersteunendwegdeel",
+    "PlantCover": "begroeidterreindeel",
+    "BridgeConstructionElement": "overbruggingsdeel",
+    "SolitaryVegetationObject": "vegetatieobject",
+    "CityFurniture": "straatmeubilair",
+    "GenericCityObject": "ongeclassificeerdobject",
+}
+
+# Where functie and fysiek_voorkomen come from, per object type: element local names in order of
+# preference — the CityGML name IMGeo 2.1 uses (function, class, surfaceMaterial) first, then the
+# IMGeo/BGT names of other encodings. "functie" is bgt-functie, or bgt-type where a type has no functie.
+TYPE_ELEMENTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "pand": {},
+    "wegdeel": {
+        "functie": ("function", "bgt-functie", "functie"),
+        "fysiek_voorkomen": ("surfaceMaterial", "bgt-fysiekVoorkomen", "fysiekVoorkomen"),
+    },
+    "ondersteunendwegdeel": {
+        "functie": ("function", "bgt-functie", "functie"),
+        "fysiek_voorkomen": ("surfaceMaterial", "bgt-fysiekVoorkomen", "fysiekVoorkomen"),
+    },
+    "waterdeel": {"functie": ("class", "bgt-type", "type")},
+    "ondersteunendwaterdeel": {"functie": ("class", "bgt-type", "type")},
+    "begroeidterreindeel": {"fysiek_voorkomen": ("class", "bgt-fysiekVoorkomen", "fysiekVoorkomen")},
+    "onbegroeidterreindeel": {"fysiek_voorkomen": ("bgt-fysiekVoorkomen", "fysiekVoorkomen")},
+    "overbruggingsdeel": {"functie": ("class", "typeOverbruggingsdeel", "bgt-typeOverbruggingsdeel")},
+    "scheiding": {"functie": ("bgt-type", "type")},
+}
+# Types not listed above (vegetatieobject, kunstwerkdeel, ...) use these.
+GENERIC_ELEMENTS: dict[str, tuple[str, ...]] = {
+    "functie": ("function", "bgt-functie", "functie", "bgt-type", "class"),
+    "fysiek_voorkomen": ("surfaceMaterial", "bgt-fysiekVoorkomen", "fysiekVoorkomen"),
+}
+COMMON_ELEMENTS: dict[str, tuple[str, ...]] = {
+    "bgt_status": ("bgt-status", "status"),
+    "plus_status": ("plus-status",),
+    "relatieve_hoogteligging": ("relatieveHoogteligging",),
+    "tijdstip_registratie": ("tijdstipRegistratie",),
+    "identificatie_bag_pnd": ("identificatieBAGPND",),
+}
+# Any of these set means the object is a historic version.
+END_ELEMENTS = frozenset({"eindRegistratie", "objectEindTijd", "terminationDate"})
+
+# GeoPackage/SQLite columns -> ours (names compared case- and punctuation-blind).
+GPKG_COLUMNS: dict[str, tuple[str, ...]] = {
+    "identificatie": ("identificatie", "lokaalid", "identificatie_lokaalid", "identificatie.lokaalid", "gml_id"),
+    "bgt_status": ("bgt_status", "status"),
+    "plus_status": ("plus_status",),
+    "functie": ("functie", "bgt_functie", "function", "bgt_type", "type", "class"),
+    "fysiek_voorkomen": ("fysiek_voorkomen", "bgt_fysiekvoorkomen", "fysiekvoorkomen", "surfacematerial"),
+    "relatieve_hoogteligging": ("relatieve_hoogteligging", "relatievehoogteligging"),
+    "identificatie_bag_pnd": ("identificatie_bag_pnd", "identificatiebagpnd", "identificatie_bagpnd"),
+    "tijdstip_registratie": ("tijdstip_registratie", "tijdstipregistratie"),
+    "eind_registratie": ("eind_registratie", "eindregistratie", "objecteindtijd", "object_eind_tijd", "terminationdate"),
+}
+# begroeidterreindeel's CityGML "class" is its fysiek voorkomen, not a functie.
+GPKG_TYPE_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "begroeidterreindeel": {
+        "functie": ("functie", "bgt_functie"),
+        "fysiek_voorkomen": ("fysiek_voorkomen", "bgt_fysiekvoorkomen", "fysiekvoorkomen", "class"),
+    },
+}
+
+_GML_NAME = re.compile(r"^(?:bgt_)?([a-z]+)\.gml$", re.IGNORECASE)
+_MEMBER_ELEMENTS = ("cityObjectMember", "featureMember", "member")
+
+
+@dataclass
+class BgtResult:
+    """BGT layers in RD New (EPSG:28992), one frame per object type, with what was left out."""
+
+    layers: dict[str, gpd.GeoDataFrame]
+    skipped: SkipLog
+    counts_in: dict[str, int]  # objects seen per type, historic versions included
+    notes: list[str] = field(default_factory=list)  # empty layers, assumed CRS, ...
+
+
+def read_bgt(paths: Sequence[Path], object_types: Iterable[str] | None = None) -> BgtResult:
+    """Read BGT objects of the given types (default `DEFAULT_OBJECT_TYPES`) from all inputs.
+
+    Every requested type gets a frame (possibly empty) with `COLUMNS` + geometry. An object id seen
+    twice (overlapping deliveries) is kept once; the repeat is recorded in the SkipLog.
+
+    :raises InputError: a path that does not exist, a file that is not well-formed XML (naming the
+        line), or a file that cannot be opened at all.
+    """
+    wanted = tuple(dict.fromkeys(t.lower() for t in (object_types or DEFAULT_OBJECT_TYPES)))
+    collector = _Collector(wanted)
+    started = time.perf_counter()
+    for path in map(Path, paths):
+        require_exists(path)
+        for name, kind, opener in _expand(path):
+            file_type = _gml_object_type(name)
+            if kind == "gml":
+                if file_type is not None and file_type not in wanted:
+                    continue
+                with opener() as stream:
+                    members = collector.read_gml(stream, name, file_type)
+                if members == 0:
+                    collector.notes.append(f"{name}: empty layer, no BGT objects")
+            else:
+                collector.read_vector(path)
+    result = collector.result()
+    seen = sum(result.counts_in.values())
+    log.info(
+        "BGT: %d objects read, %d kept, %d skipped in %.1f s",
+        seen,
+        sum(len(f) for f in result.layers.values()),
+        len(result.skipped),
+        time.perf_counter() - started,
+    )
+    return result
+
+
+def _gml_object_type(name: str) -> str | None:
+    match = _GML_NAME.match(Path(name.split("!")[-1]).name)
+    return match.group(1).lower() if match else None
+
+
+def _expand(path: Path) -> Iterator[tuple[str, str, object]]:
+    """(display name, "gml" | "vector", opener) for every readable file below an input path."""
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        found = False
+        for file in files:
+            if file.suffix.lower() in (".gml", ".xml", ".zip") or file.suffix.lower() in VECTOR_SUFFIXES:
+                found = True
+                yield from _expand(file)
+        if not found:
+            raise InputError(path, "folder holds no BGT files (.gml, .zip, .gpkg)")
+        return
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        yield from _zip_members(path)
+    elif suffix in (".gml", ".xml"):
+        yield str(path), "gml", lambda: _open_file(path)
+    elif suffix in VECTOR_SUFFIXES:
+        yield str(path), "vector", None
+    else:
+        raise InputError(path, f"not a BGT input (expected .zip, .gml, a folder or {', '.join(VECTOR_SUFFIXES)})")
+
+
+@contextmanager
+def _open_file(path: Path) -> Iterator[IO[bytes]]:
+    with open(path, "rb") as stream:
+        yield stream
+
+
+def _zip_members(path: Path) -> Iterator[tuple[str, str, object]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(path, f"not a readable zip file: {exc}") from None
+    with archive:
+        members = sorted(n for n in archive.namelist() if n.lower().endswith((".gml", ".xml")))
+        if not members:
+            raise InputError(path, "zip holds no .gml files")
+        for member in members:
+
+            @contextmanager
+            def opener(member: str = member) -> Iterator[IO[bytes]]:
+                try:
+                    with archive.open(member) as stream:
+                        yield stream
+                except (zipfile.BadZipFile, OSError) as exc:
+                    raise InputError(f"{path}!{member}", f"cannot read zip member: {exc}") from None
+
+            yield f"{path}!{member}", "gml", opener
+
+
+class _Collector:
+    """Accumulates rows column-wise per object type (lists, not dicts per row: national volumes)."""
+
+    def __init__(self, wanted: tuple[str, ...]):
+        self.wanted = wanted
+        self.columns = {t: {c: [] for c in (*COLUMNS, "geometry")} for t in wanted}
+        self.ids: dict[str, set[str]] = {t: set() for t in wanted}
+        self.counts_in: dict[str, int] = {t: 0 for t in wanted}
+        self.skipped = SkipLog()
+        self.notes: list[str] = []
+
+    # ---- GML
+
+    def read_gml(self, stream: IO[bytes], name: str, file_type: str | None) -> int:
+        """Read one GML file; returns how many feature members it holds (of any type)."""
+        bron = Path(name.split("!")[-1]).name
+        members = 0
+        for member in iter_elements(stream, name, _MEMBER_ELEMENTS):
+            members += 1
+            feature = next(children(member), None)
+            if feature is None:
+                continue
+            element_name = local_name(feature)
+            object_type = CITYGML_OBJECT_TYPES.get(element_name) or file_type or element_name.lower()
+            if object_type not in self.columns:
+                continue
+            self.counts_in[object_type] += 1
+            self._read_feature(feature, object_type, name, bron)
+        return members
+
+    def _read_feature(self, feature: etree._Element, object_type: str, name: str, bron: str) -> None:
+        by_name: dict[str, etree._Element] = {}
+        for child in children(feature):
+            by_name.setdefault(local_name(child), child)
+        if not END_ELEMENTS.isdisjoint(by_name):
+            return  # a historic version: filtered, not an error
+        identificatie = _lokaal_id(feature)
+
+        def text(element_names: tuple[str, ...]) -> str | None:
+            for element_name in element_names:
+                element = by_name.get(element_name)
+                if element is not None and element.text and element.text.strip():
+                    return element.text.strip()
+            return None
+
+        row = {column: text(names) for column, names in COMMON_ELEMENTS.items()}
+        geometry, reason = _feature_geometry(_geometry_property(by_name))
+        if reason is None:
+            reason = self._duplicate(object_type, identificatie)
+        if reason is None:
+            row["relatieve_hoogteligging"], reason = _hoogteligging(row["relatieve_hoogteligging"])
+        if reason is not None:
+            self.skipped.add(name, identificatie, reason)
+            return
+        self.ids[object_type].add(identificatie)
+        elements = TYPE_ELEMENTS.get(object_type, GENERIC_ELEMENTS)
+        row.update(
+            identificatie=identificatie,
+            object_type=object_type,
+            functie=text(elements.get("functie", ())),
+            fysiek_voorkomen=text(elements.get("fysiek_voorkomen", ())),
+            bron=bron,
+            geometry=geometry,
+        )
+        if object_type != "pand":
+            row["identificatie_bag_pnd"] = None
+        columns = self.columns[object_type]
+        for column, value in row.items():
+            columns[column].append(value)
+
+    def _duplicate(self, object_type: str, identificatie: str) -> str | None:
+        if identificatie in self.ids[object_type]:
+            return "duplicate identificatie (object already read from another file)"
+        return None
+
+    # ---- GeoPackage / SQLite
+
+    def read_vector(self, path: Path) -> None:
+        layers = list_layers(path)
+        by_type = {}
+        for layer, _geometry_type in layers:
+            object_type = layer.lower().removeprefix("bgt_")
+            if object_type in self.columns:
+                by_type[layer] = object_type
+        if not by_type:
+            self.notes.append(
+                f"{path}: no layer of the requested object types "
+                f"(layers: {', '.join(l for l, _ in layers) or 'none'})"
+            )
+            return
+        for layer, object_type in by_type.items():
+            self._read_layer(path, layer, object_type)
+
+    def _read_layer(self, path: Path, layer: str, object_type: str) -> None:
+        frame, unparsable = read_vector_layer(path, layer, self.notes)
+        self.counts_in[object_type] += len(frame)
+        if frame.empty:
+            self.notes.append(f"{path} [{layer}]: empty layer, no BGT objects")
+            return
+        aliases = {**GPKG_COLUMNS, **GPKG_TYPE_COLUMNS.get(object_type, {})}
+        mapped = map_columns(frame, aliases)
+        if mapped["identificatie"].isna().all():
+            raise InputError(path, f"layer {layer!r} has no identificatie/lokaalid column", layer)
+        current = mapped["eind_registratie"].isna().to_numpy()
+        mapped, geometry, unparsable = mapped[current], frame.geometry.to_numpy()[current], unparsable[current]
+        reasons = geometry_problems(geometry, unparsable)
+        ids = mapped["identificatie"].astype(object)
+        hoogteligging = []
+        for i, (identificatie, value) in enumerate(zip(ids, mapped["relatieve_hoogteligging"])):
+            level, problem = _hoogteligging(value)
+            hoogteligging.append(level)
+            reasons[i] = reasons[i] or problem or self._duplicate(object_type, identificatie)
+            if reasons[i] is None:
+                self.ids[object_type].add(identificatie)
+        keep = record_skips(self.skipped, f"{path} [{layer}]", ids, reasons)
+        mapped, geometry = mapped[keep], geometry[keep]
+        hoogteligging = np.asarray(hoogteligging, dtype=object)[keep]
+        columns = self.columns[object_type]
+        columns["identificatie"].extend(str(v) for v in mapped["identificatie"])
+        columns["object_type"].extend([object_type] * len(mapped))
+        for column in ("bgt_status", "plus_status", "functie", "fysiek_voorkomen", "tijdstip_registratie"):
+            columns[column].extend(_text_or_none(v) for v in mapped[column])
+        columns["relatieve_hoogteligging"].extend(hoogteligging)
+        columns["identificatie_bag_pnd"].extend(
+            _text_or_none(v) if object_type == "pand" else None for v in mapped["identificatie_bag_pnd"]
+        )
+        columns["bron"].extend([path.name] * len(mapped))
+        columns["geometry"].extend(geometry)
+
+    # ---- result
+
+    def result(self) -> BgtResult:
+        layers = {}
+        for object_type, columns in self.columns.items():
+            frame = gpd.GeoDataFrame(
+                {c: pd.Series(columns[c], dtype=object) for c in COLUMNS},
+                geometry=gpd.GeoSeries(columns["geometry"], crs=RD_NEW),
+                crs=RD_NEW,
+            )
+            frame["relatieve_hoogteligging"] = frame["relatieve_hoogteligging"].astype(np.int64)
+            layers[object_type] = frame
+            if frame.empty:
+                note = f"{object_type}: no current objects in the inputs"
+                if not any(n.startswith(f"{object_type}:") for n in self.notes):
+                    self.notes.append(note)
+        for note in self.notes:
+            log.warning("BGT: %s", note)
+        return BgtResult(layers=layers, skipped=self.skipped, counts_in=dict(self.counts_in), notes=self.notes)
+
+
+def _feature_geometry(geometry_property: etree._Element | None):
+    """(geometry, None) or (None, reason) for a feature's geometry property."""
+    if geometry_property is None:
+        return None, "missing geometry"
+    element = next(children(geometry_property), None)
+    if element is None:
+        return None, "missing geometry"
+    problem = srs_problem(element)
+    if problem:
+        return None, problem
+    try:
+        geometry = parse_geometry(element)
+    except GeometryError as exc:
+        return None, str(exc)
+    reason = invalid_reason(geometry)
+    if reason is None and outside_rd(geometry):
+        reason = "coordinates outside the RD New extent (wrong CRS?)"
+    return (geometry, None) if reason is None else (None, reason)
+
+
+def _hoogteligging(value) -> tuple[int, str | None]:
+    """(relatieveHoogteligging, problem). BGT requires it; 0 (ground level) is its default when absent."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return 0, None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number.is_integer():
+        return 0, f"relatieveHoogteligging {value!r} is not an integer"
+    return int(number), None
+
+
+def _lokaal_id(feature: etree._Element) -> str:
+    """identificatie/NEN3610ID/lokaalID, else the gml:id (GML 3.1 or 3.2)."""
+    lokaal_id = (feature.findtext(".//{*}lokaalID") or "").strip()
+    return (
+        lokaal_id
+        or feature.get("{http://www.opengis.net/gml}id")
+        or feature.get("{http://www.opengis.net/gml/3.2}id")
+        or "(no id)"
+    )
+
+
+def _geometry_property(by_name: dict[str, etree._Element]) -> etree._Element | None:
+    """The object's 2D area: its geometrie2d… property (see the module docstring), else geometrie."""
+    for element_name, element in by_name.items():
+        if element_name.startswith("geometrie2d"):
+            return element
+    return by_name.get("geometrie")
+
+
+def _text_or_none(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    text = str(value).strip()
+    return text or None

@@ -1,0 +1,1337 @@
+"""Synthetic inputs: a deterministic, realistic Dutch district in the real delivery formats.
+
+`write_district` lays out a neighbourhood of blocks between streets (row houses with gardens and fences,
+detached houses, flats, a courtyard block, parks), a canal with banks and a bridge, and writes
+
+- ``bgt/bgt_<objecttype>.gml``: IMGeo 2.1.1 CityGML, element for element like the PDOK BGT download
+  (modelled on ../shared/data/nlextract-bgt-otterlo),
+- ``bag.gpkg``: layers ``pand`` and ``verblijfsobject`` modelled on PDOK's bag-light GeoPackage,
+- ``ahn/ahn_<x>_<y>.laz``: a classified AHN-like point cloud in 250 m sheets (LAS 1.4, point format 6,
+  EPSG:7415 in a WKT VLR),
+- ``truth.json``: the noise-free ground and roof heights per pand, the water level and the bridge decks.
+
+Every coordinate is a whole number of millimetres built from integers and divided by 1000 once, so the
+GML text, the GeoPackage doubles and the polygons the points were tested against are the same numbers.
+The level-0 BGT surfaces (panden included) tile the district without gaps or overlaps; points are drawn
+per surface, so each point knows what it hit without a point-in-polygon search. Points are made sheet
+by sheet, in bounded chunks, so 100,000 buildings and hundreds of millions of points never sit in memory.
+The same seed gives byte-identical GML and LAZ files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import math
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pyogrio.raw
+import pyproj
+import shapely
+from shapely.geometry import Polygon
+from tqdm import tqdm
+
+from stadsmodel.crs import RD_NAP, RD_NEW
+from stadsmodel.errors import StadsmodelError
+
+log = logging.getLogger(__name__)
+
+# --- layout, in millimetres --------------------------------------------------------------------------
+BLOCK_W = 64_000  # a block between the sidewalks
+BLOCK_H = 42_000
+ROAD_HALF = 3_000  # carriageway 6 m
+BERM = 1_200
+SIDEWALK = 1_800
+MARGIN = ROAD_HALF + BERM + SIDEWALK  # block edge to street axis
+PITCH_X = BLOCK_W + 2 * MARGIN
+PITCH_Y = BLOCK_H + 2 * MARGIN
+FENCE_HALF = 50  # garden fences and walls are 0.1 m wide polygons
+CENTRE = (155_000_000, 463_000_000)  # Amersfoort, RD New
+# The canal row, from its south edge: quay sidewalk, green strip with trees, bank, water, and mirrored.
+CANAL_SIDEWALK = 2_000
+CANAL_GREEN = 4_500
+CANAL_BANK = 2_500
+
+# --- point cloud ---------------------------------------------------------------------------------------
+TILE = 250_000  # AHN-like sheets of 250 m × 250 m
+SCALE = 0.001
+CHUNK_POINTS = 2_000_000  # points generated and written at a time
+ROOF_SIGMA = 0.02
+GROUND_SIGMA = 0.02
+WATER_SIGMA = 0.01
+WATER_RETURN = 0.5  # water absorbs the laser: fewer returns
+CLUTTER = 0.004  # share of yard/green points on bins, bushes, sheds (class 1)
+CROWN_HIT = 0.8  # share of points under a crown that hit vegetation rather than the ground
+TREE_CLEARANCE = 1.5  # crowns keep at least this far (m) from any building
+GROUND, UNCLASSIFIED, BUILDING, WATER, BRIDGE = 2, 1, 6, 9, 26
+CREATION_DATE = dt.date(2024, 1, 1)
+
+# How points are made on a level-0 surface.
+R_GROUND, R_ROOF, R_WATER, R_BANK, R_FENCE, R_GREEN, R_YARD = range(7)
+
+# --- BAG / BGT vocabulary ----------------------------------------------------------------------------
+GEMEENTE = "0999"  # no such municipality: ids cannot collide with real BAG ids
+BRONHOUDER = "G0999"
+WOONPLAATS = "Stadsmodel"
+PAND_IN_GEBRUIK = "Pand in gebruik"
+PAND_NIET_INGEMETEN = "Pand in gebruik (niet ingemeten)"
+PAND_VERGUND = "Bouwvergunning verleend"
+VBO_STATUS = {
+    PAND_IN_GEBRUIK: "Verblijfsobject in gebruik",
+    PAND_NIET_INGEMETEN: "Verblijfsobject in gebruik (niet ingemeten)",
+    PAND_VERGUND: "Verblijfsobject gevormd",
+}
+WOON, WINKEL, KANTOOR = "woonfunctie", "winkelfunctie", "kantoorfunctie"
+ERAS = ((1600, 1850), (1850, 1940), (1946, 1975), (1975, 2000), (2000, 2024))
+ERA_P = (0.05, 0.25, 0.30, 0.25, 0.15)
+GABLE_P = (0.8, 0.7, 0.3, 0.5, 0.3)  # share of gable roofs on row houses per era
+
+# (bgt type, attribute tuple as the GML writer expects it); None becomes a VoidReasonValue.
+ROAD = ("wegdeel", ("rijbaan lokale weg", "gesloten verharding", "asfalt"))
+SIDEWALK_W = ("wegdeel", ("voetpad", "gesloten verharding", "tegels"))
+PARK_PATH = ("wegdeel", ("voetpad", "open verharding", "betonstraatstenen"))
+BERM_O = ("ondersteunendwegdeel", ("berm", "groenvoorziening", "gras- en kruidachtigen"))
+ERF = ("onbegroeidterreindeel", ("erf", None))
+BARE_LOT = ("onbegroeidterreindeel", ("onverhard", "zand"))
+GREEN = ("begroeidterreindeel", ("groenvoorziening", "gras- en kruidachtigen"))
+WOOD = ("begroeidterreindeel", ("loofbos", None))
+CANAL = ("waterdeel", ("waterloop", "gracht"))
+BANK = ("ondersteunendwaterdeel", ("oever, slootkant",))
+HEK = ("scheiding", ("hek",))
+MUUR = ("scheiding", ("muur",))
+DECK = ("overbruggingsdeel", ("dek",))
+FENCE_HEIGHT = {"hek": 1.8, "muur": 2.0}
+
+BGT_TYPES = (
+    "pand", "wegdeel", "ondersteunendwegdeel", "waterdeel", "ondersteunendwaterdeel",
+    "begroeidterreindeel", "onbegroeidterreindeel", "overbruggingsdeel", "scheiding",
+)
+
+STREET_STEMS = (
+    "Linden", "Eiken", "Beuken", "Kastanje", "Wilgen", "Essen", "Berken", "Platanen", "Iepen", "Elzen",
+    "Rozen", "Tulpen", "Seringen", "Jasmijn", "Vlier", "Meidoorn", "Hazelaar", "Lijsterbes", "Hulst", "Taxus",
+    "Rembrandt", "Vermeer", "Frans Hals", "Jan Steen", "Ruisdael", "Hobbema", "Van Goyen", "Mondriaan",
+    "Escher", "Breitner", "Merel", "Lijster", "Spreeuw", "Zwaluw", "Reiger", "Kievit", "Ooievaar", "Vink",
+    "Specht", "Fazant", "Sweelinck", "Vondel", "Huygens", "Bredero", "Hooft", "Cats", "Erasmus", "Spinoza",
+    "Lorentz", "Zeeman", "Kamerlingh Onnes", "Van 't Hoff", "Zernike", "Einthoven", "Tinbergen", "Debye",
+)
+STREET_SUFFIXES = ("straat", "laan", "weg", "singel", "hof", "plein", "dreef", "kade")
+POSTCODE_LETTERS = "ABCEGHJKLMNPRTVWXZ"  # 18 letters; no SA/SD/SS combinations can arise
+
+
+# --- the model of the district -----------------------------------------------------------------------
+@dataclass
+class _Unit:
+    """A planned verblijfsobject (block-local mm for its point)."""
+
+    gebruiksdoel: str
+    oppervlakte: int
+    x: int
+    y: int
+
+
+@dataclass
+class _Entrance:
+    """Units sharing one huisnummer on one side of a street."""
+
+    x: int  # block-local mm along the street, for numbering
+    units: list[_Unit]
+
+
+@dataclass
+class _House:
+    """A planned pand in block-local millimetres."""
+
+    footprint: Polygon
+    kind: str  # rijwoning, vrijstaand, flat, hofblok
+    roof: str  # flat | gable
+    eave: float  # metres above maaiveld
+    ridge: float
+    ridge_axis: int  # gable: 0 = ridge parallel to x (height falls off in y), 1 = parallel to y
+    ridge_c: int  # mm, the ridge line's y (axis 0) or x (axis 1)
+    ridge_half: int  # mm, ridge to eave, horizontally
+    side: int  # 0 faces the street south of the block, 1 the one north of it
+    entrances: list[_Entrance]
+    bouwjaar: int
+    north_entrances: list[_Entrance] = field(default_factory=list)  # courtyard block: the north facade
+
+
+@dataclass
+class _Block:
+    kind: str
+    houses: list[_House] = field(default_factory=list)
+    # (bgt, attrs, rule, param, geometry) in block-local mm; param: fence height or 0
+    surfaces: list[tuple] = field(default_factory=list)
+    trees: list[tuple] = field(default_factory=list)  # (surface index, cx, cy, r mm, height m)
+
+
+def _box(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+    return shapely.box(x0, y0, x1, y1)
+
+
+def _rint(rng: np.random.Generator, lo: float, hi: float, step: int = 100) -> int:
+    """A random whole number of mm in [lo, hi], on multiples of `step`."""
+    return int(rng.integers(int(lo) // step, int(hi) // step + 1)) * step
+
+
+def _era_year(rng: np.random.Generator) -> tuple[int, int]:
+    era = int(rng.choice(len(ERAS), p=ERA_P))
+    return era, int(rng.integers(ERAS[era][0], ERAS[era][1] + 1))
+
+
+def _flat(footprint, kind, height, side, entrances, year) -> _House:
+    return _House(footprint, kind, "flat", height, height, 0, 0, 0, side, entrances, year)
+
+
+def _floors(eave: float) -> int:
+    return max(1, int(eave // 2.9))
+
+
+def _add_trees(blk: _Block, rng: np.random.Generator, sidx: int, area: Polygon, buildings: list[Polygon],
+               spacing: int, r_range: tuple[float, float], h_range: tuple[float, float]) -> None:
+    """Trees on a jittered grid whose crowns stay inside `area` and clear of every building."""
+    x0, y0, x1, y1 = area.bounds
+    for gx in range(int(x0) + spacing // 2, int(x1), spacing):
+        for gy in range(int(y0) + spacing // 2, int(y1), spacing):
+            cx = gx + _rint(rng, -spacing // 4, spacing // 4)
+            cy = gy + _rint(rng, -spacing // 4, spacing // 4)
+            r = _rint(rng, r_range[0], r_range[1])
+            h = round(float(rng.uniform(*h_range)), 3)
+            crown = shapely.Point(cx, cy).buffer(r)
+            if not area.contains(crown):
+                continue
+            if buildings and min(b.distance(crown) for b in buildings) < TREE_CLEARANCE * 1000:
+                continue
+            blk.trees.append((sidx, cx, cy, r, h))
+
+
+# --- block builders (block-local mm, origin at the block's south-west corner) --------------------------
+def _row_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+    """Two rows of terraced houses back to back, front gardens, back gardens with fences between."""
+    blk = _Block("rij")
+    era, year = _era_year(rng)
+    front = _rint(rng, 2000, 3000, 500)
+    mid = BLOCK_H // 2
+    wall = HEK if rng.random() < 0.6 else MUUR
+    blk.surfaces.append((*wall, R_FENCE, FENCE_HEIGHT[wall[1][0]],
+                         _box(0, mid - FENCE_HALF, BLOCK_W, mid + FENCE_HALF)))
+    shops = rng.random() < 0.15
+    for side in (0, 1):
+        depth = _rint(rng, 10000, 13500)
+        n = max(2, round(BLOCK_W / rng.uniform(5700, 7600)))
+        xs = [round(i * BLOCK_W / n) for i in range(n + 1)]
+        gable_row = (side == 0) if forced else rng.random() < GABLE_P[era]
+        base = round(float(rng.uniform(5.6, 7.0) if gable_row else rng.uniform(6.0, 9.5)), 2)
+        if side == 0:
+            y_house, y_back, y_yard = front, front + depth, mid - FENCE_HALF
+        else:
+            y_house = y_back = BLOCK_H - front - depth
+            y_yard = mid + FENCE_HALF
+        fences = [rng.random() < 0.75 for _ in range(n + 1)]
+        fences[0] = fences[-1] = False
+        for i in range(n):
+            xa, xb = xs[i], xs[i + 1]
+            # front garden, house, back garden (cut back where a fence stands on the lot line)
+            if side == 0:
+                blk.surfaces.append((*ERF, R_YARD, 0, _box(xa, 0, xb, front)))
+                fp = _box(xa, front, xb, front + depth)
+                ya, yb = y_back, y_yard
+            else:
+                blk.surfaces.append((*ERF, R_YARD, 0, _box(xa, BLOCK_H - front, xb, BLOCK_H)))
+                fp = _box(xa, y_house, xb, BLOCK_H - front)
+                ya, yb = y_yard, y_back
+            yard = _box(xa + FENCE_HALF * fences[i], ya, xb - FENCE_HALF * fences[i + 1], yb)
+            blk.surfaces.append((*ERF, R_YARD, 0, yard))
+            if fences[i + 1]:
+                kind = HEK if rng.random() < 0.7 else MUUR
+                fence = _box(xb - FENCE_HALF, ya, xb + FENCE_HALF, yb)
+                blk.surfaces.append((*kind, R_FENCE, FENCE_HEIGHT[kind[1][0]], fence))
+            eave = base
+            if rng.random() < 0.3:  # an extra floor or a lower annex: neighbours differ
+                eave = round(base + float(rng.choice([-0.6, 0.5, 1.0, 2.8])), 2)
+            gable = gable_row and rng.random() > 0.1
+            if len(blk.houses) >= limit:
+                blk.surfaces.append((*BARE_LOT, R_YARD, 0, fp))
+                continue
+            cx, yd = (xa + xb) // 2, (y_house + 1500 if side == 0 else BLOCK_H - front - 1500)
+            area = fp.area / 1e6
+            floors = _floors(eave) + (1 if gable else 0)
+            r = rng.random()
+            if shops and side == 0:
+                units = [_Unit(WINKEL, round(area * 0.9), cx, yd),
+                         _Unit(WOON, round(area * (floors - 1) * 0.8), cx, yd)]
+            elif r < 0.04:
+                units = [_Unit(WOON, round(area * 0.85), cx, yd),
+                         _Unit(WOON, round(area * (floors - 1) * 0.8), cx, yd)]
+            elif r < 0.07:
+                units = [_Unit(f"{WOON},{KANTOOR}", round(area * floors * 0.8), cx, yd)]
+            else:
+                units = [_Unit(WOON, round(area * floors * 0.8), cx, yd)]
+            yr = year + int(rng.integers(0, 3))
+            if gable:
+                ridge = round(eave + float(rng.uniform(2.5, 4.5)), 2)
+                yc = (front + depth // 2) if side == 0 else (BLOCK_H - front - depth // 2)
+                house = _House(fp, "rijwoning", "gable", eave, ridge, 0, yc, depth // 2, side,
+                               [_Entrance(cx, units)], yr)
+            else:
+                house = _flat(fp, "rijwoning", eave, side, [_Entrance(cx, units)], yr)
+            blk.houses.append(house)
+    return blk
+
+
+def _detached_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+    """Two rows of plots with a detached house each (some L-shaped), fenced gardens around them."""
+    blk = _Block("vrijstaand")
+    mid = BLOCK_H // 2
+    blk.surfaces.append((*HEK, R_FENCE, FENCE_HEIGHT["hek"], _box(0, mid - FENCE_HALF, BLOCK_W, mid + FENCE_HALF)))
+    for side in (0, 1):
+        k = int(rng.choice([3, 4]))
+        xs = [round(i * BLOCK_W / k) for i in range(k + 1)]
+        fences = [False] + [rng.random() < 0.8 for _ in range(k - 1)] + [False]
+        py0, py1 = (0, mid - FENCE_HALF) if side == 0 else (mid + FENCE_HALF, BLOCK_H)
+        plot_depth = py1 - py0
+        for i in range(k):
+            xa, xb = xs[i] + FENCE_HALF * fences[i], xs[i + 1] - FENCE_HALF * fences[i + 1]
+            if fences[i + 1]:
+                blk.surfaces.append((*HEK, R_FENCE, FENCE_HEIGHT["hek"], _box(xb, py0, xb + 2 * FENCE_HALF, py1)))
+            plot = _box(xa, py0, xb, py1)
+            w = _rint(rng, 9000, min(14000, xb - xa - 5000))
+            d = _rint(rng, 9000, 12000)
+            setback = _rint(rng, 3000, 4500, 500)
+            hx0 = xa + _rint(rng, 2500, xb - xa - w - 2500)
+            if side == 0:
+                hy0, hy1 = py0 + setback, py0 + setback + d
+            else:
+                hy0, hy1 = py1 - setback - d, py1 - setback
+            main = _box(hx0, hy0, hx0 + w, hy1)
+            fp = main
+            wing_depth = _rint(rng, 3000, 4000)
+            l_shape = (forced and i == 0 and side == 0) or rng.random() < 0.35
+            if l_shape and setback + d + wing_depth <= plot_depth - 2000:
+                ww = _rint(rng, 3500, min(6000, w - 3000))
+                wx0 = hx0 if rng.random() < 0.5 else hx0 + w - ww
+                if side == 0:
+                    wing = _box(wx0, hy1, wx0 + ww, hy1 + wing_depth)
+                else:
+                    wing = _box(wx0, hy0 - wing_depth, wx0 + ww, hy0)
+                fp = shapely.union(main, wing).normalize()
+            if len(blk.houses) >= limit:
+                blk.surfaces.append((*BARE_LOT, R_YARD, 0, plot))
+                continue
+            blk.surfaces.append((*ERF, R_YARD, 0, plot.difference(fp)))
+            area = fp.area / 1e6
+            cx, yd = hx0 + w // 2, (hy0 + 1500 if side == 0 else hy1 - 1500)
+            r = rng.random()
+            if r < 0.06:
+                units = [_Unit(KANTOOR, round(area * 1.6), cx, yd)]
+            elif r < 0.09:
+                units = [_Unit(WOON, round(area * 1.4), cx, yd), _Unit(KANTOOR, round(area * 0.4), cx, yd)]
+            else:
+                units = [_Unit(WOON, round(area * 1.7), cx, yd)]
+            _, year = _era_year(rng)
+            rect = fp.equals(main)
+            if rect and rng.random() < 0.6:
+                eave = round(float(rng.uniform(3.0, 6.0)), 2)
+                ridge = round(eave + float(rng.uniform(3.0, 5.0)), 2)
+                # the ridge runs along the long axis
+                axis, centre, half = (0, (hy0 + hy1) // 2, d // 2) if w >= d else (1, hx0 + w // 2, w // 2)
+                house = _House(fp, "vrijstaand", "gable", eave, ridge, axis, centre, half, side,
+                               [_Entrance(cx, units)], year)
+            else:
+                height = round(float(rng.uniform(3.5, 7.5)), 2)
+                house = _flat(fp, "vrijstaand", height, side, [_Entrance(cx, units)], year)
+            blk.houses.append(house)
+    return blk
+
+
+def _apartment_units(rng: np.random.Generator, length_m: float, floors: int, xs: tuple[int, int], y: int,
+                     ground_use: str | None) -> list[_Entrance]:
+    """Entrances (portieken) every ~15 m along a facade, each with two units per floor."""
+    n_ent = max(1, round(length_m / 15))
+    x0, x1 = xs
+    entrances = []
+    for e in range(n_ent):
+        ex = x0 + round((e + 0.5) * (x1 - x0) / n_ent)
+        units = []
+        for f in range(floors):
+            for _ in range(2):
+                use = ground_use if (f == 0 and ground_use) else WOON
+                units.append(_Unit(use, _rint(rng, 45, 120, 1), ex, y))
+        entrances.append(_Entrance(ex, units))
+    return entrances
+
+
+def _flats_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+    """Two to four flat-roofed apartment slabs in a green with trees."""
+    blk = _Block("flat")
+    _, year = _era_year(rng)
+    slabs = []
+    for side in (0, 1):
+        depth = _rint(rng, 11000, 14000)
+        setback = _rint(rng, 3500, 5000, 500)
+        y0, y1 = (setback, setback + depth) if side == 0 else (BLOCK_H - setback - depth, BLOCK_H - setback)
+        if rng.random() < 0.5:
+            length = _rint(rng, 44000, 58000)
+            x0 = (BLOCK_W - length) // 2
+            spans = [(x0, x0 + length)]
+        else:
+            la, lb = _rint(rng, 24000, 28000), _rint(rng, 24000, 28000)
+            spans = [(3000, 3000 + la), (BLOCK_W - 3000 - lb, BLOCK_W - 3000)]
+        for xa, xb in spans:
+            if len(slabs) >= limit:
+                break
+            floors = int(rng.integers(3, 9))
+            fp = _box(xa, y0, xb, y1)
+            ground = WINKEL if rng.random() < 0.2 else (KANTOOR if rng.random() < 0.15 else None)
+            ent_y = y0 + 1500 if side == 0 else y1 - 1500
+            entrances = _apartment_units(rng, (xb - xa) / 1000, floors, (xa, xb), ent_y, ground)
+            height = round(floors * 2.9 + float(rng.uniform(0.4, 1.2)), 2)
+            slabs.append(_flat(fp, "flat", height, side, entrances, year + int(rng.integers(0, 4))))
+    blk.houses = slabs
+    green = _box(0, 0, BLOCK_W, BLOCK_H).difference(shapely.union_all([s.footprint for s in slabs]))
+    blk.surfaces.append((*GREEN, R_GREEN, 0, green))
+    _add_trees(blk, rng, len(blk.surfaces) - 1, green, [s.footprint for s in slabs], 9000, (2000, 4500), (6.0, 13.0))
+    return blk
+
+
+def _courtyard_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+    """A perimeter block: one pand around a green courtyard (a footprint with a hole)."""
+    blk = _Block("hofblok")
+    inset, depth = 3000, _rint(rng, 10000, 12000)
+    outer = _box(inset, inset, BLOCK_W - inset, BLOCK_H - inset)
+    court = _box(inset + depth, inset + depth, BLOCK_W - inset - depth, BLOCK_H - inset - depth)
+    fp = outer.difference(court)
+    blk.surfaces.append((*ERF, R_YARD, 0, _box(0, 0, BLOCK_W, BLOCK_H).difference(outer)))
+    blk.surfaces.append((*GREEN, R_GREEN, 0, court))
+    _add_trees(blk, rng, len(blk.surfaces) - 1, court, [fp], 8000, (1500, 3000), (5.0, 9.0))
+    if limit < 1:
+        blk.surfaces.append((*BARE_LOT, R_YARD, 0, fp))
+        return blk
+    floors = int(rng.integers(4, 7))
+    length = (BLOCK_W - 2 * inset) / 1000
+    entrances = (_apartment_units(rng, length, floors, (inset, BLOCK_W - inset), inset + 1500, WINKEL)
+                 + _apartment_units(rng, length, floors, (inset, BLOCK_W - inset), BLOCK_H - inset - 1500, None))
+    # entrances on the north facade belong to the street north of the block
+    south = [e for e in entrances if e.units[0].y < BLOCK_H // 2]
+    north = [e for e in entrances if e.units[0].y >= BLOCK_H // 2]
+    year = int(rng.choice([int(rng.integers(1915, 1935)), int(rng.integers(2005, 2022))]))
+    height = round(floors * 3.1 + float(rng.uniform(0.5, 1.5)), 2)
+    blk.houses.append(_flat(fp, "hofblok", height, 0, south, year))
+    blk.houses[-1].north_entrances = north
+    return blk
+
+
+def _park_block(rng: np.random.Generator, limit: int = 0, forced: bool = False) -> _Block:
+    """Four lawns or woods between crossing footpaths, with trees."""
+    blk = _Block("park")
+    half = 1500
+    cx, cy = BLOCK_W // 2, BLOCK_H // 2
+    blk.surfaces.append((*PARK_PATH, R_GROUND, 0, _box(cx - half, 0, cx + half, BLOCK_H)))
+    blk.surfaces.append((*PARK_PATH, R_GROUND, 0, _box(0, cy - half, cx - half, cy + half)))
+    blk.surfaces.append((*PARK_PATH, R_GROUND, 0, _box(cx + half, cy - half, BLOCK_W, cy + half)))
+    cover = WOOD if rng.random() < 0.3 else GREEN
+    for q in (_box(0, 0, cx - half, cy - half), _box(cx + half, 0, BLOCK_W, cy - half),
+              _box(0, cy + half, cx - half, BLOCK_H), _box(cx + half, cy + half, BLOCK_W, BLOCK_H)):
+        blk.surfaces.append((*cover, R_GREEN, 0, q))
+        spacing = 7000 if cover is WOOD else 11000
+        _add_trees(blk, rng, len(blk.surfaces) - 1, q, [], spacing, (2500, 6000), (8.0, 15.0))
+    return blk
+
+
+BLOCK_KINDS = {"rij": _row_block, "vrijstaand": _detached_block, "flat": _flats_block,
+               "hofblok": _courtyard_block, "park": _park_block}
+BLOCK_P = {"rij": 0.60, "vrijstaand": 0.17, "flat": 0.14, "hofblok": 0.02, "park": 0.07}
+# The first blocks are fixed so even a small district has every kind of building and a park.
+FIRST_BLOCKS = ("hofblok", "rij", "park", "vrijstaand", "flat")
+
+
+def _plan_blocks(buildings: int, rng: np.random.Generator) -> list[_Block]:
+    kinds, p = list(BLOCK_P), list(BLOCK_P.values())
+    blocks: list[_Block] = []
+    remaining = buildings
+    while remaining > 0:
+        k = len(blocks)
+        kind = FIRST_BLOCKS[k] if k < len(FIRST_BLOCKS) else str(rng.choice(kinds, p=p))
+        blk = BLOCK_KINDS[kind](rng, remaining, k < len(FIRST_BLOCKS))
+        remaining -= len(blk.houses)
+        blocks.append(blk)
+    return blocks
+
+
+# --- terrain -------------------------------------------------------------------------------------------
+class Terrain:
+    """Smooth polder ground (NAP −0.6 … +1.6 m): a few long low waves, analytic so the truth is exact."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.l1, self.l2, self.l3, self.l4 = rng.uniform([700, 600, 1500, 180], [1200, 1100, 3000, 300])
+        self.phase = rng.uniform(0, 2 * math.pi, 5)
+        self.theta = float(rng.uniform(0, math.pi))
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        p, t = self.phase, 2 * math.pi
+        u = x * math.cos(self.theta) + y * math.sin(self.theta)
+        return (0.5 + 0.6 * np.sin(t * x / self.l1 + p[0]) * np.cos(t * y / self.l2 + p[1])
+                + 0.35 * np.sin(t * u / self.l3 + p[2])
+                + 0.15 * np.sin(t * x / self.l4 + p[3]) * np.sin(t * y / self.l4 + p[4]))
+
+
+# --- the district: blocks placed on the grid, streets, canal, bridge -----------------------------------
+@dataclass
+class District:
+    """Everything `write_district` writes, in RD New metres (footprints and BGT) and NAP metres (heights)."""
+
+    seed: int
+    terrain: Terrain
+    bbox: tuple[float, float, float, float]
+    # panden, in BAG order
+    footprints: np.ndarray  # shapely Polygons
+    kind: list[str]
+    status: list[str]
+    bouwjaar: np.ndarray
+    roof: list[str]
+    eave: np.ndarray  # NAP
+    ridge: np.ndarray  # NAP
+    ridge_axis: np.ndarray
+    ridge_c: np.ndarray  # RD metres
+    ridge_half: np.ndarray
+    h_maaiveld: np.ndarray
+    vbo: dict[str, list]  # column → values
+    # level-0 surfaces (the partition) and level-1 objects
+    s_type: list[str]
+    s_attrs: list[tuple]
+    s_level: list[int]
+    s_rule: np.ndarray
+    s_param: np.ndarray  # roof: pand index; fence: height (mm); bank: row in banks
+    s_geom: np.ndarray
+    banks: np.ndarray  # (y_land, y_water) in RD metres per bank surface
+    trees: np.ndarray  # (surface, cx, cy, r, height) sorted by surface
+    water_level: float
+    bridges: list[tuple[int, float]] = field(default_factory=list)  # (surface index of the deck, deck height)
+
+
+def _street_names(n: int) -> list[str]:
+    names = []
+    for k in range(n):
+        stem = STREET_STEMS[k % len(STREET_STEMS)]
+        suffix = STREET_SUFFIXES[(k // len(STREET_STEMS)) % len(STREET_SUFFIXES)]
+        name = f"{stem}{suffix}"
+        rnd = k // (len(STREET_STEMS) * len(STREET_SUFFIXES))
+        names.append(name if rnd == 0 else f"{name} {rnd + 1}")
+    return names
+
+
+def _postcode(p: int) -> str:
+    letters = len(POSTCODE_LETTERS) ** 2
+    a, b = divmod(p % letters, len(POSTCODE_LETTERS))
+    return f"{3900 + p // letters}{POSTCODE_LETTERS[a]}{POSTCODE_LETTERS[b]}"
+
+
+def _to_rd(geoms, ox: int, oy: int) -> np.ndarray:
+    """Block-local mm → RD metres: integer sums, one exact division, so every vertex is a whole mm."""
+    off = np.array([ox, oy], dtype=np.float64)
+    return shapely.transform(np.asarray(geoms, dtype=object), lambda c: (c + off) / 1000.0)
+
+
+def plan_district(buildings: int, seed: int) -> District:
+    """Lay out the district (no I/O): blocks on a street grid with a canal, addresses, heights, truth."""
+    if buildings < 1:
+        raise StadsmodelError(f"the number of buildings must be at least 1, got {buildings}")
+    log.info("synth: planning %d buildings (seed %d)", buildings, seed)
+    rng = np.random.default_rng(seed)
+    terrain = Terrain(rng)
+    blocks = _plan_blocks(buildings, rng)
+
+    # Grid: roughly square, with the canal as a full row through the middle.
+    ncols = max(2, math.ceil(math.sqrt(len(blocks) * PITCH_Y / PITCH_X)))
+    block_rows = max(2, math.ceil(len(blocks) / ncols))
+    canal_row = block_rows // 2
+    nrows = block_rows + 1
+    while len(blocks) < ncols * block_rows:
+        blocks.append(_park_block(rng))
+    ox = CENTRE[0] - (ncols * PITCH_X) // 2 // 1000 * 1000
+    oy = CENTRE[1] - (nrows * PITCH_Y) // 2 // 1000 * 1000
+
+    surf_type: list[str] = []
+    surf_attrs: list[tuple] = []
+    surf_level: list[int] = []
+    surf_rule: list[int] = []
+    surf_param: list[int] = []
+    surf_geom: list = []
+    banks: list[tuple[float, float]] = []
+    trees: list[tuple] = []
+
+    def add(bgt_attrs, rule, param, geoms, level=0):
+        bgt, attrs = bgt_attrs
+        for g in geoms:
+            surf_type.append(bgt)
+            surf_attrs.append(attrs)
+            surf_level.append(level)
+            surf_rule.append(rule)
+            surf_param.append(param)
+            surf_geom.append(g)
+
+    def rect(x0, y0, x1, y1):
+        return shapely.box((ox + x0) / 1000, (oy + y0) / 1000, (ox + x1) / 1000, (oy + y1) / 1000)
+
+    # Panden, block by block (block order = BAG order), with their gardens, fences and greens.
+    houses: list[tuple[_House, int, int, int, int]] = []  # (house, ox, oy, street index, block row)
+    cells = [(c, r) for r in range(nrows) if r != canal_row for c in range(ncols)]
+    for blk, (c, r) in zip(blocks, cells):
+        bx, by = ox + c * PITCH_X + MARGIN, oy + r * PITCH_Y + MARGIN
+        first = len(surf_geom)
+        for bgt, attrs, rule, param, geom in blk.surfaces:
+            add((bgt, attrs), rule, param, _to_rd([geom], bx, by))
+        for sidx, cx, cy, rr, h in blk.trees:
+            trees.append((first + sidx, (bx + cx) / 1000, (by + cy) / 1000, rr / 1000, h))
+        for h in blk.houses:
+            houses.append((h, bx, by, r, c))
+        # sidewalk and berm rings around the block, four pieces each
+        x0, y0 = c * PITCH_X + MARGIN, r * PITCH_Y + MARGIN
+        x1, y1 = x0 + BLOCK_W, y0 + BLOCK_H
+        for kind, a, b in ((SIDEWALK_W, 0, SIDEWALK), (BERM_O, SIDEWALK, SIDEWALK + BERM)):
+            add(kind, R_GROUND if kind is SIDEWALK_W else R_YARD, 0, [
+                rect(x0 - b, y0 - b, x1 + b, y0 - a), rect(x0 - b, y1 + a, x1 + b, y1 + b),
+                rect(x0 - b, y0 - a, x0 - a, y1 + a), rect(x1 + a, y0 - a, x1 + b, y1 + a)])
+
+    # Streets: carriageway pieces between crossings, and the crossings.
+    bridge_cols = [i for i in range(1, ncols) if (i - ncols // 2) % 8 == 0]
+    for j in range(nrows + 1):
+        ya, yb = j * PITCH_Y - ROAD_HALF, j * PITCH_Y + ROAD_HALF
+        for i in range(ncols):
+            add(ROAD, R_GROUND, 0, [rect(i * PITCH_X + ROAD_HALF, ya, (i + 1) * PITCH_X - ROAD_HALF, yb)])
+        for i in range(ncols + 1):
+            add(ROAD, R_GROUND, 0, [rect(i * PITCH_X - ROAD_HALF, ya, i * PITCH_X + ROAD_HALF, yb)])
+    for r in range(nrows):
+        if r == canal_row:
+            continue
+        ya, yb = r * PITCH_Y + ROAD_HALF, (r + 1) * PITCH_Y - ROAD_HALF
+        for i in range(ncols + 1):
+            add(ROAD, R_GROUND, 0, [rect(i * PITCH_X - ROAD_HALF, ya, i * PITCH_X + ROAD_HALF, yb)])
+
+    # The canal row: quays, green strips with trees, banks and water across the whole district.
+    cy0 = canal_row * PITCH_Y + ROAD_HALF
+    cy1 = (canal_row + 1) * PITCH_Y - ROAD_HALF
+    strips = [(SIDEWALK_W, R_GROUND, cy0, cy0 + CANAL_SIDEWALK),
+              (GREEN, R_GREEN, cy0 + CANAL_SIDEWALK, cy0 + CANAL_SIDEWALK + CANAL_GREEN),
+              (GREEN, R_GREEN, cy1 - CANAL_SIDEWALK - CANAL_GREEN, cy1 - CANAL_SIDEWALK),
+              (SIDEWALK_W, R_GROUND, cy1 - CANAL_SIDEWALK, cy1)]
+    bank_s = (cy0 + CANAL_SIDEWALK + CANAL_GREEN, cy0 + CANAL_SIDEWALK + CANAL_GREEN + CANAL_BANK)
+    bank_n = (cy1 - CANAL_SIDEWALK - CANAL_GREEN - CANAL_BANK, cy1 - CANAL_SIDEWALK - CANAL_GREEN)
+    xs_cut = [-ROAD_HALF] + [i * PITCH_X for i in range(1, ncols)] + [ncols * PITCH_X + ROAD_HALF]
+    for i in range(ncols):
+        xa, xb = xs_cut[i], xs_cut[i + 1]
+        add(CANAL, R_WATER, 0, [rect(xa, bank_s[1], xb, bank_n[0])])
+        for (ya, yb), land, water in ((bank_s, bank_s[0], bank_s[1]), (bank_n, bank_n[1], bank_n[0])):
+            banks.append(((oy + land) / 1000, (oy + water) / 1000))
+            add(BANK, R_BANK, len(banks) - 1, [rect(xa, ya, xb, yb)])
+        # land strips are interrupted by the approach roads of bridges
+        pieces = [(xa, xb)]
+        for bc in bridge_cols:
+            cut_a, cut_b = bc * PITCH_X - ROAD_HALF, bc * PITCH_X + ROAD_HALF
+            pieces = [(a, b) for a0, b0 in pieces for a, b in ((a0, min(b0, cut_a)), (max(a0, cut_b), b0)) if a < b]
+        for a, b in pieces:
+            for kind, rule, ya, yb in strips:
+                add(kind, rule, 0, [rect(a, ya, b, yb)])
+                if kind is GREEN:
+                    sidx = len(surf_geom) - 1
+                    for tx in range(a + 5000, b - 2500, 10000):
+                        height = round(float(rng.uniform(6.0, 11.0)), 3)
+                        trees.append((sidx, (ox + tx) / 1000, (oy + (ya + yb) / 2) / 1000, 1.8, height))
+    bridges = []
+    for bc in bridge_cols:
+        bx = bc * PITCH_X
+        add(ROAD, R_GROUND, 0, [rect(bx - ROAD_HALF, cy0, bx + ROAD_HALF, bank_s[0]),
+                                rect(bx - ROAD_HALF, bank_n[1], bx + ROAD_HALF, cy1)])
+        bridges.append((len(surf_geom), bx))
+        add(DECK, R_GROUND, 0, [rect(bx - ROAD_HALF, bank_s[0], bx + ROAD_HALF, bank_n[1])], level=1)
+        add(ROAD, R_GROUND, 0, [rect(bx - ROAD_HALF, bank_s[0], bx + ROAD_HALF, bank_n[1])], level=1)
+
+    # The water lies a metre below the lowest quay; bridge decks a little above their approaches.
+    xs = np.arange(ox - ROAD_HALF, ox + ncols * PITCH_X + ROAD_HALF, 5000) / 1000
+    quay = np.concatenate([terrain(xs, np.full_like(xs, (oy + bank_s[0]) / 1000)),
+                           terrain(xs, np.full_like(xs, (oy + bank_n[1]) / 1000))])
+    water_level = round(float(quay.min()) - 1.0, 3)
+    deck = []
+    for sidx, bx in bridges:
+        ends = terrain(np.array([(ox + bx) / 1000] * 2), np.array([(oy + bank_s[0]) / 1000, (oy + bank_n[1]) / 1000]))
+        deck.append((sidx, round(float(ends.max()) + 0.3, 3)))
+
+    # Panden: footprints, heights on the true maaiveld, statuses, addresses.
+    n = len(houses)
+    footprints = np.empty(n, dtype=object)
+    for k, (h, bx, by, _, _) in enumerate(houses):
+        footprints[k] = _to_rd([h.footprint], bx, by)[0]
+    footprints = shapely.orient_polygons(footprints)
+    h_maaiveld = np.round(_ring_median(footprints, terrain), 3)
+    status = [PAND_IN_GEBRUIK] * n
+    bouwjaar = np.array([h.bouwjaar for h, *_ in houses], dtype=np.int32)
+    candidates = np.array([k for k, (h, *_) in enumerate(houses) if h.kind != "hofblok"], dtype=np.int64)
+    n_planned = max(1 if buildings >= 20 else 0, round(0.02 * buildings))
+    n_planned = min(n_planned, len(candidates))
+    chosen = rng.choice(candidates, n_planned, replace=False) if n_planned else np.array([], dtype=np.int64)
+    for k in sorted(int(c) for c in chosen):
+        status[k] = PAND_VERGUND
+        bouwjaar[k] = 2024
+    for k in np.flatnonzero(rng.random(n) < 0.01):
+        if status[k] == PAND_IN_GEBRUIK:
+            status[k] = PAND_NIET_INGEMETEN
+
+    eave = np.round(h_maaiveld + np.array([h.eave for h, *_ in houses]), 3)
+    ridge = np.round(h_maaiveld + np.array([h.ridge for h, *_ in houses]), 3)
+    ridge_axis = np.array([h.ridge_axis for h, *_ in houses], dtype=np.int8)
+    ridge_c = np.array([((bx if h.ridge_axis else by) + h.ridge_c) / 1000 for h, bx, by, _, _ in houses])
+    ridge_half = np.array([h.ridge_half / 1000 for h, *_ in houses])
+
+    # Level-0 pand surfaces join the partition: roofs, or bare ground for a pand not built yet.
+    for k in range(n):
+        surf_type.append("pand")
+        surf_attrs.append(())
+        surf_level.append(0)
+        built = status[k] != PAND_VERGUND
+        surf_rule.append(R_ROOF if built else R_GROUND)
+        surf_param.append(k)
+        surf_geom.append(footprints[k])
+
+    vbo = _addresses(houses, status, bouwjaar, nrows, canal_row)
+    trees_arr = np.array(sorted(trees), dtype=np.float64).reshape(-1, 5)
+    geoms = shapely.orient_polygons(np.array(surf_geom, dtype=object))
+    return District(
+        seed=seed, terrain=terrain,
+        bbox=((ox - ROAD_HALF) / 1000, (oy - ROAD_HALF) / 1000,
+              (ox + ncols * PITCH_X + ROAD_HALF) / 1000, (oy + nrows * PITCH_Y + ROAD_HALF) / 1000),
+        footprints=footprints, kind=[h.kind for h, *_ in houses], status=status, bouwjaar=bouwjaar,
+        roof=[h.roof for h, *_ in houses], eave=eave, ridge=ridge, ridge_axis=ridge_axis, ridge_c=ridge_c,
+        ridge_half=ridge_half, h_maaiveld=h_maaiveld, vbo=vbo,
+        s_type=surf_type, s_attrs=surf_attrs, s_level=surf_level, s_rule=np.array(surf_rule, dtype=np.int8),
+        s_param=np.array(surf_param, dtype=np.int64), s_geom=geoms, banks=np.array(banks).reshape(-1, 2),
+        trees=trees_arr, water_level=water_level, bridges=deck,
+    )
+
+
+def _ring_median(footprints: np.ndarray, terrain: Terrain, offset: float = 1.0, spacing: float = 0.25) -> np.ndarray:
+    """Median of the analytic terrain on the ring `offset` m outside each footprint (holes included)."""
+    out = np.empty(len(footprints))
+    for start in range(0, len(footprints), 5000):
+        part = footprints[start:start + 5000]
+        rings = shapely.segmentize(shapely.boundary(shapely.buffer(part, offset)), spacing)
+        xy, idx = shapely.get_coordinates(rings, return_index=True)
+        z = terrain(xy[:, 0], xy[:, 1])
+        order = np.lexsort((z, idx))
+        idx, z = idx[order], z[order]
+        starts = np.searchsorted(idx, np.arange(len(part)))
+        ends = np.searchsorted(idx, np.arange(len(part)), side="right")
+        lo, hi = (starts + ends - 1) // 2, (starts + ends) // 2
+        out[start:start + len(part)] = (z[lo] + z[hi]) / 2
+    return out
+
+
+def _addresses(houses, status, bouwjaar, nrows: int, canal_row: int) -> dict[str, list]:
+    """Verblijfsobjecten: numbered along each street (odd north side, even south side), postcodes per stretch."""
+    names = _street_names(nrows + 1)
+    names[canal_row] = "Zuiderkade"
+    names[canal_row + 1] = "Noorderkade"
+    # (street, parity) → list of (x, house index, entrance)
+    sides: dict[tuple[int, int], list] = {}
+    for k, (h, bx, by, r, c) in enumerate(houses):
+        south = [(e, h.side) for e in h.entrances]
+        north = [(e, 1) for e in h.north_entrances]
+        for e, side in south + north:
+            street = r if side == 0 else r + 1
+            parity = 1 if side == 0 else 0  # north of the street: odd numbers
+            sides.setdefault((street, parity), []).append((bx + e.x, k, e))
+    cols: dict[str, list] = {c: [] for c in (
+        "identificatie", "pand_identificatie", "gebruiksdoel", "oppervlakte", "status", "openbare_ruimte_naam",
+        "huisnummer", "huisletter", "toevoeging", "postcode", "woonplaats_naam", "bouwjaar", "pand_status",
+        "x", "y", "pand")}
+    postcode_idx = 0
+    for (street, parity) in sorted(sides):
+        entries = sorted(sides[(street, parity)], key=lambda t: (t[0], t[1]))
+        for m, (_, k, e) in enumerate(entries):
+            if m % 12 == 0:
+                postcode = _postcode(postcode_idx)
+                postcode_idx += 1
+            nummer = 2 * m + (1 if parity else 2)
+            h, bx, by = houses[k][0], houses[k][1], houses[k][2]
+            for u_i, u in enumerate(e.units):
+                letter = toevoeging = None
+                if len(e.units) == 2 and h.kind in ("rijwoning", "vrijstaand"):
+                    letter = "A" if u_i == 1 else None
+                elif len(e.units) > 1:
+                    toevoeging = str(u_i + 1)
+                cols["pand"].append(k)
+                cols["gebruiksdoel"].append(u.gebruiksdoel)
+                cols["oppervlakte"].append(max(10, int(u.oppervlakte)))
+                cols["status"].append(VBO_STATUS[status[k]])
+                cols["openbare_ruimte_naam"].append(names[street])
+                cols["huisnummer"].append(nummer)
+                cols["huisletter"].append(letter)
+                cols["toevoeging"].append(toevoeging)
+                cols["postcode"].append(postcode)
+                cols["woonplaats_naam"].append(WOONPLAATS)
+                cols["bouwjaar"].append(int(bouwjaar[k]))
+                cols["pand_status"].append(status[k])
+                # units of one entrance spread a little along the facade, always inside the footprint
+                cols["x"].append((bx + u.x + 400 * (u_i % 3 - 1)) / 1000)
+                cols["y"].append((by + u.y) / 1000)
+    # BAG order: by pand, then by address
+    order = sorted(range(len(cols["pand"])), key=lambda i: (cols["pand"][i], cols["openbare_ruimte_naam"][i],
+                                                          cols["huisnummer"][i], cols["huisletter"][i] or "",
+                                                          int(cols["toevoeging"][i] or 0)))
+    for key in list(cols):
+        if key not in ("identificatie", "pand_identificatie"):
+            cols[key] = [cols[key][i] for i in order]
+    cols["identificatie"] = [f"{GEMEENTE}01{i + 1:010d}" for i in range(len(order))]
+    cols["pand_identificatie"] = [pand_id(k) for k in cols["pand"]]
+    return cols
+
+
+def pand_id(k: int) -> str:
+    """The 16-digit BAG pand identificatie of the k-th synthetic pand (0-based)."""
+    return f"{GEMEENTE}10{k + 1:010d}"
+
+
+# --- BGT GML --------------------------------------------------------------------------------------------
+CS = "http://www.geostandaarden.nl/imgeo/def/2.1"
+GML_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<CityModel xmlns:gml="http://www.opengis.net/gml" xmlns:imgeo="http://www.geostandaarden.nl/imgeo/2.1" '
+    'xmlns="http://www.opengis.net/citygml/2.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xsi:schemaLocation="http://www.geostandaarden.nl/imgeo/2.1 '
+    'http://register.geostandaarden.nl/gmlapplicatieschema/imgeo/2.1.1/imgeo.xsd">\n'
+)
+GML_TAIL = "</CityModel>\n"
+I = "            "  # the indentation of the PDOK files
+
+
+def _code(tag: str, codelist: str, value: str | None, ns: str = "") -> str:
+    """A coded value; a missing one is written as PDOK does, with the VoidReasonValue code list."""
+    if value is None:
+        return f'{I}<{tag}{ns} codeSpace="{CS}#VoidReasonValue">waardeOnbekend</{tag}>\n'
+    return f'{I}<{tag}{ns} codeSpace="{CS}#{codelist}">{value}</{tag}>\n'
+
+
+def _poslist(ring) -> str:
+    xy = shapely.get_coordinates(ring)
+    return " ".join(f"{v:.3f}" for v in xy.ravel())
+
+
+def _polygon_gml(poly: Polygon, srs: bool = True) -> str:
+    srs_attr = ' srsName="urn:ogc:def:crs:EPSG::28992"' if srs else ""
+    parts = [f'<gml:Polygon xmlns:gml="http://www.opengis.net/gml"{srs_attr}><gml:exterior><gml:LinearRing>'
+             f'<gml:posList srsDimension="2">{_poslist(poly.exterior)}</gml:posList></gml:LinearRing></gml:exterior>']
+    for hole in poly.interiors:
+        parts.append(f'<gml:interior><gml:LinearRing><gml:posList srsDimension="2">{_poslist(hole)}'
+                     '</gml:posList></gml:LinearRing></gml:interior>')
+    parts.append("</gml:Polygon>")
+    return "".join(parts)
+
+
+def _ids(seed: int, bgt: str, i: int) -> tuple[str, str]:
+    """(gml:id, lokaalID): stable hashes of seed, type and number, shaped like the PDOK ones."""
+    d = hashlib.blake2b(f"{seed}/{bgt}/{i}".encode(), digest_size=32).digest()
+    return "b" + str(uuid.UUID(bytes=d[:16], version=4)), f"{BRONHOUDER}.{d[16:].hex()}"
+
+
+def _dates(rng: np.random.Generator, n: int) -> list[tuple[str, str, str]]:
+    """(creationDate, tijdstipRegistratie, LV-publicatiedatum) per object, between 2013 and 2023."""
+    base = dt.datetime(2013, 1, 1)
+    created = rng.integers(0, 3650, n)
+    registered = created + rng.integers(0, 365, n)
+    seconds = rng.integers(7 * 3600, 18 * 3600, n)
+    out = []
+    for c, r, s in zip(created.tolist(), registered.tolist(), seconds.tolist()):
+        t = base + dt.timedelta(days=r, seconds=s)
+        out.append(((base + dt.timedelta(days=c)).date().isoformat(), t.strftime("%Y-%m-%dT%H:%M:%S.000"),
+                    (t + dt.timedelta(days=1, seconds=3 * 3600)).strftime("%Y-%m-%dT%H:%M:%S")))
+    return out
+
+
+def _common(gml_id_attrs: str, dates: tuple[str, str, str], rel: int, lokaal_id: str, status: str = "bestaand") -> str:
+    created, registered, published = dates
+    return (
+        f'{gml_id_attrs}\n'
+        f'                        <creationDate xmlns="http://www.opengis.net/citygml/2.0">{created}</creationDate>\n'
+        f'{I}<imgeo:LV-publicatiedatum>{published}</imgeo:LV-publicatiedatum>\n'
+        f'{I}<imgeo:relatieveHoogteligging>{rel}</imgeo:relatieveHoogteligging>\n'
+        f'{I}<imgeo:inOnderzoek>false</imgeo:inOnderzoek>\n'
+        f'{I}<imgeo:tijdstipRegistratie>{registered}</imgeo:tijdstipRegistratie>\n'
+        f'{I}<imgeo:identificatie>\n'
+        f'{I}    <imgeo:NEN3610ID>\n'
+        f'{I}        <imgeo:namespace>NL.IMGeo</imgeo:namespace>\n'
+        f'{I}        <imgeo:lokaalID>{lokaal_id}</imgeo:lokaalID>\n'
+        f'{I}    </imgeo:NEN3610ID>\n'
+        f'{I}</imgeo:identificatie>\n'
+        f'{I}<imgeo:bronhouder>{BRONHOUDER}</imgeo:bronhouder>\n'
+        f'{I}<imgeo:bgt-status codeSpace="{CS}#Status">{status}</imgeo:bgt-status>\n'
+        f'{I}<imgeo:plus-status codeSpace="{CS}#VoidReasonValue">geenWaarde</imgeo:plus-status>\n'
+    )
+
+
+def _nil(tag: str) -> str:
+    return f'{I}<imgeo:{tag} xsi:nil="true" nilReason="waardeOnbekend" />\n'
+
+
+def _false(tag: str) -> str:
+    return f"{I}<imgeo:{tag}>false</imgeo:{tag}>\n"
+
+
+def _geom(tag: str, poly: Polygon) -> str:
+    return f"{I}<imgeo:{tag}>{_polygon_gml(poly)}</imgeo:{tag}>\n"
+
+
+def _member_body(bgt: str, attrs: tuple, poly: Polygon) -> tuple[str, str]:
+    """(opening element, attributes and geometry) of one object, in the element order of the PDOK files."""
+    if bgt == "wegdeel":
+        function, material, plus = attrs
+        return ('<TrafficArea xmlns="http://www.opengis.net/citygml/transportation/2.0"',
+                _code("function", "FunctieWeg", function) + _code("surfaceMaterial", "FysiekVoorkomenWeg", material)
+                + _nil("kruinlijnWegdeel") + _geom("geometrie2dWegdeel", poly) + _false("wegdeelOpTalud")
+                + _code("imgeo:plus-fysiekVoorkomenWegdeel", "FysiekVoorkomenWegPlus", plus)
+                + _code("imgeo:plus-functieWegdeel", "", None))
+    if bgt == "ondersteunendwegdeel":
+        function, material, plus = attrs
+        return ('<AuxiliaryTrafficArea xmlns="http://www.opengis.net/citygml/transportation/2.0"',
+                _code("function", "FunctieOndersteunendWegdeel", function)
+                + _code("surfaceMaterial", "FysiekVoorkomenOndersteunendWegdeel", material)
+                + _geom("geometrie2dOndersteunendWegdeel", poly) + _false("ondersteunendWegdeelOpTalud")
+                + _code("imgeo:plus-functieOndersteunendWegdeel", "", None)
+                + _code("imgeo:plus-fysiekVoorkomenOndersteunendWegdeel",
+                        "FysiekVoorkomenOndersteunendWegdeelPlus", plus)
+                + _nil("kruinlijnOndersteunendWegdeel"))
+    if bgt == "waterdeel":
+        klass, plus = attrs
+        return ("<imgeo:Waterdeel",
+                _code("class", "TypeWater", klass, ' xmlns="http://www.opengis.net/citygml/waterbody/2.0"')
+                + _code("imgeo:plus-type", "TypeWaterPlus", plus) + _geom("geometrie2dWaterdeel", poly))
+    if bgt == "ondersteunendwaterdeel":
+        (klass,) = attrs
+        return ("<imgeo:OndersteunendWaterdeel",
+                _code("class", "TypeOndersteunendWaterdeel", klass,
+                      ' xmlns="http://www.opengis.net/citygml/waterbody/2.0"')
+                + f'{I}<imgeo:plus-type codeSpace="{CS}#VoidReasonValue">geenWaarde</imgeo:plus-type>\n'
+                + _geom("geometrie2dOndersteunendWaterdeel", poly))
+    if bgt == "begroeidterreindeel":
+        klass, plus = attrs
+        return ('<PlantCover xmlns="http://www.opengis.net/citygml/vegetation/2.0"',
+                _code("class", "FysiekVoorkomenBegroeidTerrein", klass) + _geom("geometrie2dBegroeidTerreindeel", poly)
+                + _false("begroeidTerreindeelOpTalud") + _nil("kruinlijnBegroeidTerreindeel")
+                + _code("imgeo:plus-fysiekVoorkomen", "FysiekVoorkomenBegroeidTerreinPlus", plus))
+    if bgt == "onbegroeidterreindeel":
+        fysiek, plus = attrs
+        return ("<imgeo:OnbegroeidTerreindeel",
+                _code("imgeo:bgt-fysiekVoorkomen", "FysiekVoorkomenOnbegroeidTerrein", fysiek)
+                + _false("onbegroeidTerreindeelOpTalud")
+                + _code("imgeo:plus-fysiekVoorkomen", "FysiekVoorkomenOnbegroeidTerreinPlus", plus)
+                + _nil("kruinlijnOnbegroeidTerreindeel") + _geom("geometrie2dOnbegroeidTerreindeel", poly))
+    if bgt == "overbruggingsdeel":
+        (klass,) = attrs
+        return ('<BridgeConstructionElement xmlns="http://www.opengis.net/citygml/bridge/2.0"',
+                _code("class", "TypeOverbruggingsdeel", klass) + _geom("geometrie2dOverbruggingsdeel", poly)
+                + _false("overbruggingIsBeweegbaar")
+                + _code("imgeo:hoortBijTypeOverbrugging", "", None))
+    if bgt == "scheiding":
+        (klass,) = attrs
+        return ("<imgeo:Scheiding",
+                _geom("geometrie2dOverigeConstructie", poly) + _code("imgeo:bgt-type", "TypeScheiding", klass)
+                + _code("imgeo:plus-type", "", None))
+    raise ValueError(f"no GML template for BGT type {bgt!r}")
+
+
+CLOSE = {"wegdeel": "TrafficArea", "ondersteunendwegdeel": "AuxiliaryTrafficArea", "waterdeel": "imgeo:Waterdeel",
+         "ondersteunendwaterdeel": "imgeo:OndersteunendWaterdeel", "begroeidterreindeel": "PlantCover",
+         "onbegroeidterreindeel": "imgeo:OnbegroeidTerreindeel", "overbruggingsdeel": "BridgeConstructionElement",
+         "scheiding": "imgeo:Scheiding", "pand": "BuildingPart"}
+
+
+def _write_bgt(d: District, folder: Path) -> dict[str, int]:
+    folder.mkdir(parents=True, exist_ok=True)
+    counts = {}
+    by_type: dict[str, list[int]] = {t: [] for t in BGT_TYPES}
+    for i, t in enumerate(d.s_type):
+        if t != "pand":
+            by_type[t].append(i)
+    first_vbo = {}
+    for row, k in enumerate(d.vbo["pand"]):
+        first_vbo.setdefault(k, row)
+    for t_index, bgt in enumerate(BGT_TYPES):
+        path = folder / f"bgt_{bgt}.gml"
+        tmp = path.with_suffix(".gml.part")
+        rng = np.random.default_rng([d.seed, 3, t_index])
+        n = len(d.footprints) if bgt == "pand" else len(by_type[bgt])
+        dates = _dates(rng, n)
+        with open(tmp, "w", encoding="utf-8", newline="\n", buffering=1 << 20) as f:
+            f.write(GML_HEAD)
+            for i in range(n):
+                gml_id, lokaal = _ids(d.seed, bgt, i)
+                if bgt == "pand":
+                    f.write(_pand_member(d, i, gml_id, lokaal, dates[i], first_vbo.get(i)))
+                    continue
+                s = by_type[bgt][i]
+                opening, body = _member_body(bgt, d.s_attrs[s], d.s_geom[s])
+                head = _common(f'{opening} gml:id="{gml_id}">', dates[i], d.s_level[s], lokaal)
+                f.write(f"    <cityObjectMember>\n        {head}{body}"
+                        f"        </{CLOSE[bgt]}>\n    </cityObjectMember>\n")
+            f.write(GML_TAIL)
+        os.replace(tmp, path)
+        counts[bgt] = n
+    return counts
+
+
+def _pand_member(d: District, k: int, gml_id: str, lokaal: str, dates, vbo_row: int | None) -> str:
+    status = "plan" if d.status[k] == PAND_VERGUND else "bestaand"
+    geom = (f'{I}<imgeo:geometrie2dGrondvlak>'
+            '<gml:MultiSurface xmlns:gml="http://www.opengis.net/gml"><gml:surfaceMember>'
+            + _polygon_gml(d.footprints[k], srs=False).replace(' xmlns:gml="http://www.opengis.net/gml"', "", 1)
+            + "</gml:surfaceMember></gml:MultiSurface></imgeo:geometrie2dGrondvlak>\n")
+    label = ""
+    if vbo_row is not None:
+        v = d.vbo
+        text = f"{v['huisnummer'][vbo_row]}{v['huisletter'][vbo_row] or ''}"
+        label = (
+            f"{I}<imgeo:nummeraanduidingreeks>\n{I}    <imgeo:Nummeraanduidingreeks>\n"
+            f"{I}        <imgeo:nummeraanduidingreeks>\n"
+            f"{I}            <imgeo:Label>\n{I}                <imgeo:tekst>{text}</imgeo:tekst>\n"
+            f"{I}                <imgeo:positie>\n{I}                    <imgeo:Labelpositie>\n"
+            f'{I}                        <imgeo:plaatsingspunt><gml:Point xmlns:gml="http://www.opengis.net/gml">\n'
+            f"              <gml:pos>{v['x'][vbo_row]:.3f} {v['y'][vbo_row]:.3f}</gml:pos>\n"
+            f"            </gml:Point></imgeo:plaatsingspunt>\n"
+            f"{I}                        <imgeo:hoek>0</imgeo:hoek>\n{I}                    </imgeo:Labelpositie>\n"
+            f"{I}                </imgeo:positie>\n{I}            </imgeo:Label>\n"
+            f"{I}        </imgeo:nummeraanduidingreeks>\n"
+            f"{I}        <imgeo:identificatieBAGVBOLaagsteHuisnummer>{v['identificatie'][vbo_row]}"
+            "</imgeo:identificatieBAGVBOLaagsteHuisnummer>\n"
+            f"{I}    </imgeo:Nummeraanduidingreeks>\n{I}</imgeo:nummeraanduidingreeks>\n")
+    return ("    <cityObjectMember>\n        "
+            + _common(f'<BuildingPart xmlns="http://www.opengis.net/citygml/building/2.0" gml:id="{gml_id}">',
+                      dates, 0, lokaal, status)
+            + f"{I}<imgeo:identificatieBAGPND>{pand_id(k)}</imgeo:identificatieBAGPND>\n" + geom + label
+            + "        </BuildingPart>\n    </cityObjectMember>\n")
+
+
+# --- BAG GeoPackage ----------------------------------------------------------------------------------------
+def _write_bag(d: District, path: Path, batch: int = 20_000) -> None:
+    tmp = path.with_name("." + path.stem + ".part.gpkg")  # GDAL wants the .gpkg extension
+    tmp.unlink(missing_ok=True)
+    n = len(d.footprints)
+    v = d.vbo
+    per_pand: list[list[int]] = [[] for _ in range(n)]
+    for row, k in enumerate(v["pand"]):
+        per_pand[k].append(row)
+    for start in range(0, n, batch):
+        ks = range(start, min(n, start + batch))
+        uses = [",".join(sorted({u for r in per_pand[k] for u in v["gebruiksdoel"][r].split(",")})) or None for k in ks]
+        opp = [[v["oppervlakte"][r] for r in per_pand[k]] or [0] for k in ks]
+        fields = {
+            "identificatie": np.array([pand_id(k) for k in ks], dtype=object),
+            "bouwjaar": d.bouwjaar[start:start + len(ks)].astype(np.int32),
+            "status": np.array([d.status[k] for k in ks], dtype=object),
+            "gebruiksdoel": np.array(uses, dtype=object),
+            "oppervlakte_min": np.array([min(o) for o in opp], dtype=np.int32),
+            "oppervlakte_max": np.array([max(o) for o in opp], dtype=np.int32),
+            "aantal_verblijfsobjecten": np.array([len(per_pand[k]) for k in ks], dtype=np.int32),
+        }
+        pyogrio.raw.write(tmp, shapely.to_wkb(d.footprints[start:start + len(ks)]), list(fields.values()), list(fields),
+                          layer="pand", driver="GPKG", geometry_type="Polygon", crs=RD_NEW, append=start > 0)
+    names = ("identificatie", "pand_identificatie", "gebruiksdoel", "oppervlakte", "status", "openbare_ruimte_naam",
+             "huisnummer", "huisletter", "toevoeging", "postcode", "woonplaats_naam", "bouwjaar", "pand_status")
+    ints = {"oppervlakte", "huisnummer", "bouwjaar"}
+    m = len(v["identificatie"])
+    for start in range(0, m, batch):
+        sl = slice(start, min(m, start + batch))
+        fields = [np.array(v[c][sl], dtype=np.int32 if c in ints else object) for c in names]
+        pts = shapely.points(np.array(v["x"][sl]), np.array(v["y"][sl]))
+        pyogrio.raw.write(tmp, shapely.to_wkb(pts), fields, list(names), layer="verblijfsobject", driver="GPKG",
+                          geometry_type="Point", crs=RD_NEW, append=True)
+    os.replace(tmp, path)
+
+
+# --- AHN point cloud ----------------------------------------------------------------------------------------
+def _las_header(x0: float, y0: float, tile_no: int) -> laspy.LasHeader:
+    header = laspy.LasHeader(version="1.4", point_format=6)
+    header.scales = np.array([SCALE, SCALE, SCALE])
+    header.offsets = np.array([x0, y0, 0.0])
+    header.add_crs(pyproj.CRS.from_user_input(RD_NAP))
+    header.creation_date = CREATION_DATE
+    header.system_identifier = "SYNTHETIC"
+    header.generating_software = "stadsmodel synth"
+    header.file_source_id = tile_no % 65536
+    return header
+
+
+class _TileWriter:
+    """Opens the LAZ file at the first chunk, so empty sheets leave no file."""
+
+    def __init__(self, path: Path, header: laspy.LasHeader):
+        self.path, self.tmp, self.header = path, path.with_name(path.name + ".part"), header
+        self.writer = None
+        self.count = 0
+
+    def write(self, X, Y, Z, cls, intensity) -> None:
+        if len(X) == 0:
+            return
+        if self.writer is None:
+            self.writer = laspy.open(self.tmp, mode="w", header=self.header, do_compress=True,
+                                     laz_backend=laspy.LazBackend.LazrsParallel)
+        rec = laspy.ScaleAwarePointRecord.zeros(len(X), header=self.header)
+        rec.X, rec.Y, rec.Z = X, Y, Z
+        rec.classification = cls
+        rec.intensity = intensity
+        ones = np.ones(len(X), dtype=np.uint8)
+        rec.return_number = ones
+        rec.number_of_returns = ones
+        rec.gps_time = (self.count + np.arange(len(X))) * 1e-5
+        self.writer.write_points(rec)
+        self.count += len(X)
+
+    def close(self) -> bool:
+        if self.writer is None:
+            return False
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+        return True
+
+
+class _PointMaker:
+    """Draws and classifies points sheet by sheet from the level-0 partition of the district."""
+
+    def __init__(self, d: District, density: float):
+        self.d = d
+        # whole cells per sheet, so the pattern runs on across sheet borders
+        self.cells = max(1, round(TILE * SCALE * math.sqrt(density)))
+        self.salt = np.uint64(d.seed * 0x2545F4914F6CDD1D % (1 << 64))
+        self.level0 = np.flatnonzero(np.array(d.s_level) == 0)
+        self.tree = shapely.STRtree(d.s_geom[self.level0])
+        self.bounds = shapely.bounds(d.s_geom)
+        # axis-aligned rectangles (most surfaces) are tested against their bounds, the rest with GEOS
+        bbox_area = (self.bounds[:, 2] - self.bounds[:, 0]) * (self.bounds[:, 3] - self.bounds[:, 1])
+        self.is_rect = (shapely.get_num_coordinates(d.s_geom) == 5) & np.isclose(
+            shapely.area(d.s_geom), bbox_area, rtol=0, atol=1e-6)
+        tree_surface = d.trees[:, 0].astype(np.int64)
+        self.tree_start = np.searchsorted(tree_surface, np.arange(len(d.s_geom)))
+        self.tree_end = np.searchsorted(tree_surface, np.arange(len(d.s_geom)), side="right")
+        self.decks = [(d.s_geom[s], h) for s, h in d.bridges]
+        self.roof_points = np.zeros(len(d.footprints), dtype=np.int64)
+        self.class_counts: dict[int, int] = {}
+
+    def tile(self, x0: int, y0: int, tile_no: int, path: Path, seed: int) -> int:
+        """Writes one sheet (lower-left x0, y0 in mm); returns its number of points."""
+        rng = np.random.default_rng([seed, 1, x0 // TILE, y0 // TILE])
+        self.sheet_i = np.uint64(x0 // TILE * self.cells)
+        self.sheet_j = np.uint64(y0 // TILE * self.cells)
+        ox, oy = x0 / 1000, y0 / 1000
+        out = _TileWriter(path, _las_header(ox, oy, tile_no))
+        hits = np.sort(self.level0[self.tree.query(shapely.box(ox, oy, ox + TILE / 1000, oy + TILE / 1000))])
+        pieces, pending = [], 0
+        for s in hits:
+            X, Y = self._sample(s, rng, ox, oy)
+            if len(X):
+                pieces.append((X, Y, np.full(len(X), s, dtype=np.int64)))
+                pending += len(X)
+            if pending >= CHUNK_POINTS:
+                self._flush(pieces, rng, ox, oy, out)
+                pieces, pending = [], 0
+        self._flush(pieces, rng, ox, oy, out)
+        n = out.count
+        out.close()
+        return n
+
+    def _sample(self, s: int, rng: np.random.Generator, ox: float, oy: float) -> tuple[np.ndarray, np.ndarray]:
+        """The points of surface `s` within the sheet, on the LAS integer grid and strictly inside it.
+
+        The sheet is cut into cells of 1/density m², each holding one point at a random place in it (a
+        jittered grid, like a scanner's regular pattern). The place is a hash of the cell, so a cell on
+        the border of two surfaces gives its one point to whichever surface it falls in.
+        """
+        minx, miny, maxx, maxy = self.bounds[s]
+        n, cell = self.cells, TILE * SCALE / self.cells
+        i0, i1 = max(0, math.floor((minx - ox) / cell)), min(n, math.floor((maxx - ox) / cell) + 1)
+        j0, j1 = max(0, math.floor((miny - oy) / cell)), min(n, math.floor((maxy - oy) / cell) + 1)
+        if i1 <= i0 or j1 <= j0:
+            return np.empty(0, np.int32), np.empty(0, np.int32)
+        i = np.arange(i0, i1, dtype=np.uint64)[:, None]
+        j = np.arange(j0, j1, dtype=np.uint64)[None, :]
+        u, v = _unit_hash2((((self.sheet_i + i) << np.uint64(32)) | (self.sheet_j + j)).ravel() ^ self.salt)
+        per_mm = cell / SCALE
+        X = np.minimum(((np.broadcast_to(i, (i1 - i0, j1 - j0)).ravel() + u) * per_mm).astype(np.int32), TILE - 1)
+        Y = np.minimum(((np.broadcast_to(j, (i1 - i0, j1 - j0)).ravel() + v) * per_mm).astype(np.int32), TILE - 1)
+        # the coordinates exactly as a LAS reader computes them, so "inside" holds for its users too
+        x, y = X * SCALE + ox, Y * SCALE + oy
+        if self.is_rect[s]:
+            keep = (x > minx) & (x < maxx) & (y > miny) & (y < maxy)
+        else:
+            keep = shapely.contains_xy(self.d.s_geom[s], x, y)
+        if self.d.s_rule[s] == R_WATER:
+            keep &= rng.random(len(keep)) < WATER_RETURN
+        return X[keep], Y[keep]
+
+    def _flush(self, pieces, rng: np.random.Generator, ox: float, oy: float, out: _TileWriter) -> None:
+        if not pieces:
+            return
+        d = self.d
+        X = np.concatenate([p[0] for p in pieces])
+        Y = np.concatenate([p[1] for p in pieces])
+        sid = np.concatenate([p[2] for p in pieces])
+        x, y = X * SCALE + ox, Y * SCALE + oy
+        rule = d.s_rule[sid]
+        ground = d.terrain(x, y)
+        z = ground + rng.normal(0.0, GROUND_SIGMA, len(x))
+        cls = np.full(len(x), GROUND, dtype=np.uint8)
+
+        roof = rule == R_ROOF
+        if roof.any():
+            k = d.s_param[sid[roof]]
+            across = np.where(d.ridge_axis[k] == 0, y[roof], x[roof])
+            t = np.clip(np.abs(across - d.ridge_c[k]) / np.where(d.ridge_half[k] > 0, d.ridge_half[k], 1.0), 0, 1)
+            z[roof] = d.ridge[k] - (d.ridge[k] - d.eave[k]) * t + rng.normal(0.0, ROOF_SIGMA, len(k))
+            cls[roof] = BUILDING
+            self.roof_points += np.bincount(k, minlength=len(self.roof_points))
+
+        water = rule == R_WATER
+        z[water] = d.water_level + rng.normal(0.0, WATER_SIGMA, int(water.sum()))
+        cls[water] = WATER
+
+        bank = rule == R_BANK
+        if bank.any():
+            b = d.banks[d.s_param[sid[bank]]]
+            t = np.clip((y[bank] - b[:, 0]) / (b[:, 1] - b[:, 0]), 0, 1)
+            z[bank] = (1 - t) * z[bank] + t * d.water_level
+
+        fence = rule == R_FENCE
+        z[fence] = ground[fence] + d.s_param[sid[fence]] / 1000.0  # the top of the fence or wall
+        cls[fence] = UNCLASSIFIED
+
+        clutter = ((rule == R_YARD) | (rule == R_GREEN)) & (rng.random(len(x)) < CLUTTER)
+        z[clutter] = ground[clutter] + rng.uniform(0.2, 1.8, int(clutter.sum()))
+        cls[clutter] = UNCLASSIFIED
+
+        for s in np.unique(sid[rule == R_GREEN]):
+            a, b = self.tree_start[s], self.tree_end[s]
+            if a == b:
+                continue
+            idx = np.flatnonzero(sid == s)
+            self._crowns(idx, d.trees[a:b], x, y, ground, z, cls, rng)
+
+        for deck, h in self.decks:  # the deck hides the water and banks below it
+            under = np.flatnonzero((rule == R_WATER) | (rule == R_BANK))
+            if len(under):
+                on = under[shapely.contains_xy(deck, x[under], y[under])]
+                z[on] = h + rng.normal(0.0, ROOF_SIGMA, len(on))
+                cls[on] = BRIDGE
+
+        base = np.select([cls == GROUND, cls == BUILDING, cls == WATER, cls == BRIDGE], [900, 1400, 50, 1100], 600)
+        intensity = (base + rng.integers(0, 200, len(x))).astype(np.uint16)
+        for c, m in zip(*np.unique(cls, return_counts=True)):
+            self.class_counts[int(c)] = self.class_counts.get(int(c), 0) + int(m)
+        out.write(X, Y, np.round(z / SCALE).astype(np.int32), cls, intensity)
+
+    @staticmethod
+    def _crowns(idx, trees, x, y, ground, z, cls, rng) -> None:
+        """Points under a crown hit the highest crown above them (class 1) or, through gaps, the ground."""
+        px, py = x[idx][:, None], y[idx][:, None]
+        dist2 = (px - trees[:, 1]) ** 2 + (py - trees[:, 2]) ** 2
+        r = trees[:, 3]
+        inside = dist2 < r**2
+        height = trees[:, 4]
+        base = np.maximum(height - 2.4 * r, 1.5)
+        shape = np.sqrt(np.clip(1 - dist2 / r**2, 0, 1))
+        crown_z = np.where(inside, base + (height - base) * shape, -np.inf).max(axis=1)
+        hit = np.isfinite(crown_z) & (rng.random(len(idx)) < CROWN_HIT)
+        sel = idx[hit]
+        z[sel] = ground[sel] + crown_z[hit] * rng.uniform(0.75, 1.0, len(sel))
+        cls[sel] = UNCLASSIFIED
+
+
+def _unit_hash2(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """splitmix64 of each key, split into two floats in [0, 1): random numbers that depend on nothing else."""
+    with np.errstate(over="ignore"):
+        v = key + np.uint64(0x9E3779B97F4A7C15)
+        v = (v ^ (v >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        v = (v ^ (v >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        v = v ^ (v >> np.uint64(31))
+    return (v >> np.uint64(32)).astype(np.float64) * 2.0**-32, (v & np.uint64(0xFFFFFFFF)).astype(np.float64) * 2.0**-32
+
+
+def _write_ahn(d: District, folder: Path, density: float) -> tuple[int, _PointMaker]:
+    folder.mkdir(parents=True, exist_ok=True)
+    maker = _PointMaker(d, density)
+    x_min, y_min, x_max, y_max = (round(v * 1000) for v in d.bbox)
+    xs = range(x_min // TILE * TILE, x_max, TILE)
+    ys = range(y_min // TILE * TILE, y_max, TILE)
+    sheets = [(x0, y0) for y0 in ys for x0 in xs]
+    written = 0
+    for no, (x0, y0) in enumerate(tqdm(sheets, desc="synth AHN sheets", unit="sheet", disable=None)):
+        path = folder / f"ahn_{x0 // 1000}_{y0 // 1000}.laz"
+        if maker.tile(x0, y0, no, path, d.seed):
+            written += 1
+    return written, maker
+
+
+# --- truth and the entry point --------------------------------------------------------------------------
+def _truth(d: District, roof_points: np.ndarray) -> dict:
+    panden = {}
+    for k in range(len(d.footprints)):
+        built = d.status[k] != PAND_VERGUND
+        eave, ridge = float(d.eave[k]), float(d.ridge[k])
+
+        def p(q: float) -> float | None:
+            return round(eave + q * (ridge - eave), 3) if built else None
+
+        panden[f"NL.IMBAG.Pand.{pand_id(k)}"] = {
+            "h_maaiveld": round(float(d.h_maaiveld[k]), 3),
+            "h_dak_min": p(0.0), "h_dak_50p": p(0.5), "h_dak_70p": p(0.7), "h_dak_max": p(1.0),
+            "roof_type": d.roof[k],
+            "status": d.status[k],
+            "has_points": bool(roof_points[k] > 0),
+            "n_roof_points": int(roof_points[k]),
+        }
+    bridges = {}
+    for s, h in d.bridges:
+        _, lokaal = _ids(d.seed, "overbruggingsdeel", sum(1 for t in d.s_type[:s] if t == "overbruggingsdeel"))
+        bridges[lokaal] = {"h_dek": h, "relatieve_hoogteligging": 1}
+    return {"crs": RD_NAP, "seed": d.seed, "panden": panden, "water_level": d.water_level, "bridges": bridges}
+
+
+def write_district(out: Path, buildings: int, seed: int, points_per_m2: float = 10.0) -> dict:
+    """Write a synthetic district to `out` (bgt/, bag.gpkg, ahn/*.laz, truth.json); returns a summary.
+
+    :param buildings: number of panden (the district grows with it, ~13 per block)
+    :param seed: the same seed gives byte-identical GML and LAZ files
+    :param points_per_m2: point density of the AHN-like cloud
+    """
+    if points_per_m2 <= 0:
+        raise StadsmodelError(f"the point density must be positive, got {points_per_m2} points/m²")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    d = plan_district(buildings, seed)
+    for stale in [*(out / "ahn").glob("ahn_*.laz"), *(out / "bgt").glob("bgt_*.gml")]:
+        stale.unlink()  # a previous, larger district would otherwise leave sheets behind
+    bgt_counts = _write_bgt(d, out / "bgt")
+    log.info("synth: BGT written (%s)", ", ".join(f"{k} {v}" for k, v in bgt_counts.items()))
+    _write_bag(d, out / "bag.gpkg")
+    tiles, maker = _write_ahn(d, out / "ahn", points_per_m2)
+    truth = _truth(d, maker.roof_points)
+    tmp = out / "truth.json.part"
+    tmp.write_text(json.dumps(truth, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / "truth.json")
+    built = float(shapely.area(d.footprints).sum())
+    x0, y0, x1, y1 = d.bbox
+    summary = {
+        "panden": len(d.footprints),
+        "verblijfsobjecten": len(d.vbo["identificatie"]),
+        "bgt": bgt_counts,
+        "points": int(sum(maker.class_counts.values())),
+        "points_per_class": {str(c): n for c, n in sorted(maker.class_counts.items())},
+        "tiles": tiles,
+        "bbox": [x0, y0, x1, y1],
+        "built_up_fraction": round(built / ((x1 - x0) * (y1 - y0)), 3),
+        "water_level": d.water_level,
+    }
+    log.info("synth: %d panden, %d points in %d sheets", summary["panden"], summary["points"], tiles)
+    return summary

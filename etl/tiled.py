@@ -1,0 +1,909 @@
+"""The tiled ETL: the same lifting as `etl.build`, cut into spatial tiles that Dask runs, resumable.
+
+Stages, named after what they produce:
+
+1. ``source_partitions``: every vector source (each BGT file, the BAG input as a whole) is read once, in its
+   own task, and its features are cut into per-tile parts by their representative point (a point on the
+   surface, so a feature belongs to exactly one tile). Cached by the source's path, size and mtime.
+2. ``point_cloud_headers``: every LAZ header is inspected (extent, count), one task per file.
+3. ``tile_outputs``: per tile of a fixed RD New grid, one task lifts the tile's footprints and BGT features
+   with `etl.build.lift_area` from the points of every LAZ whose header extent overlaps the tile's window —
+   the tile plus the extent of its features plus `etl.build.lift_margin` — so no building is cut, the
+   maaiveld ring is complete and the interpolated DTM equals the single-machine one cell for cell. It writes
+   ``features.city.jsonl`` (CityJSONSeq), ``store.pkl`` (the store's layers), ``dtm.tif``/``dsm.tif`` (the
+   tile's cells) and, last, ``done.json`` with the hash of everything that went in.
+4. ``model products``: model.city.json, model.city.jsonl, stadsmodel.gpkg, dtm.tif, dsm.tif assembled from the
+   tiles in tile order, streamed tile by tile; report.json.
+
+A tile is done when its ``done.json`` holds the hash of its inputs now: the content digest of its vector
+parts, path/size/mtime of the LAZ files it reads, its bounds and window, the pipeline configuration and the
+code version. A re-run skips done tiles; every file is written under a temporary name and moved into place,
+so a run killed at any moment, run again, gives byte-identical products. A tile whose point cloud is corrupt
+fails alone: it is reported with the file and the reason and retried on the next run; the rest completes.
+
+Store parts are pickled GeoDataFrames, not GeoPackages: a GeoPackage round trip through pyogrio without
+pyarrow turns nullable integer and boolean columns into floats and objects, and the assembled store would
+then differ from the single-machine one. Inputs and the output folder must be on a filesystem that every
+Dask worker sees at the same paths.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import datetime as dt
+import hashlib
+import importlib.metadata
+import json
+import logging
+import math
+import os
+import pickle
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import rasterio
+import rasterio.shutil
+import rasterio.windows
+import shapely
+from tqdm import tqdm
+
+from etl.build import (MODEL_JSON, MODEL_JSONL, BuildReport, bag_footprints, bgt_layers_from, build_counts,
+                       check_inputs, clean_geometries, empty_addresses, flag_reasons, footprints_from_bgt, lift_area,
+                       lift_margin, write_report)
+from etl.grid import GridSpec
+from etl.readers.ahn import AhnFile, inspect_ahn
+from etl.writers.cityjson import CityObject, feature, header, make_transform
+from etl.writers.raster import COG_OPTIONS
+from etl.writers.store import STORE_NAME
+from stadsmodel.config import pipeline_config
+from stadsmodel.crs import RD_NEW
+from stadsmodel.errors import InputError, LiftingError, SkipLog, StadsmodelError
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = "tiles"          # below the output folder: sources/<key>/ and <tile key>/
+MANIFEST = "manifest.json"
+DEFAULT_TILE_SIZE = 1000
+BGT_SUFFIXES = (".gml", ".xml", ".zip", ".gpkg", ".sqlite", ".db", ".geojson", ".json", ".fgb", ".shp")
+# The code whose change invalidates every tile.
+_CODE = ("etl/*.py", "etl/readers/*.py", "etl/writers/*.py", "stadsmodel/config.py", "config/pipeline.yml")
+
+
+# --- identities and hashes ----------------------------------------------------------------------------------
+def _sha(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_version() -> str:
+    """Package version plus a digest of the ETL's source files (a code change re-runs every tile)."""
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pattern in _CODE:
+        for f in sorted(root.glob(pattern)):
+            if f.name != "synth.py":
+                h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    return f"{importlib.metadata.version('stadsmodel')}+{h.hexdigest()[:12]}"
+
+
+def file_fingerprint(path: Path) -> list[list]:
+    """(path, size, mtime in ns) of a file, or of every file below a folder."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append([str(f.resolve()), st.st_size, st.st_mtime_ns])
+    return out
+
+
+@dataclass(frozen=True)
+class TileGrid:
+    """The fixed RD New tile grid; a tile's key is its lower-left corner in metres, ``"<x>_<y>"``."""
+
+    size: float
+
+    def keys(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        ix = np.floor(np.asarray(x) / self.size).astype(np.int64)
+        iy = np.floor(np.asarray(y) / self.size).astype(np.int64)
+        return np.array([self._key(a, b) for a, b in zip(ix, iy)], dtype=object)
+
+    def _key(self, ix: int, iy: int) -> str:
+        return f"{_num(ix * self.size)}_{_num(iy * self.size)}"
+
+    def bounds(self, key: str) -> tuple[float, float, float, float]:
+        x0, y0 = (float(v) for v in key.split("_"))
+        return (x0, y0, x0 + self.size, y0 + self.size)
+
+    def covering(self, minx: float, miny: float, maxx: float, maxy: float) -> list[str]:
+        """Keys of every tile the box touches."""
+        return [self._key(ix, iy)
+                for ix in range(math.floor(minx / self.size), math.floor(maxx / self.size) + 1)
+                for iy in range(math.floor(miny / self.size), math.floor(maxy / self.size) + 1)]
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(float(v))
+
+
+def tile_order(key: str) -> tuple[float, float]:
+    x, y = key.split("_")
+    return (float(y), float(x))  # row by row, south to north, west to east
+
+
+def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _union(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    b = np.asarray(boxes, dtype=float)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+# --- atomic files --------------------------------------------------------------------------------------------
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}-{id(path):x}{path.suffix}")
+
+
+@contextlib.contextmanager
+def _atomic(path: Path) -> Iterator[Path]:
+    """Yields a temporary path beside `path` (same suffix, for GDAL) and moves it into place on success."""
+    tmp = _tmp_name(path)
+    tmp.unlink(missing_ok=True)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
+
+
+def _write_pickle(path: Path, data: Any) -> None:
+    with _atomic(path) as tmp:
+        with tmp.open("wb") as f:
+            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _read_pickle(path: Path) -> Any:
+    with path.open("rb") as f:
+        return pickle.load(f)
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files of a run that was killed: never part of a product, safe to drop."""
+    for tmp in folder.glob(".*.tmp-*"):
+        tmp.unlink(missing_ok=True)
+
+
+# --- stage 1: vector sources cut into tile parts -----------------------------------------------------------
+@dataclass(frozen=True)
+class VectorSource:
+    """One unit of vector input read by one task: a BGT file, or the BAG input as a whole (its PND, VBO and
+    NUM files are joined, so they are read together)."""
+
+    kind: str                  # "bgt" | "bag"
+    paths: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return self.paths[0] if len(self.paths) == 1 else f"{self.paths[0]} (+{len(self.paths) - 1})"
+
+    def key(self, cfg_hash: str, code: str, grid: TileGrid) -> str:
+        fp = [file_fingerprint(Path(p)) for p in self.paths]
+        return _sha([self.kind, fp, cfg_hash, code, grid.size])[:20]
+
+
+def vector_sources(bgt: Sequence[Path], bag: Sequence[Path]) -> list[VectorSource]:
+    """BGT folders are split into their files so each is read (and re-read when it changes) on its own."""
+    sources = []
+    for p in map(Path, bgt):
+        if p.is_dir():
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in BGT_SUFFIXES)
+            sources += [VectorSource("bgt", (str(f),)) for f in files] or [VectorSource("bgt", (str(p),))]
+        else:
+            sources.append(VectorSource("bgt", (str(p),)))
+    if bag:
+        sources.append(VectorSource("bag", tuple(str(p) for p in bag)))
+    return sources
+
+
+def _frames_digest(frames: dict[str, gpd.GeoDataFrame]) -> str:
+    """Content digest of a tile's part: geometry as WKB and attribute values, layer by layer."""
+    h = hashlib.sha256()
+    for name in sorted(frames):
+        frame = frames[name]
+        h.update(name.encode() + b"\0" + str(list(frame.columns)).encode())
+        h.update(b"".join(w or b"" for w in shapely.to_wkb(frame.geometry.values)))
+        attrs = frame.drop(columns="geometry")
+        try:
+            h.update(pd.util.hash_pandas_object(attrs.astype(object).where(attrs.notna(), None).astype(str),
+                                                index=False).to_numpy().tobytes())
+        except TypeError:
+            h.update(pickle.dumps(attrs.to_dict("list")))
+    return h.hexdigest()
+
+
+def _tile_of_features(grid: TileGrid, frame: gpd.GeoDataFrame) -> np.ndarray:
+    """The tile of each feature: that of a point on its surface (None where it has no geometry)."""
+    geoms = frame.geometry.values
+    keys = np.full(len(frame), None, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.any():
+        pts = shapely.point_on_surface(geoms[ok])
+        keys[ok] = grid.keys(shapely.get_x(pts), shapely.get_y(pts))
+    return keys
+
+
+def source_partitions(source: VectorSource, key: str, config_path: str | None, tile_size: float,
+                      work: str) -> dict:
+    """Read one vector source and write its per-tile parts; returns the summary (cached in summary.json).
+
+    A source that cannot be read at all gives {"error": ...} and writes nothing, so it is retried next run.
+    """
+    folder = Path(work) / "sources" / key
+    summary_path = folder / "summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text(encoding="utf-8"))
+    cfg = pipeline_config(config_path)
+    grid = TileGrid(tile_size)
+    skipped, notes = SkipLog(), []
+    t0 = time.perf_counter()
+    try:
+        if source.kind == "bgt":
+            layers, counts_in = bgt_layers_from([Path(p) for p in source.paths], cfg, skipped)
+            frames = {f"bgt_{t}": layer for t, layer in layers.items()}
+        else:
+            footprints, addresses, counts_in = bag_footprints([Path(p) for p in source.paths], cfg, skipped)
+            frames = {"panden": footprints, "verblijfsobjecten": addresses}
+    except StadsmodelError as e:
+        log.warning("%s", e)
+        return {"source": source.label, "kind": source.kind, "error": str(e),
+                "file": getattr(e, "path", source.label)}
+    folder.mkdir(parents=True, exist_ok=True)
+    tile_keys = {name: _tile_of_features(grid, frame) for name, frame in frames.items()}
+    if "verblijfsobjecten" in frames:
+        _place_addresses_without_location(frames, tile_keys, skipped, source.label)
+    tiles: dict[str, dict] = {}
+    every = sorted({k for keys in tile_keys.values() for k in keys if k is not None}, key=tile_order)
+    for tile in every:
+        part = {name: frame.loc[tile_keys[name] == tile] for name, frame in frames.items()}
+        part = {name: f for name, f in part.items() if len(f)}
+        _write_pickle(folder / f"{tile}.pkl", part)
+        tiles[tile] = {"digest": _frames_digest(part),
+                       "bounds": list(_union([f.total_bounds for f in part.values()])),
+                       "counts": {name: int(len(f)) for name, f in part.items()}}
+    _write_pickle(folder / "schema.pkl", {name: frame.iloc[:0] for name, frame in frames.items()})
+    summary = {
+        "source": source.label, "kind": source.kind, "key": key, "counts_in": counts_in,
+        "layers": {name: int(len(f)) for name, f in frames.items()},
+        "layer_bounds": {name: list(f.total_bounds) for name, f in frames.items() if len(f)},
+        "tiles": tiles, "skipped": skipped.as_json(), "notes": notes,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    _write_json(summary_path, summary)  # last: its presence means the parts are complete
+    return summary
+
+
+def _place_addresses_without_location(frames, tile_keys, skipped: SkipLog, label: str) -> None:
+    """An address without a location goes to the tile of its pand; without either, it is reported."""
+    vbo, keys = frames["verblijfsobjecten"], tile_keys["verblijfsobjecten"]
+    missing = pd.isna(keys)
+    if not missing.any():
+        return
+    pand_tile = dict(zip(frames["panden"]["identificatie"], tile_keys["panden"]))
+    for i in np.flatnonzero(missing):
+        keys[i] = pand_tile.get(vbo["pand_identificatie"].iloc[i])
+        if keys[i] is None:
+            skipped.add(label, str(vbo["identificatie"].iloc[i]),
+                        "verblijfsobject without location and without a known pand: not placed in any tile")
+
+
+# --- stage 2: point cloud headers -------------------------------------------------------------------------
+def point_cloud_header(path: str) -> dict:
+    """The header of one LAZ file and its fingerprint, or the reason it is refused."""
+    try:
+        info = inspect_ahn(path)
+    except InputError as e:
+        return {"path": path, "error": e.reason}
+    st = Path(path).stat()
+    return {"path": path, "info": info, "fingerprint": [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]}
+
+
+# --- stage 3: one tile -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TileJob:
+    key: str
+    bounds: tuple[float, float, float, float]
+    window: tuple[float, float, float, float]   # the points read: tile ∪ feature extents, plus the margin
+    parts: tuple[str, ...]                      # pickled vector parts of the sources that touch the tile
+    schemas: tuple[str, ...]
+    ahn: tuple[AhnFile, ...]
+    footprint_source: str
+    config_path: str | None
+    hash: str
+    folder: str
+
+
+class TileFailed(StadsmodelError):
+    """A tile could not be built from its inputs (e.g. a corrupt point cloud); the others go on."""
+
+    def __init__(self, tile: str, reason: str, files: list[str]):
+        self.tile, self.reason, self.files = tile, reason, files
+        super().__init__(f"tile {tile}: {reason}")
+
+
+def tile_done(folder: Path, tile_hash: str) -> dict | None:
+    """The tile's done.json when it was built from exactly these inputs, else None."""
+    try:
+        done = json.loads((folder / "done.json").read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return done if done.get("hash") == tile_hash else None
+
+
+def tile_outputs(job: TileJob) -> dict:
+    """Build one tile; returns what its done.json holds (or {"failed": ...} for a tile that could not be built)."""
+    folder = Path(job.folder)
+    cached = tile_done(folder, job.hash)
+    if cached is not None:
+        return cached | {"executed": False}
+    t0 = time.perf_counter()
+    cfg = pipeline_config(job.config_path)
+    try:
+        return _build_tile(job, cfg, folder, t0)
+    except TileFailed as e:
+        log.warning("%s", e)
+        return {"key": job.key, "hash": job.hash, "failed": e.reason, "files": e.files, "executed": True}
+    except StadsmodelError as e:
+        log.warning("tile %s: %s", job.key, e)
+        return {"key": job.key, "hash": job.hash, "failed": str(e), "files": [], "executed": True}
+
+
+def _load_parts(job: TileJob) -> dict[str, gpd.GeoDataFrame]:
+    layers: dict[str, list[gpd.GeoDataFrame]] = collections.defaultdict(list)
+    for part in job.parts:
+        for name, frame in _read_pickle(Path(part)).items():
+            layers[name].append(frame)
+    templates: dict[str, gpd.GeoDataFrame] = {}
+    for schema in job.schemas:
+        for name, frame in _read_pickle(Path(schema)).items():
+            templates.setdefault(name, frame)
+    out = {}
+    for name, template in templates.items():
+        frames = layers.get(name) or [template]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        # Feature order within a tile: by identifier, whatever the order of files and features in the input.
+        out[name] = gpd.GeoDataFrame(frame.sort_values("identificatie", kind="stable").reset_index(drop=True),
+                                     geometry="geometry", crs=RD_NEW)
+    return out
+
+
+def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
+    layers = _load_parts(job)
+    skipped = SkipLog()
+    bgt_layers = {name.removeprefix("bgt_"): frame for name, frame in layers.items() if name.startswith("bgt_")}
+    bgt_layers = {t: bgt_layers[t] for t in cfg["bgt"] if t in bgt_layers}
+    if job.footprint_source == "BAG":
+        footprints = layers.get("panden")
+        addresses = layers.get("verblijfsobjecten")
+    else:
+        pand = bgt_layers.get("pand")
+        footprints = footprints_from_bgt(pand) if pand is not None else None
+        if footprints is not None:
+            footprints = clean_geometries(footprints, float(cfg["cityjson_scale"]), "BGT pand", skipped)
+            footprints = footprints.sort_values("identificatie", kind="stable").reset_index(drop=True)
+        addresses = None
+    if footprints is None:
+        footprints = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=RD_NEW),
+                                      crs=RD_NEW)
+    spec = GridSpec.covering(*job.window, cfg["rasters"]["resolution"])
+    before = len(skipped)
+    area = lift_area(footprints, bgt_layers, list(job.ahn), spec, cfg, skipped, job.footprint_source,
+                     clip=job.window, home=job.bounds, progress=False)
+    if area.scan.files_read < len(job.ahn):
+        bad = skipped.items[before:]
+        raise TileFailed(job.key, "; ".join(str(s) for s in bad) or "a point cloud could not be read completely",
+                         sorted({s.path for s in bad}))
+    folder.mkdir(parents=True, exist_ok=True)
+    objects = area.objects
+    extent, transform = _write_tile_features(folder / "features.city.jsonl", objects, float(cfg["cityjson_scale"]))
+    store = {"buildings": area.buildings,
+             "addresses": addresses if addresses is not None else empty_addresses()}
+    store.update({f"bgt_{t}": layer for t, layer in area.bgt_layers.items()})
+    _write_pickle(folder / "store.pkl", store)
+    nodata = float(cfg["rasters"]["nodata"])
+    _write_tile_raster(folder / "dtm.tif", area.dtm_filled, spec, job.bounds, nodata)
+    _write_tile_raster(folder / "dsm.tif", area.dsm, spec, job.bounds, nodata)
+    buildings = area.buildings
+    done = {
+        "key": job.key, "hash": job.hash, "bounds": list(job.bounds), "window": list(job.window),
+        "code_version": code_version(),
+        "inputs": {"ahn": [str(f.path) for f in job.ahn], "parts": list(job.parts)},
+        "counts": {
+            "buildings": int(len(buildings)),
+            "with_geometry": sum(o.geometry is not None for o in area.building_objects),
+            "flag_reasons": dict(flag_reasons(buildings)),
+            "bgt_read": {t: int(len(layer)) for t, layer in area.bgt_layers.items()},
+            "bgt_lifted": {t: len(layer.objects) for t, layer in area.lifted.items()},
+            "store": {name: int(len(frame)) for name, frame in store.items()},
+            "points_decoded": area.scan.points_read, "points": area.scan.points_in_home,
+            "points_per_class": {str(c): n for c, n in sorted(area.scan.points_per_class.items())},
+        },
+        "cityjson": {"transform": transform, "extent": extent, "objects": len(objects)},
+        "skipped": skipped.as_json(), "notes": area.notes,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "worker": _worker_name(),
+    }
+    _write_json(folder / "done.json", done)  # last: the tile is complete
+    return done | {"executed": True}
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().name if isinstance(get_worker().name, str) else str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"pid {os.getpid()}"
+
+
+def _write_tile_features(path: Path, objects: list[CityObject], scale: float) -> tuple[list | None, dict]:
+    """The tile's CityJSONSeq with its own transform (whole-metre translate, so tiles re-quantise exactly)."""
+    made = [(o, o.geometry(0) if o.geometry is not None else None) for o in objects]
+    verts = [g[0] for _, g in made if g is not None]
+    allv = np.vstack(verts) if verts else np.zeros((0, 3))
+    transform = make_transform(allv.min(axis=0) if len(allv) else np.zeros(3), scale)
+    extent = [round(float(v), 3) for v in (*allv.min(axis=0), *allv.max(axis=0))] if len(allv) else None
+    with _atomic(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        f.write(json.dumps(header(transform, extent, "Stadsmodel"), separators=(",", ":")) + "\n")
+        for o, g in made:
+            fixed = CityObject(o.id, o.type, o.attributes, (lambda base, g=g: g) if g is not None else None)
+            f.write(json.dumps(feature(fixed, transform), separators=(",", ":")) + "\n")
+    return extent, transform
+
+
+def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, bounds, nodata: float) -> None:
+    """The tile's own cells of a window grid, as a plain GeoTIFF."""
+    tile = GridSpec.covering(*bounds, spec.resolution)
+    col0 = int(round((tile.minx - spec.minx) / spec.resolution))
+    row0 = int(round((spec.maxy - tile.maxy) / spec.resolution))
+    cells = grid[row0:row0 + tile.height, col0:col0 + tile.width]
+    profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": 1, "dtype": "float32",
+               "crs": RD_NEW, "transform": tile.transform, "nodata": nodata, "compress": "DEFLATE",
+               "tiled": True, "blockxsize": 256, "blockysize": 256}
+    with _atomic(path) as tmp:
+        with rasterio.open(tmp, "w", **profile) as ds:
+            ds.write(cells.astype(np.float32), 1)
+
+
+# --- stage 4: the model products from the tiles ------------------------------------------------------------
+def _feature_lines(folder: Path) -> Iterator[tuple[dict, dict]]:
+    """(tile header, feature) for every feature of one tile."""
+    with (folder / "features.city.jsonl").open(encoding="utf-8") as f:
+        head = json.loads(f.readline())
+        for line in f:
+            yield head, json.loads(line)
+
+
+def _shifted(vertices: list, head: dict, transform: dict) -> list:
+    """Vertices quantised with a tile's transform, re-quantised with the model's (integer shift, exact)."""
+    shift = [int(round((a - b) / s)) for a, b, s in
+             zip(head["transform"]["translate"], transform["translate"], transform["scale"])]
+    if not any(shift) or not vertices:
+        return vertices
+    return (np.asarray(vertices, dtype=np.int64) + shift).tolist()
+
+
+def _offset(boundaries: Any, base: int) -> Any:
+    if isinstance(boundaries, list):
+        return [_offset(b, base) for b in boundaries]
+    return boundaries + base
+
+
+def model_transform(done: list[dict], scale: float) -> tuple[dict, list | None]:
+    """The model's transform and extent from the tiles': translate = the smallest whole-metre translate."""
+    with_vertices = [d["cityjson"] for d in done if d["cityjson"]["extent"]]
+    if not with_vertices:
+        return make_transform(np.zeros(3), scale), None
+    translate = np.min([c["transform"]["translate"] for c in with_vertices], axis=0)
+    ext = np.asarray([c["extent"] for c in with_vertices])
+    extent = [*ext[:, :3].min(axis=0).tolist(), *ext[:, 3:].max(axis=0).tolist()]
+    return {"scale": [scale] * 3, "translate": [float(v) for v in translate]}, extent
+
+
+def assemble_cityjson(folders: list[str], done: list[dict], out: str, scale: float) -> int:
+    """model.city.json (one shared vertex list) and model.city.jsonl, streamed tile by tile."""
+    transform, extent = model_transform(done, scale)
+    out_dir = Path(out)
+    head = header(transform, extent, "Stadsmodel")
+    n = 0
+    with _atomic(out_dir / MODEL_JSONL) as tmp, tmp.open("w", encoding="utf-8") as f:
+        f.write(json.dumps(head, separators=(",", ":")) + "\n")
+        for folder in folders:
+            for tile_head, feat in _feature_lines(Path(folder)):
+                feat["vertices"] = _shifted(feat["vertices"], tile_head, transform)
+                f.write(json.dumps(feat, separators=(",", ":")) + "\n")
+                n += 1
+    # CityJSON: the same key order as etl.writers.cityjson.write_cityjson; objects first, then vertices.
+    with _atomic(out_dir / MODEL_JSON) as tmp, tmp.open("w", encoding="utf-8") as f:
+        f.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=(",", ":"))
+                + ',"CityObjects":{')
+        base, first = 0, True
+        for folder in folders:
+            for _, feat in _feature_lines(Path(folder)):
+                co = feat["CityObjects"][feat["id"]]
+                for g in co["geometry"]:
+                    g["boundaries"] = _offset(g["boundaries"], base)
+                base += len(feat["vertices"])
+                f.write(("" if first else ",") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=(",", ":")))
+                first = False
+        f.write('},"vertices":[')
+        first = True
+        for folder in folders:
+            for tile_head, feat in _feature_lines(Path(folder)):
+                for v in _shifted(feat["vertices"], tile_head, transform):
+                    f.write(("" if first else ",") + f"[{v[0]},{v[1]},{v[2]}]")
+                    first = False
+        f.write('],"metadata":' + json.dumps(head["metadata"], separators=(",", ":")) + "}")
+    return n
+
+
+def assemble_store(folders: list[str], layer_names: list[str], templates: dict[str, gpd.GeoDataFrame], out: str,
+                   as_of: str) -> dict[str, int]:
+    """stadsmodel.gpkg from the tiles' store parts, layer by layer, tile by tile (bounded memory).
+
+    :param as_of: the timestamp GDAL writes as last_change (OGR_CURRENT_DATE), so the file is reproducible.
+    """
+    path = Path(out) / STORE_NAME
+    counts = {name: 0 for name in layer_names}
+    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": as_of})
+    try:
+        with _atomic(path) as tmp:
+            for name in layer_names:
+                created = False
+                for folder in folders:
+                    frame = _read_pickle(Path(folder) / "store.pkl").get(name)
+                    if frame is None or len(frame) == 0:
+                        continue
+                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=created,
+                                            layer_options={"SPATIAL_INDEX": "YES"})
+                    created, counts[name] = True, counts[name] + len(frame)
+                if not created:  # every layer exists, empty or not, as in the single-machine store
+                    pyogrio.write_dataframe(templates[name], tmp, layer=name, driver="GPKG",
+                                            layer_options={"SPATIAL_INDEX": "YES"})
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+    return counts
+
+
+def assemble_raster(folders: list[str], name: str, spec: GridSpec, nodata: float, out: str) -> None:
+    """A COG over the whole model grid from the tiles' cells (one tile in memory at a time)."""
+    path = Path(out) / name
+    staging = Path(out) / f".{name}.staging.tif"
+    profile = {"driver": "GTiff", "width": spec.width, "height": spec.height, "count": 1, "dtype": "float32",
+               "crs": RD_NEW, "transform": spec.transform, "nodata": nodata, "tiled": True,
+               "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
+    with _atomic(staging) as tmp:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for folder in folders:
+                with rasterio.open(Path(folder) / name) as src:
+                    b = src.bounds
+                    if not _overlaps((b.left, b.bottom, b.right, b.top), spec_bounds(spec)):
+                        continue
+                    win = rasterio.windows.from_bounds(b.left, b.bottom, b.right, b.top, spec.transform)
+                    win = win.round_offsets().round_lengths()
+                    inter = win.intersection(rasterio.windows.Window(0, 0, spec.width, spec.height))
+                    src_win = rasterio.windows.Window(inter.col_off - win.col_off, inter.row_off - win.row_off,
+                                                      inter.width, inter.height)
+                    dst.write(src.read(1, window=src_win), 1, window=inter)
+        with rasterio.open(tmp) as src, _atomic(path) as cog:
+            rasterio.shutil.copy(src, cog, **COG_OPTIONS)
+
+
+def spec_bounds(spec: GridSpec) -> tuple[float, float, float, float]:
+    return (spec.minx, spec.maxy - spec.height * spec.resolution, spec.minx + spec.width * spec.resolution, spec.maxy)
+
+
+# --- the orchestration ------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def dask_client(workers: int | None, scheduler: str | None, processes: bool = True):
+    """A client on an existing cluster (`scheduler`), or on a local cluster of `workers` single-threaded workers."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            log.info("Dask cluster %s, dashboard: %s", scheduler, client.dashboard_link)
+            yield client
+        return
+    with LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=processes,
+                      dashboard_address=None, silence_logs=logging.WARNING) as cluster, Client(cluster) as client:
+        yield client
+
+
+@dataclass
+class _Plan:
+    jobs: list[TileJob]
+    spec: GridSpec | None
+    layer_names: list[str]
+    templates: dict[str, gpd.GeoDataFrame]
+    summaries: list[dict]
+    headers: list[dict]
+    footprint_source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[dict], headers: list[dict],
+          work: Path, has_bag: bool) -> _Plan:
+    cfg_hash, code = _sha(cfg), code_version()
+    good = [s for s in summaries if "error" not in s]
+    files = [h for h in headers if "info" in h]
+    if not files:
+        raise LiftingError("no usable point cloud: every AHN input was refused (see report)")
+    footprint_source = "BAG" if has_bag else "BGT pand"
+    if has_bag and not any("error" not in s for s in summaries if s["kind"] == "bag"):
+        raise LiftingError("no footprints: the BAG input could not be read (see the messages above)")
+    fp_layer = "panden" if has_bag else "bgt_pand"
+    fp_bounds = [s["layer_bounds"][fp_layer] for s in good if fp_layer in s.get("layer_bounds", {})]
+    if not fp_bounds:
+        raise LiftingError("no footprints: the BAG/BGT input holds no usable pand")
+    ahn_bounds = [(f["info"].bounds[0], f["info"].bounds[1], f["info"].bounds[3], f["info"].bounds[4])
+                  for f in files]
+    # The model's raster grid: as the single-machine build, everything the points and footprints cover.
+    spec = GridSpec.covering(*_union(ahn_bounds + fp_bounds), cfg["rasters"]["resolution"])
+
+    templates: dict[str, gpd.GeoDataFrame] = {}
+    schema_paths = []
+    for s in good:
+        schema = work / "sources" / s["key"] / "schema.pkl"
+        schema_paths.append(str(schema))
+        for name, frame in _read_pickle(schema).items():
+            templates.setdefault(name, frame)
+    bgt_names = [f"bgt_{t}" for t in cfg["bgt"] if f"bgt_{t}" in templates]
+    layer_names = ["buildings", "addresses", *bgt_names]
+
+    by_tile: dict[str, list[tuple[dict, dict]]] = collections.defaultdict(list)
+    for s in good:
+        for tile, part in s["tiles"].items():
+            by_tile[tile].append((s, part))
+    keys = set(by_tile)
+    for b in ahn_bounds:  # tiles with points but no features still get their DTM/DSM cells
+        keys.update(k for k in grid.covering(*b) if _overlaps(grid.bounds(k), spec_bounds(spec))
+                    and _overlaps(grid.bounds(k), b) and not _touch_only(grid.bounds(k), b))
+    margin = lift_margin(cfg)
+    jobs = []
+    for key in sorted(keys, key=tile_order):
+        bounds = grid.bounds(key)
+        parts = sorted(by_tile.get(key, []), key=lambda sp: sp[0]["key"])
+        core = _union([bounds] + [p["bounds"] for _, p in parts])
+        window = (core[0] - margin, core[1] - margin, core[2] + margin, core[3] + margin)
+        ahn = sorted((f for f in files if _overlaps(window, (f["info"].bounds[0], f["info"].bounds[1],
+                                                             f["info"].bounds[3], f["info"].bounds[4]))),
+                     key=lambda f: f["path"])
+        tile_hash = _sha({"code": code, "config": cfg_hash, "bounds": bounds, "window": window,
+                          "footprints": footprint_source,
+                          "parts": [[s["key"], p["digest"]] for s, p in parts],
+                          "ahn": [f["fingerprint"] for f in ahn]})
+        jobs.append(TileJob(key, bounds, window,
+                            tuple(str(work / "sources" / s["key"] / f"{key}.pkl") for s, _ in parts),
+                            tuple(schema_paths), tuple(f["info"] for f in ahn), footprint_source,
+                            config_path, tile_hash, str(work / key)))
+    return _Plan(jobs, spec, layer_names, templates, summaries, headers, footprint_source)
+
+
+def _touch_only(a, b) -> bool:
+    """Boxes that share only an edge: a LAZ sheet ending on a tile line adds no points to the next tile."""
+    return a[0] == b[2] or b[0] == a[2] or a[1] == b[3] or b[1] == a[3]
+
+
+def _as_of(paths: Sequence[Path]) -> str:
+    """The newest input's mtime (UTC): the timestamp the store records, the same on every re-run."""
+    newest = max(f[2] for p in paths for f in file_fingerprint(Path(p)))
+    return dt.datetime.fromtimestamp(newest // 10**9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], out: Path,
+                config_path: str | Path | None = None, tile_size: float = DEFAULT_TILE_SIZE,
+                workers: int | None = None, scheduler: str | None = None, processes: bool = True,
+                progress: bool | None = None) -> BuildReport:
+    """The ETL in tiles on Dask: the same products as `etl.build.build_model`, resumable.
+
+    :param tile_size: tile edge in metres (a multiple of the raster resolution).
+    :param workers: local cluster size (default 1); ignored with `scheduler`.
+    :param scheduler: address of an existing Dask scheduler, e.g. ``tcp://host:8786``.
+    :param processes: local workers as processes (default) or threads in this process.
+    :raises InputError: a named input does not exist.
+    :raises LiftingError: nothing usable remains (no point cloud, no footprints).
+    """
+    t_start = time.perf_counter()
+    config_path = str(config_path) if config_path else None
+    cfg = pipeline_config(config_path)
+    res = float(cfg["rasters"]["resolution"])
+    if tile_size <= 0 or not math.isclose(tile_size / res, round(tile_size / res)):
+        raise StadsmodelError(f"--tile-size {tile_size}: must be a positive multiple of the raster resolution ({res} m)")
+    check_inputs(bgt, bag, ahn)
+    out = Path(out)
+    work = out / WORK_DIR
+    (work / "sources").mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(out)
+    grid = TileGrid(float(tile_size))
+    cfg_hash, code = _sha(cfg), code_version()
+    timings: dict[str, float] = {}
+
+    with dask_client(workers, scheduler, processes) as client:
+        t = time.perf_counter()
+        sources = vector_sources(bgt, bag)
+        source_keys = [s.key(cfg_hash, code, grid) for s in sources]
+        f_sources = [client.submit(source_partitions, s, k, config_path, grid.size, str(work), pure=False,
+                                   key=f"source-{k}") for s, k in zip(sources, source_keys)]
+        f_headers = client.map(point_cloud_header, [str(p) for p in ahn], pure=False)
+        summaries, headers = client.gather(f_sources), client.gather(f_headers)
+        timings["read inputs"] = round(time.perf_counter() - t, 3)
+        plan = _plan(cfg, config_path, grid, summaries, headers, work, bool(bag))
+
+        t = time.perf_counter()
+        results: dict[str, dict] = {}
+        todo = []
+        for job in plan.jobs:
+            cached = tile_done(Path(job.folder), job.hash)
+            if cached is not None:
+                results[job.key] = cached | {"executed": False}
+            else:
+                todo.append(job)
+        log.info("%d tiles of %g m: %d done before, %d to build", len(plan.jobs), grid.size, len(results), len(todo))
+        manifest = _Manifest(out / MANIFEST, plan, code, cfg_hash, grid)
+        manifest.update(results, force=True)
+        from distributed import as_completed
+
+        futures = [client.submit(tile_outputs, job, pure=False, key=f"tile-{job.key}-{job.hash[:12]}")
+                   for job in todo]
+        with tqdm(total=len(plan.jobs), initial=len(results), unit="tile", desc="tiles",
+                  disable=not progress if progress is not None else None) as bar:
+            for fut in as_completed(futures):
+                try:
+                    r = fut.result()
+                except Exception as e:  # a bug, not bad input: report it on the tile, keep the others going
+                    key = fut.key.split("-")[1]
+                    log.exception("tile %s: unexpected error", key)
+                    r = {"key": key, "failed": f"unexpected error: {type(e).__name__}: {e}", "files": [],
+                         "executed": True}
+                results[r["key"]] = r
+                manifest.update({r["key"]: r})
+                bar.update(1)
+        manifest.update({}, force=True)
+        timings["tiles"] = round(time.perf_counter() - t, 3)
+
+        t = time.perf_counter()
+        order = [j for j in plan.jobs if "failed" not in results[j.key]]
+        folders = [j.folder for j in order]
+        done = [results[j.key] for j in order]
+        scale = float(cfg["cityjson_scale"])
+        nodata = float(cfg["rasters"]["nodata"])
+        products = [client.submit(assemble_cityjson, folders, done, str(out), scale, pure=False),
+                    client.submit(assemble_store, folders, plan.layer_names, _templates(plan), str(out),
+                                  _as_of([*bgt, *bag, *ahn]), pure=False),
+                    client.submit(assemble_raster, folders, "dtm.tif", plan.spec, nodata, str(out), pure=False),
+                    client.submit(assemble_raster, folders, "dsm.tif", plan.spec, nodata, str(out), pure=False)]
+        _, store_counts, _, _ = client.gather(products)
+        timings["assemble"] = round(time.perf_counter() - t, 3)
+
+    timings["total"] = round(time.perf_counter() - t_start, 3)
+    report = _report(cfg, plan, results, store_counts, timings, bgt, bag, ahn, grid, code)
+    write_report(out, report)
+    failed = report["tiles"]["failed"]
+    log.info("tiled model written to %s: %d tiles (%d built now, %d failed), %d buildings, %.1f s", out,
+             len(plan.jobs), len(report["tiles"]["executed"]), len(failed), report["counts"]["buildings"]["out"],
+             timings["total"])
+    return BuildReport(report, timings)
+
+
+def _templates(plan: _Plan) -> dict[str, gpd.GeoDataFrame]:
+    """An empty frame per store layer, for layers no tile has rows in."""
+    out = {}
+    for name in plan.layer_names:
+        if name == "buildings":
+            out[name] = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)},
+                                         geometry=gpd.GeoSeries([], crs=RD_NEW), crs=RD_NEW)
+        elif name == "addresses":
+            out[name] = plan.templates.get("verblijfsobjecten", empty_addresses())
+        else:
+            out[name] = plan.templates[name]
+    return out
+
+
+class _Manifest:
+    """manifest.json: every tile with its input hash and state; rewritten (atomically) as tiles finish."""
+
+    def __init__(self, path: Path, plan: _Plan, code: str, cfg_hash: str, grid: TileGrid):
+        self.path, self.last = path, 0.0
+        self.data = {"code_version": code, "config_hash": cfg_hash, "tile_size": grid.size,
+                     "tiles": {j.key: {"hash": j.hash, "bounds": list(j.bounds), "window": list(j.window),
+                                       "ahn": [str(f.path) for f in j.ahn], "state": "pending"} for j in plan.jobs},
+                     "sources": {s.get("key", s["source"]): {"source": s["source"], "kind": s["kind"],
+                                                              "error": s.get("error")} for s in plan.summaries}}
+
+    def update(self, results: dict[str, dict], force: bool = False) -> None:
+        for key, r in results.items():
+            entry = self.data["tiles"][key]
+            entry["state"] = "failed" if "failed" in r else "done"
+            if "failed" in r:
+                entry["reason"], entry["files"] = r["failed"], r.get("files", [])
+        now = time.monotonic()
+        if force or now - self.last > 1.0:  # a national run has tens of thousands of tiles
+            _write_json(self.path, self.data)
+            self.last = now
+
+
+def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, bgt, bag, ahn, grid: TileGrid,
+            code: str) -> dict:
+    skipped = SkipLog()
+    for s in plan.summaries:
+        if "error" in s:
+            skipped.add(s["file"], None, s["error"].removeprefix(f"{s['file']}: "))
+        for item in s.get("skipped", []):
+            skipped.add(item["file"], item["feature"], item["reason"])
+    for h in plan.headers:
+        if "error" in h:
+            skipped.add(h["path"], None, h["error"])
+    done = [results[j.key] for j in plan.jobs if "failed" not in results[j.key]]
+    failed = [{"tile": j.key, "reason": results[j.key]["failed"], "files": results[j.key].get("files", [])}
+              for j in plan.jobs if "failed" in results[j.key]]
+    for d in done:
+        for item in d["skipped"]:
+            skipped.add(item["file"], item["feature"], item["reason"])
+    for f in failed:
+        for path in f["files"] or ["(tile)"]:
+            skipped.add(path, None, f"tile {f['tile']} not built: {f['reason']}")
+
+    def total(field_name: str) -> collections.Counter:
+        c: collections.Counter = collections.Counter()
+        for d in done:
+            c.update(d["counts"][field_name])
+        return c
+
+    bgt_in: collections.Counter = collections.Counter()
+    bag_in: collections.Counter = collections.Counter()
+    for s in plan.summaries:
+        if "error" not in s:
+            (bgt_in if s["kind"] == "bgt" else bag_in).update(s["counts_in"])
+    points = sum(d["counts"]["points"] for d in done)
+    decoded = sum(d["counts"]["points_decoded"] for d in done)
+    buildings_out = sum(d["counts"]["buildings"] for d in done)
+    counts = build_counts(
+        cfg, dict(bgt_in), dict(total("bgt_read")), dict(total("bgt_lifted")), dict(bag_in), plan.footprint_source,
+        buildings_out, sum(d["counts"]["with_geometry"] for d in done), total("flag_reasons"),
+        {"files": len(plan.headers), "files_refused": sum("error" in h for h in plan.headers), "points": points,
+         "points_decoded": decoded,
+         "points_per_class": {int(k): v for k, v in sorted(total("points_per_class").items(), key=lambda kv: int(kv[0]))}},
+        store_counts)
+    workers: dict[str, float] = {}
+    for r in results.values():
+        if r.get("executed") and "peak_rss_mib" in r:
+            workers[r["worker"]] = max(workers.get(r["worker"], 0.0), r["peak_rss_mib"])
+    executed = sorted((k for k, r in results.items() if r.get("executed")), key=tile_order)
+    return {
+        "complete": len(skipped) == 0 and not failed,
+        "inputs": {"bgt": [str(p) for p in bgt], "bag": [str(p) for p in bag], "ahn": [str(p) for p in ahn]},
+        "counts": counts,
+        "tiles": {"size_m": grid.size, "total": len(plan.jobs), "done": len(done), "executed": executed,
+                  "reused": len(done) - sum(1 for d in done if d.get("executed")), "failed": failed,
+                  "code_version": code},
+        "skipped_count": len(skipped),
+        "skipped": skipped.as_json(),
+        "notes": [n for d in done for n in d["notes"]],
+        "timings_s": timings,
+        "throughput": {"points_per_s": round(points / max(timings["total"], 1e-9)),
+                       "buildings_per_s": round(buildings_out / max(timings["total"], 1e-9))},
+        "peak_rss_mib_per_worker": dict(sorted(workers.items())),
+    }

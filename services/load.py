@@ -1,0 +1,66 @@
+"""Load the store (``DATA/stadsmodel.gpkg``) into PostGIS, the production backend.
+
+Every feature layer becomes a table of the same name in schema ``public``: geometry column ``geom``
+(SRID 28992) with a GiST index, the store's columns, and a primary key on the collection's id field
+(config/collections.yml) when it is unique and never empty, else on ``fid``. The whole load is one
+transaction: a failure leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pyogrio
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.config import STORE, load_collections_table, store_layers
+from stadsmodel.errors import InputError, StadsmodelError
+
+LOGGER = logging.getLogger(__name__)
+
+
+def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
+    """Load every layer of ``data_dir/stadsmodel.gpkg`` into the PostGIS database ``dsn``.
+
+    :returns: rows loaded per table
+    """
+    gpkg = Path(data_dir) / STORE
+    if not gpkg.is_file():
+        raise InputError(gpkg, "no store here; run `stadsmodel build` first")
+    defaults, table = load_collections_table()
+    engine = create_engine(_sqlalchemy_url(dsn))
+    counts: dict[str, int] = {}
+    try:
+        with engine.begin() as con:
+            con.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+            for name in store_layers(gpkg):
+                gdf = pyogrio.read_dataframe(gpkg, layer=name, fid_as_index=True)
+                gdf.index.name = "fid"
+                gdf = gdf.reset_index().rename_geometry("geom")
+                if gdf.crs is None:
+                    gdf = gdf.set_crs("EPSG:28992")
+                LOGGER.info("loading %s: %d rows", name, len(gdf))
+                gdf.to_postgis(name, con, if_exists="replace", index=False, chunksize=10_000)
+                id_field = {**defaults, **(table.get(name) or {})}.get("id_field", "identificatie")
+                key = id_field if _usable_key(gdf, id_field) else "fid"
+                con.execute(text(f'ALTER TABLE "{name}" ADD PRIMARY KEY ("{key}")'))
+                con.execute(text(f'ANALYZE "{name}"'))
+                counts[name] = len(gdf)
+    except SQLAlchemyError as err:
+        raise StadsmodelError(f"loading {gpkg} into PostGIS failed: {err.__class__.__name__}: {err.orig or err}") from err
+    finally:
+        engine.dispose()
+    return counts
+
+
+def _usable_key(gdf, column: str) -> bool:
+    return column in gdf.columns and gdf[column].notna().all() and gdf[column].is_unique
+
+
+def _sqlalchemy_url(dsn: str) -> str:
+    """A libpq URI for SQLAlchemy's psycopg (3) dialect; key=value DSNs are passed through libpq."""
+    if dsn.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + dsn.split("://", 1)[1]
+    return "postgresql+psycopg:///?" + "&".join(dsn.split())

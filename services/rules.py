@@ -1,0 +1,234 @@
+"""The rule engine: toepasbare regels (config/rules/*.yml) evaluated against facts and user answers.
+
+A rule file is one activity's decision tree (schema: config/rules/schema.json). Question nodes with a
+``fact`` are answered from the data (see :data:`FACTS`, computed by the location check); the others are
+asked of the user through ``answers``. The engine never guesses: an unknown fact that the user has not
+answered, or an open user question, ends in outcome ``onbekend`` with the reason and the open question.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from stadsmodel.config import CONFIG_DIR, load_yaml
+from stadsmodel.errors import ConfigError, StadsmodelError
+
+log = logging.getLogger(__name__)
+
+RULES_DIR = CONFIG_DIR / "rules"
+SCHEMA_PATH = RULES_DIR / "schema.json"
+
+# Facts the location check derives from the store; rule files may only ask these.
+FACTS = {
+    "rijksmonument": "the point lies on a rijksmonument (monumenten layer)",
+    "beschermd_gezicht": "the point lies in a beschermd stads- of dorpsgezicht",
+    "gebouw_aanwezig": "a BAG pand covers the point",
+    "bestemmingshoofdgroep": "bestemmingshoofdgroep of the enkelbestemming at the point (lower case)",
+    "plan_aanwezig": "a bestemmingsplan or omgevingsplan covers the point",
+    "in_bouwvlak": "the point lies inside a bouwvlak",
+    "maximum_bouwhoogte_bekend": "a maximum bouwhoogte applies at the point",
+    "maximum_bouwhoogte": "the maximum bouwhoogte (m) at the point",
+    "hoogte_binnen_maximum": "the measured building height is within the maximum bouwhoogte",
+}
+OUTCOMES = ("vergunningvrij", "vergunning_nodig", "melding", "onbekend")
+YES = {"ja", "yes", "true", "1", "j", "y"}
+NO = {"nee", "no", "false", "0", "n"}
+
+
+class RuleAnswerError(StadsmodelError):
+    """A user answer that the rule cannot use (wrong type or value)."""
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A value derived from the data, or None with the reason it is unknown."""
+
+    value: Any
+    evidence: str
+
+    @property
+    def known(self) -> bool:
+        return self.value is not None
+
+
+@dataclass
+class RuleSet:
+    activity: str
+    doc: dict[str, Any]
+    path: Path
+
+    @property
+    def title(self) -> dict[str, str]:
+        return self.doc["title"]
+
+
+def check_rule_doc(doc: Any, path: Path) -> list[str]:
+    """Problems in one rule document: JSON-schema errors, then dangling or unreachable nodes, unknown
+    facts and sources, and cycles. An empty list means the file is usable."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    problems = [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                for e in sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=str)]
+    if problems:
+        return problems
+    nodes, sources = doc["nodes"], doc["sources"]
+    if doc["start"] not in nodes:
+        problems.append(f"start: node '{doc['start']}' does not exist")
+    if path.stem != doc["activity"]:
+        problems.append(f"activity '{doc['activity']}' must match the file name '{path.stem}'")
+    for name, node in nodes.items():
+        if "conclusion" in node:
+            problems += [f"nodes/{name}/cite: unknown source '{c}'" for c in node["cite"] if c not in sources]
+            continue
+        problems += [f"nodes/{name}/answers/{k}: unknown node '{v}'" for k, v in node["answers"].items()
+                     if v not in nodes]
+        for key in ("fact", "lte_fact"):
+            if key in node and node[key] not in FACTS:
+                problems.append(f"nodes/{name}/{key}: unknown fact '{node[key]}' (known: {', '.join(FACTS)})")
+        if node.get("type") == "getal" and "lte_fact" not in node:
+            problems.append(f"nodes/{name}: a 'getal' question needs lte_fact")
+        if "fact" not in node and "type" not in node:
+            problems.append(f"nodes/{name}: a question needs either 'fact' (from data) or 'type' (asked)")
+    if problems:
+        return problems
+    # every node reachable from start, no cycles (a tree, or at least a DAG)
+    seen: set[str] = set()
+
+    def walk(name: str, stack: tuple[str, ...]) -> None:
+        if name in stack:
+            problems.append(f"cycle: {' → '.join(stack + (name,))}")
+            return
+        seen.add(name)
+        for nxt in nodes[name].get("answers", {}).values():
+            walk(nxt, stack + (name,))
+
+    walk(doc["start"], ())
+    problems += [f"nodes/{n}: unreachable from start" for n in nodes if n not in seen]
+    return problems
+
+
+def load_rule_file(path: Path) -> RuleSet:
+    """One validated rule file. :raises ConfigError: naming the file and every problem."""
+    doc = load_yaml(path)
+    problems = check_rule_doc(doc, path)
+    if problems:
+        raise ConfigError(f"{path}: invalid rule file:\n  " + "\n  ".join(problems))
+    return RuleSet(doc["activity"], doc, path)
+
+
+@lru_cache(maxsize=4)
+def load_rules(rules_dir: str = str(RULES_DIR)) -> dict[str, RuleSet]:
+    """All rule files of a directory by activity (cached: parsed once per process)."""
+    files = sorted(Path(rules_dir).glob("*.yml"))
+    if not files:
+        raise ConfigError(f"{rules_dir}: no rule files (*.yml)")
+    return {rs.activity: rs for rs in map(load_rule_file, files)}
+
+
+def _yes_no(value: Any, question: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise RuleAnswerError(f"answer to '{question}' must be ja or nee, got {value!r}")
+
+
+def _number(value: Any, question: str) -> float:
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return float(str(value).replace(",", "."))
+    except ValueError:
+        raise RuleAnswerError(f"answer to '{question}' must be a number (metres), got {value!r}") from None
+
+
+@dataclass
+class Outcome:
+    activity: str
+    title: dict[str, str]
+    outcome: str
+    text: dict[str, str]
+    trail: list[dict[str, Any]] = field(default_factory=list)
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    open_questions: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        out = {"activity": self.activity, "title": self.title, "outcome": self.outcome, "text": self.text,
+               "trail": self.trail, "citations": self.citations, "open_questions": self.open_questions}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
+             plan_citations: list[dict[str, Any]] | None = None) -> Outcome:
+    """Walk the decision tree from its start node to a conclusion.
+
+    :param facts: facts from the data (missing names count as unknown)
+    :param answers: user answers by question node name (or by fact name, used only where the data is silent)
+    :param plan_citations: plan articles at the location, cited where a conclusion says ``cite_plan``
+    :raises RuleAnswerError: an answer of the wrong kind
+    """
+    doc, nodes = rules.doc, rules.doc["nodes"]
+    trail: list[dict[str, Any]] = []
+    name = doc["start"]
+    while "conclusion" not in nodes[name]:
+        node = nodes[name]
+        step: dict[str, Any] = {"node": name, "question": node["question"]}
+        if "fact" in node:
+            fact = facts.get(node["fact"], Fact(None, f"no data for '{node['fact']}'"))
+            user = answers.get(name, answers.get(node["fact"]))
+            if fact.known:
+                value, step["source"], step["evidence"] = fact.value, "data", fact.evidence
+            elif user is not None:
+                value, step["source"] = user, "gebruiker"
+                step["evidence"] = f"answered by the user; the data says: {fact.evidence}"
+            else:
+                return _unknown(rules, trail, name, node, f"{fact.evidence} ({node['question']['en']})")
+            if "in" in node:
+                yes = str(value).strip().lower() in {v.lower() for v in node["in"]}
+                step["value"] = value
+            else:
+                yes = _yes_no(value, name)
+        else:
+            if name not in answers or answers[name] is None:
+                return _unknown(rules, trail, name, node, f"question '{name}' is not answered yet")
+            step["source"] = "gebruiker"
+            if node["type"] == "getal":
+                planned = _number(answers[name], name)
+                limit = facts.get(node["lte_fact"], Fact(None, f"no data for '{node['lte_fact']}'"))
+                if not limit.known:
+                    return _unknown(rules, trail, name, node, limit.evidence)
+                yes = planned <= float(limit.value)
+                step.update(value=planned, compared_to={"fact": node["lte_fact"], "value": limit.value,
+                                                        "evidence": limit.evidence})
+            else:
+                yes = _yes_no(answers[name], name)
+        step["answer"] = "ja" if yes else "nee"
+        trail.append(step)
+        name = node["answers"]["ja" if yes else "nee"]
+    end = nodes[name]
+    cites = [{"id": c, **doc["sources"][c]} for c in end["cite"]]
+    if end.get("cite_plan") and plan_citations:
+        cites += plan_citations
+    return Outcome(rules.activity, rules.title, end["conclusion"], end["text"], trail, cites)
+
+
+def _unknown(rules: RuleSet, trail: list, name: str, node: dict, reason: str) -> Outcome:
+    open_q = {"id": name, "question": node["question"], "type": node.get("type", "ja_nee")}
+    if "fact" in node:
+        open_q["answers_fact"] = node["fact"]
+    return Outcome(rules.activity, rules.title, "onbekend",
+                   {"nl": "Onbekend: nog niet te beoordelen; zie de open vraag en de reden.",
+                    "en": "Unknown: cannot be decided yet; see the open question and the reason."},
+                   trail, [], [open_q], reason)

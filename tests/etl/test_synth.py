@@ -1,0 +1,275 @@
+"""The synthetic district: real formats, exact determinism, and points that agree with the truth."""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+
+import laspy
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from lxml import etree
+
+from etl.synth import BGT_TYPES, plan_district, write_district
+from stadsmodel.errors import StadsmodelError
+from tests.conftest import DISTRICT_BUILDINGS, shared_path
+
+NS = {"gml": "http://www.opengis.net/gml", "imgeo": "http://www.geostandaarden.nl/imgeo/2.1",
+      "c": "http://www.opengis.net/citygml/2.0"}
+PAND_COLUMNS = {"identificatie", "bouwjaar", "status"}
+VBO_COLUMNS = {"identificatie", "pand_identificatie", "gebruiksdoel", "oppervlakte", "status", "openbare_ruimte_naam",
+               "huisnummer", "huisletter", "toevoeging", "postcode", "woonplaats_naam"}
+
+
+@pytest.fixture(scope="module")
+def district(synth_input):
+    """The session's synthetic district with its BAG, truth and all points read back."""
+    pand = pyogrio.read_dataframe(synth_input / "bag.gpkg", layer="pand")
+    vbo = pyogrio.read_dataframe(synth_input / "bag.gpkg", layer="verblijfsobject")
+    truth = json.loads((synth_input / "truth.json").read_text())
+    parts = [laspy.read(f) for f in sorted((synth_input / "ahn").glob("*.laz"))]
+    xyzc = {k: np.concatenate([np.asarray(getattr(p, k)) for p in parts]) for k in ("x", "y", "z", "classification")}
+    footprints = shapely.from_wkb(shapely.to_wkb(pand.geometry.values))
+    # which footprint each point lies strictly inside (footprints never overlap)
+    pts, fps = shapely.STRtree(footprints).query(shapely.points(xyzc["x"], xyzc["y"]), predicate="within")
+    inside = np.full(len(xyzc["x"]), -1)
+    inside[pts] = fps
+    return {"dir": synth_input, "pand": pand, "vbo": vbo, "truth": truth, "footprints": footprints,
+            "inside": inside, **xyzc}
+
+
+def _truth_of(district, k: int) -> dict:
+    return district["truth"]["panden"][f"NL.IMBAG.Pand.{district['pand'].identificatie[k]}"]
+
+
+def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
+    runs = {}
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        write_district(tmp_path / name, buildings=30, seed=seed, points_per_m2=2.0)
+        runs[name] = {p.relative_to(tmp_path / name): p.read_bytes()
+                      for p in sorted((tmp_path / name).rglob("*")) if p.suffix in (".gml", ".laz")}
+    assert runs["a"].keys() == runs["b"].keys()
+    assert any(k.suffix == ".laz" for k in runs["a"]) and any(k.suffix == ".gml" for k in runs["a"])
+    for key, data in runs["a"].items():
+        assert data == runs["b"][key], f"{key} differs between two runs with the same seed"
+    for suffix in (".gml", ".laz"):
+        differ = [k for k in runs["a"] if k.suffix == suffix and runs["a"][k] != runs["c"].get(k)]
+        assert differ, f"seed 4 wrote the same {suffix} files as seed 3"
+
+
+def test_bag_geopackage_has_the_contract_layers_and_columns(district):
+    info = pyogrio.read_info(district["dir"] / "bag.gpkg", layer="pand")
+    assert info["crs"] == "EPSG:28992" and info["geometry_type"] == "Polygon"
+    assert PAND_COLUMNS <= set(info["fields"])
+    info = pyogrio.read_info(district["dir"] / "bag.gpkg", layer="verblijfsobject")
+    assert info["crs"] == "EPSG:28992" and info["geometry_type"] == "Point"
+    assert VBO_COLUMNS <= set(info["fields"])
+
+    pand, vbo = district["pand"], district["vbo"]
+    assert len(pand) == DISTRICT_BUILDINGS and pand.identificatie.is_unique
+    assert pand.identificatie.str.fullmatch(r"\d{16}").all()
+    assert pand.bouwjaar.between(1600, 2024).all()
+    assert pand.geometry.is_valid.all()
+    assert vbo.identificatie.str.fullmatch(r"\d{16}").all() and vbo.identificatie.is_unique
+    assert set(vbo.pand_identificatie) == set(pand.identificatie), "every pand has at least one verblijfsobject"
+    assert vbo.postcode.str.fullmatch(r"[1-9]\d{3}[A-Z]{2}").all()
+    assert (vbo.huisnummer > 0).all() and (vbo.oppervlakte > 0).all()
+    uses = {u for g in vbo.gebruiksdoel for u in g.split(",")}
+    assert "woonfunctie" in uses and uses & {"winkelfunctie", "kantoorfunctie"}
+    assert (vbo.woonplaats_naam == "Stadsmodel").all()
+    # no two verblijfsobjecten share a full address
+    address = (vbo.openbare_ruimte_naam + " " + vbo.huisnummer.astype(str) + vbo.huisletter.fillna("")
+               + "-" + vbo.toevoeging.fillna(""))
+    assert address.is_unique
+    # every verblijfsobject point lies in its own pand
+    by_id = dict(zip(pand.identificatie, district["footprints"]))
+    own = shapely.from_wkb(shapely.to_wkb([by_id[p] for p in vbo.pand_identificatie]))
+    assert shapely.contains(own, shapely.from_wkb(shapely.to_wkb(vbo.geometry.values))).all()
+
+
+def test_footprints_include_rows_with_shared_walls_l_shapes_and_a_courtyard(district):
+    fps = district["footprints"]
+    assert any(len(p.interiors) == 1 for p in fps), "no courtyard pand (footprint with a hole)"
+    assert any(not p.interiors and shapely.get_num_coordinates(p) > 5 for p in fps), "no L-shaped pand"
+    left, right = shapely.STRtree(fps).query(fps, predicate="touches")
+    shared = shapely.length(shapely.intersection(fps[left], fps[right]))
+    assert (shared > 5).any(), "no row houses sharing a wall"
+    areas = shapely.area(fps)
+    assert 50 < np.median(areas) < 200
+    truth = district["truth"]["panden"].values()
+    assert {t["roof_type"] for t in truth} == {"flat", "gable"}
+
+
+def test_every_bgt_gml_parses_and_bgt_pand_matches_bag(district, synth_input):
+    for bgt in BGT_TYPES:
+        root = etree.parse(str(synth_input / "bgt" / f"bgt_{bgt}.gml")).getroot()
+        members = root.findall("c:cityObjectMember", NS)
+        assert members, f"bgt_{bgt}.gml has no objects"
+        ids = [m.findtext(".//imgeo:lokaalID", namespaces=NS) for m in members]
+        assert len(set(ids)) == len(ids)
+        for m in members:
+            assert m.find(".//imgeo:relatieveHoogteligging", NS) is not None
+            assert m.find(".//imgeo:tijdstipRegistratie", NS) is not None
+            rings = m.findall(".//gml:posList", NS)
+            assert rings and all(r.get("srsDimension") == "2" for r in rings)
+            for r in rings:
+                xy = np.array(r.text.split(), dtype=float).reshape(-1, 2)
+                assert (xy[0] == xy[-1]).all(), "ring not closed"
+    root = etree.parse(str(synth_input / "bgt" / "bgt_pand.gml")).getroot()
+    bag_ids = [t.text for t in root.iterfind(".//imgeo:identificatieBAGPND", NS)]
+    assert sorted(bag_ids) == sorted(district["pand"].identificatie)
+    # footprints in GML and GeoPackage are the same numbers
+    first = root.find(".//gml:posList", NS).text.split()
+    gpkg = shapely.get_coordinates(district["footprints"][0].exterior).ravel()
+    assert [float(v) for v in first] == gpkg.tolist()
+    bridge = etree.parse(str(synth_input / "bgt" / "bgt_overbruggingsdeel.gml")).getroot()
+    assert {e.text for e in bridge.iterfind(".//imgeo:relatieveHoogteligging", NS)} == {"1"}
+
+
+def _children(member) -> list[str]:
+    obj = member[0]
+    return [etree.QName(c).localname for c in obj if isinstance(c.tag, str)]
+
+
+def test_gml_has_the_structure_of_the_pdok_download(synth_input):
+    """Each object carries the same elements, in the same order, as in the real Otterlo BGT."""
+    zpath = shared_path("nlextract-bgt-otterlo", "otterlo.zip")
+    optional = {"terminationDate", "eindRegistratie", "nummeraanduidingreeks"}
+    with zipfile.ZipFile(zpath) as z:
+        for bgt in BGT_TYPES:
+            name = next(n for n in z.namelist() if n.endswith(f"bgt_{bgt}.gml"))
+            real = etree.fromstring(z.read(name))
+            ours = etree.parse(str(synth_input / "bgt" / f"bgt_{bgt}.gml")).getroot()
+            assert ours.nsmap == real.nsmap, bgt
+            real_member = real.find("c:cityObjectMember", NS)
+            ours_member = ours.find("c:cityObjectMember", NS)
+            assert etree.QName(ours_member[0]).text == etree.QName(real_member[0]).text, bgt
+            shape = [c for c in _children(real_member) if c not in optional]
+            assert [c for c in _children(ours_member) if c not in optional] == shape, bgt
+
+
+def test_laz_sheets_are_readable_las14_with_crs_and_all_classes(synth_input):
+    sheets = sorted((synth_input / "ahn").glob("ahn_*.laz"))
+    assert len(sheets) >= 2
+    classes = set()
+    for f in sheets:
+        las = laspy.read(f)
+        h = las.header
+        assert (h.version.major, h.version.minor, h.point_format.id) == (1, 4, 6)
+        assert np.allclose(h.scales, 0.001)
+        assert h.parse_crs().to_epsg() == 7415
+        assert h.generating_software == "stadsmodel synth"
+        x0, y0 = (int(v) for v in re.fullmatch(r"ahn_(\d+)_(\d+)\.laz", f.name).groups())
+        assert x0 <= las.x.min() and las.x.max() < x0 + 250 and y0 <= las.y.min() and las.y.max() < y0 + 250
+        classes |= set(np.unique(las.classification).tolist())
+    assert {1, 2, 6, 9, 26} <= classes
+
+
+def test_roof_points_only_inside_footprints_and_no_ground_under_a_built_pand(district):
+    cls, inside = district["classification"], district["inside"]
+    assert (inside[cls == 6] >= 0).all(), "a building point outside every footprint"
+    planned = set(np.flatnonzero(district["pand"].status == "Bouwvergunning verleend"))
+    assert planned, "no pand with status Bouwvergunning verleend"
+    ground_in = inside[(cls == 2) & (inside >= 0)]
+    assert set(np.unique(ground_in).tolist()) <= planned, "ground points inside a built pand"
+    for k in planned:
+        t = _truth_of(district, k)
+        assert t["has_points"] is False and t["h_dak_50p"] is None
+        assert ((inside == k) & (cls == 2)).sum() > 10, "a pand not yet built should show the ground"
+        assert not ((inside == k) & (cls == 6)).any()
+
+
+def test_truth_agrees_with_the_points(district):
+    cls, inside, z = district["classification"], district["inside"], district["z"]
+    roof = cls == 6
+    order = np.argsort(inside[roof], kind="stable")
+    roof_k, roof_z = inside[roof][order], z[roof][order]
+    n_flat = n_gable = 0
+    for k in range(len(district["pand"])):
+        t = _truth_of(district, k)
+        zs = roof_z[np.searchsorted(roof_k, k):np.searchsorted(roof_k, k, side="right")]
+        assert t["n_roof_points"] == len(zs) and t["has_points"] == (len(zs) > 0)
+        if not len(zs):
+            continue
+        if t["roof_type"] == "flat":
+            n_flat += 1
+            assert abs(np.median(zs) - t["h_dak_50p"]) < 0.03
+            assert t["h_dak_min"] == t["h_dak_50p"] == t["h_dak_70p"] == t["h_dak_max"]
+        else:
+            n_gable += 1
+            assert abs(np.percentile(zs, 70) - t["h_dak_70p"]) < 0.06
+            assert t["h_dak_min"] < t["h_dak_50p"] < t["h_dak_70p"] < t["h_dak_max"]
+            assert np.isclose(t["h_dak_50p"], (t["h_dak_min"] + t["h_dak_max"]) / 2, atol=0.0011)
+        assert 3 <= t["h_dak_max"] - t["h_maaiveld"] <= 25
+    assert n_flat and n_gable
+
+
+def test_maaiveld_truth_matches_ground_points_around_each_pand(district):
+    ground = district["classification"] == 2
+    gx, gy, gz = district["x"][ground], district["y"][ground], district["z"][ground]
+    tree = shapely.STRtree(shapely.points(gx, gy))
+    errors = []
+    for k, fp in enumerate(district["footprints"]):
+        ring = fp.buffer(1.5).difference(fp.buffer(0.5))
+        near = tree.query(ring, predicate="contains")
+        if len(near) > 20:
+            errors.append(abs(np.median(gz[near]) - _truth_of(district, k)["h_maaiveld"]))
+    assert len(errors) > len(district["footprints"]) // 2
+    assert np.percentile(errors, 90) < 0.05
+
+
+def test_water_is_flat_and_the_bridge_deck_carries_its_points(district):
+    truth, cls, z = district["truth"], district["classification"], district["z"]
+    assert np.abs(z[cls == 9] - truth["water_level"]).max() < 0.06
+    assert truth["water_level"] < np.median(z[cls == 2]) - 0.5
+    (deck,) = truth["bridges"].values()
+    assert np.abs(z[cls == 26] - deck["h_dek"]).max() < 0.1
+    assert -1.0 <= np.percentile(z[cls == 2], 1) and np.percentile(z[cls == 2], 99) <= 2.0
+
+
+def test_tree_crowns_keep_clear_of_buildings(district):
+    veg = district["classification"] == 1
+    high = veg & (district["z"] - np.median(district["z"][district["classification"] == 2]) > 3.5)
+    assert high.sum() > 100, "no tree crowns"
+    pts = shapely.points(district["x"][high], district["y"][high])
+    dist = shapely.distance(pts, shapely.union_all(district["footprints"]))
+    assert dist.min() >= 1.5
+
+
+@pytest.mark.slow
+def test_more_buildings_make_a_larger_district_at_a_steady_density(tmp_path):
+    small = write_district(tmp_path / "small", buildings=40, seed=1, points_per_m2=0.5)
+    large = write_district(tmp_path / "large", buildings=2000, seed=1, points_per_m2=0.5)
+    assert (small["panden"], large["panden"]) == (40, 2000)
+    assert large["tiles"] > small["tiles"]
+    assert 0.22 < large["built_up_fraction"] < 0.40
+    x0, y0, x1, y1 = large["bbox"]
+    assert 80 < (x1 - x0) * (y1 - y0) * large["built_up_fraction"] / 2000 < 150, "mean footprint off"
+    assert large["points"] == pytest.approx((x1 - x0) * (y1 - y0) * 0.5, rel=0.15)
+    assert 150_000 < (x0 + x1) / 2 < 160_000 and 460_000 < (y0 + y1) / 2 < 466_000
+    pand = pyogrio.read_dataframe(tmp_path / "large" / "bag.gpkg", layer="pand", columns=["identificatie", "status"])
+    assert pand.identificatie.is_unique and len(pand) == 2000
+    assert 20 <= (pand.status == "Bouwvergunning verleend").sum() <= 60
+
+
+def test_level0_bgt_surfaces_tile_the_district_without_gaps_or_overlaps():
+    """Like the real BGT: panden, roads, water, terrain and fences at level 0 cover the area exactly once."""
+    d = plan_district(300, seed=2)
+    level0 = d.s_geom[np.array(d.s_level) == 0]
+    assert shapely.is_valid(level0).all()
+    x0, y0, x1, y1 = d.bbox
+    assert shapely.area(level0).sum() == pytest.approx((x1 - x0) * (y1 - y0), abs=1e-3)
+    a, b = shapely.STRtree(level0).query(level0, predicate="overlaps")
+    assert len(a) == 0, "overlapping level-0 surfaces"
+    assert shapely.union_all(level0).equals(shapely.box(x0, y0, x1, y1))
+    # above level 0 there are only the bridge deck and the road on it
+    above = {(t, attrs[0]) for t, attrs, lvl in zip(d.s_type, d.s_attrs, d.s_level) if lvl}
+    assert above == {("overbruggingsdeel", "dek"), ("wegdeel", "rijbaan lokale weg")}
+
+
+def test_no_buildings_is_a_clear_error(tmp_path):
+    with pytest.raises(StadsmodelError, match="at least 1"):
+        write_district(tmp_path / "x", buildings=0, seed=1)

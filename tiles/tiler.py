@@ -1,0 +1,274 @@
+"""City model → 3D Tiles 1.1 tilesets (buildings, terrain) and the index of what was written.
+
+A quadtree over feature centroids (RD metres) splits until a leaf holds at most ``capacity``
+features and spans at most ``max_leaf_size`` metres (small enough for 16-bit positions to stay
+within a few millimetres). Leaves carry one .glb each; inner tiles are empty and only refine
+(``ADD``), with a geometric error that shrinks with their size, so a client loads only the
+leaves in view and near enough. Bounding boxes are computed from the vertices, in the tileset's
+local east-north-up frame, and each parent's box is the union of its children's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from stadsmodel.errors import TilingError
+from tiles.georef import LocalFrame
+from tiles.gltf import TileMesh, write_glb
+from tiles.mesh import Mesh, triangulate
+from tiles.metadata import FeatureTable
+from tiles.model import BUILDING_SURFACE_CLASSES, TERRAIN_TYPES, CityModel, SurfaceSet, read_model
+
+log = logging.getLogger(__name__)
+
+BUILDING_COLOURS = {"roof": (0.70, 0.31, 0.25), "wall": (0.93, 0.91, 0.86), "ground": (0.55, 0.55, 0.55)}
+TERRAIN_COLOURS = {
+    "TINRelief": (0.62, 0.58, 0.48), "LandUse": (0.72, 0.69, 0.58), "PlantCover": (0.42, 0.62, 0.30),
+    "SolitaryVegetationObject": (0.30, 0.52, 0.24), "WaterBody": (0.25, 0.48, 0.78), "Road": (0.45, 0.45, 0.47),
+    "Railway": (0.38, 0.33, 0.30), "TransportSquare": (0.58, 0.58, 0.60), "Waterway": (0.25, 0.48, 0.78),
+    "Bridge": (0.60, 0.55, 0.50), "BridgePart": (0.60, 0.55, 0.50), "OtherConstruction": (0.66, 0.66, 0.66),
+    "GenericCityObject": (0.70, 0.70, 0.70), "CityFurniture": (0.50, 0.50, 0.55),
+}
+BUILDING_MATERIALS = [(name, BUILDING_COLOURS[name]) for name in BUILDING_SURFACE_CLASSES]
+TERRAIN_MATERIALS = [(name, TERRAIN_COLOURS[name]) for name in TERRAIN_TYPES]
+
+CAPACITY = 600  # features per leaf tile
+MAX_LEAF_SIZE = 250.0  # metres
+BOX_PADDING = 0.01  # metres, against rounding in the clients' box tests
+
+
+@dataclass
+class _Node:
+    level: int
+    x: int
+    y: int
+    items: np.ndarray | None = None
+    children: list["_Node"] = field(default_factory=list)
+    box_min: np.ndarray | None = None
+    box_max: np.ndarray | None = None
+    error: float = 0.0
+    uri: str | None = None
+
+
+def _quadtree(xy: np.ndarray, capacity: int, max_size: float) -> _Node:
+    lo = xy.min(axis=0)
+    size = float(max((xy.max(axis=0) - lo).max(), 1.0)) * (1 + 1e-9)
+
+    def split(node: _Node, items: np.ndarray, x0: float, y0: float, s: float) -> None:
+        if (len(items) <= capacity and s <= max_size) or node.level >= 24:
+            node.items = items
+            return
+        h = s / 2
+        qx = (xy[items, 0] >= x0 + h).astype(int)
+        qy = (xy[items, 1] >= y0 + h).astype(int)
+        for dy in (0, 1):
+            for dx in (0, 1):
+                sub = items[(qx == dx) & (qy == dy)]
+                if len(sub):
+                    child = _Node(node.level + 1, node.x * 2 + dx, node.y * 2 + dy)
+                    split(child, sub, x0 + dx * h, y0 + dy * h, h)
+                    node.children.append(child)
+
+    root = _Node(0, 0, 0)
+    split(root, np.arange(len(xy)), float(lo[0]), float(lo[1]), size)
+    return root
+
+
+def _leaves(node: _Node) -> list[_Node]:
+    return [node] if node.items is not None else [leaf for c in node.children for leaf in _leaves(c)]
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [starts[i], ends[i]) without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total) + offsets
+
+
+def _tile_mesh(mesh: Mesh, features: np.ndarray) -> TileMesh:
+    fvs, fts = mesh.feature_vertex_start, mesh.feature_triangle_start
+    v = _ranges(fvs[features], fvs[features + 1])
+    t = _ranges(fts[features], fts[features + 1])
+    nverts = fvs[features + 1] - fvs[features]
+    new_start = np.concatenate([[0], np.cumsum(nverts)[:-1]])
+    # old global vertex index → index within the tile, feature by feature
+    shift = np.zeros(len(fvs) - 1, np.int64)
+    shift[features] = new_start - fvs[features]
+    local_feature = np.zeros_like(shift)
+    local_feature[features] = np.arange(len(features))
+    tri = mesh.triangles[t]
+    tri = tri + shift[mesh.vertex_feature[tri[:, 0]]][:, None]
+    return TileMesh(mesh.positions[v], mesh.normals[v], tri, mesh.triangle_class[t],
+                    local_feature[mesh.vertex_feature[v]], features)
+
+
+def _box(lo: np.ndarray, hi: np.ndarray) -> list[float]:
+    c = (lo + hi) / 2
+    h = ((hi - lo) / 2 + BOX_PADDING).tolist()
+    return [*c.tolist(), h[0], 0.0, 0.0, 0.0, h[1], 0.0, 0.0, 0.0, h[2]]
+
+
+def _finish(node: _Node) -> None:
+    """Parents' boxes enclose their children; geometric error shrinks down the tree."""
+    for c in node.children:
+        _finish(c)
+    if node.children:
+        node.box_min = np.min([c.box_min for c in node.children], axis=0)
+        node.box_max = np.max([c.box_max for c in node.children], axis=0)
+        # an empty parent is refined when its leaves would be a few pixels on screen
+        diag = float(np.linalg.norm((node.box_max - node.box_min)[:2]))
+        node.error = max(diag / 20.0, max(c.error for c in node.children) * 1.5, 1.0)
+
+
+def _tile_json(node: _Node) -> dict[str, Any]:
+    t: dict[str, Any] = {"boundingVolume": {"box": _box(node.box_min, node.box_max)},
+                         "geometricError": round(node.error, 3), "refine": "ADD"}
+    if node.uri:
+        t["content"] = {"uri": node.uri}
+    if node.children:
+        t["children"] = [_tile_json(c) for c in node.children]
+    return t
+
+
+@dataclass
+class TilesetSummary:
+    name: str
+    tileset: Path
+    features: int
+    tiles: int
+    bytes: int
+    seconds: float
+
+    def as_json(self, root: Path) -> dict[str, Any]:
+        return {"name": self.name, "url": self.tileset.relative_to(root).as_posix(), "features": self.features,
+                "tiles": self.tiles, "bytes": self.bytes}
+
+
+def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str, class_name: str,
+                  materials: list, capacity: int = CAPACITY, max_leaf_size: float = MAX_LEAF_SIZE) -> TilesetSummary:
+    """Write ``out/tileset.json`` and ``out/content/*.glb`` for one set of features."""
+    t0 = time.perf_counter()
+    rd = surfaces.ring_positions()
+    local = frame.to_local(rd)
+    mesh = triangulate(local, surfaces.ring_lengths, surfaces.surface_rings, surfaces.surface_class,
+                       surfaces.surface_feature, len(surfaces.features))
+    fvs = mesh.feature_vertex_start
+    has_geom = np.flatnonzero((fvs[1:] - fvs[:-1]) > 0)
+    if len(has_geom) < len(surfaces.features):
+        log.warning("%s: %d features without usable surfaces left out", name, len(surfaces.features) - len(has_geom))
+    if not len(has_geom):
+        raise TilingError(f"{name}: no feature has usable geometry to tile")
+    # centroids in RD from the ring vertices of each feature
+    counts = (fvs[has_geom + 1] - fvs[has_geom]).astype(np.float64)
+    cs = np.vstack([np.zeros((1, 2)), np.cumsum(rd[:, :2], axis=0)])
+    centroids = (cs[fvs[has_geom + 1]] - cs[fvs[has_geom]]) / counts[:, None]
+    table = FeatureTable(surfaces.features, class_name)
+
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    (tmp / "content").mkdir(parents=True)
+    try:
+        root, total_bytes = _write_tiles(tmp, name, mesh, has_geom, centroids, table, materials, capacity, max_leaf_size)
+        tileset = {
+            "asset": {"version": "1.1", "generator": "stadsmodel tiles"},
+            "geometricError": round(max(root.error * 2, 1.0), 3),
+            "root": _tile_json(root) | {"transform": frame.enu_to_ecef.T.ravel().tolist()},  # column-major
+        }
+        data = orjson.dumps(tileset, option=orjson.OPT_INDENT_2)
+        (tmp / "tileset.json").write_bytes(data)
+        total_bytes += len(data)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    nleaves = len(_leaves(root))
+    dt = time.perf_counter() - t0
+    log.info("%s: %d features in %d tiles, %.1f MB, %.1f s", name, len(has_geom), nleaves, total_bytes / 1e6, dt)
+    return TilesetSummary(name, out / "tileset.json", int(len(has_geom)), nleaves, total_bytes, dt)
+
+
+def _write_tiles(tmp: Path, name: str, mesh: Mesh, has_geom: np.ndarray, centroids: np.ndarray,
+                 table: FeatureTable, materials: list, capacity: int, max_leaf_size: float) -> tuple[_Node, int]:
+    root = _quadtree(centroids, capacity, max_leaf_size)
+    total_bytes = 0
+    leaves = _leaves(root)
+    for i, leaf in enumerate(leaves):
+        feats = np.sort(has_geom[leaf.items])
+        tm = _tile_mesh(mesh, feats)
+        leaf.uri = f"content/{leaf.level}_{leaf.x}_{leaf.y}.glb"
+        total_bytes += write_glb(tmp / leaf.uri, tm, table, materials)
+        leaf.box_min, leaf.box_max = tm.positions.min(axis=0), tm.positions.max(axis=0)
+        if (i + 1) % 50 == 0:
+            log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
+    _finish(root)
+    return root, total_bytes
+
+
+def _bounds(sets: list[SurfaceSet]) -> tuple[float, float, float, float, float]:
+    lo = np.full(3, np.inf)
+    hi = np.full(3, -np.inf)
+    for s in sets:
+        if len(s):
+            p = s.ring_positions()
+            lo = np.minimum(lo, p.min(axis=0))
+            hi = np.maximum(hi, p.max(axis=0))
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2)
+
+
+def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str | None = None) -> dict[str, Any]:
+    """Tile a city model (and optionally AHN point clouds) into ``out``: buildings/, terrain/,
+    pointcloud/ tilesets and ``out/index.json``. Returns the index.
+
+    :param model: model directory written by ``stadsmodel build``, or a CityJSON / CityJSONSeq file.
+    :param lod: building LoD to tile (e.g. "1.2" or "2.2"); default the highest each building has.
+    :raises InputError: bad model or point cloud input. :raises TilingError: nothing to tile.
+    """
+    out = Path(out)
+    cm: CityModel = read_model(model, lod=lod)
+    sets = [s for s in (cm.buildings, cm.terrain) if len(s)]
+    if not sets and not ahn:
+        raise TilingError(f"{cm.path}: no buildings or terrain objects to tile")
+    out.mkdir(parents=True, exist_ok=True)
+    summaries: list[TilesetSummary] = []
+    frame = None
+    if sets:
+        minx, miny, maxx, maxy, zmid = _bounds(sets)
+        frame = LocalFrame((minx, miny, maxx, maxy), centre_nap=round(zmid, 1))
+    if len(cm.buildings):
+        summaries.append(tile_surfaces(cm.buildings, frame, out / "buildings", "buildings", "building", BUILDING_MATERIALS))
+    if len(cm.terrain):
+        summaries.append(tile_surfaces(cm.terrain, frame, out / "terrain", "terrain", "terrain", TERRAIN_MATERIALS))
+    if ahn:
+        from tiles.pointcloud import tile_pointcloud
+
+        summaries.append(tile_pointcloud([Path(p) for p in ahn], out / "pointcloud"))
+    index = {
+        "generator": "stadsmodel tiles",
+        "model": str(cm.path),
+        "crs": "EPSG:4978 (ECEF, via RDNAPTRANS2018 from EPSG:7415)",
+        "tilesets": [s.as_json(out) for s in summaries],
+        "skipped": cm.skipped.as_json(),
+    }
+    if frame is not None:
+        from tiles.georef import ecef_to_geodetic
+
+        lon, lat, h = ecef_to_geodetic(frame.origin_ecef[None, :])
+        index["origin"] = {"rd": frame.origin_rd.tolist(), "lon": float(lon[0]), "lat": float(lat[0]),
+                           "height": float(h[0])}
+    (out / "index.json").write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
+    return index

@@ -1,0 +1,470 @@
+// The viewer's entry point: builds the scene, wires the controls and exposes window.stadsmodel, a small
+// API that tests, benchmarks and the browser console use (ready/tilesLoaded promises, selection,
+// screen positions of coordinates, timings).
+
+import * as api from "./api.js";
+import { loadLanguages, setLanguage, language, onLanguageChange, t, has, localized } from "./i18n.js";
+import { createViewer, loadTilesets, whenTilesLoaded, viewDistrict, districtSphere, sphereBbox, windowPositionOf } from "./scene.js";
+import { loadStyles, styleCatalogue, applyStyle, activeStyle, legendOf } from "./styling.js";
+import { Overlays } from "./overlays.js";
+import { Panel, complianceStatus } from "./panel.js";
+import { searchAddresses } from "./search.js";
+import { readHash, writeHash, cameraState, setCamera } from "./permalink.js";
+import { Shadows } from "./shadows.js";
+import { Measure } from "./measure.js";
+import { ComplianceView } from "./compliance.js";
+
+const Cesium = window.Cesium;
+
+// Building properties copied from the tile feature into the panel straight away (no request needed).
+const FEATURE_FACTS = [
+  "identificatie", "oorspronkelijkbouwjaar", "status", "gebruiksdoel", "aantal_verblijfsobjecten",
+  "b3_h_maaiveld", "b3_h_dak_min", "b3_h_dak_50p", "b3_h_dak_70p", "b3_h_dak_max", "b3_reconstructie_onvolledig",
+];
+
+const app = {
+  viewer: undefined,
+  tilesets: {},
+  overlays: undefined,
+  panel: undefined,
+  selection: undefined, // {lon, lat, building, activity}
+  answers: {}, // per activity id: {question id: answer}, sent nested as the location check accepts
+  highlighted: undefined, // {feature, color}
+  checkCounter: 0,
+  timings: {},
+};
+
+let resolveReady;
+let rejectReady;
+const ready = new Promise((resolve, reject) => {
+  resolveReady = resolve;
+  rejectReady = reject;
+});
+let resolveFirstFrame;
+const firstFrame = new Promise((resolve) => {
+  resolveFirstFrame = resolve;
+});
+
+function mapStatus(text) {
+  document.getElementById("map-status").textContent = text;
+}
+
+// ---- selection --------------------------------------------------------------------------------
+
+function featureFacts(feature) {
+  if (!feature) return undefined;
+  const facts = {};
+  for (const key of FEATURE_FACTS) {
+    const value = feature.getProperty(key);
+    if (value !== undefined && value !== null) facts[key] = typeof value === "bigint" ? Number(value) : value;
+  }
+  return facts.identificatie ? facts : undefined;
+}
+
+function highlight(feature) {
+  if (app.highlighted) {
+    try {
+      app.highlighted.feature.color = app.highlighted.color;
+    } catch {
+      // the tile was unloaded meanwhile; nothing to restore
+    }
+    app.highlighted = undefined;
+  }
+  if (feature) {
+    app.highlighted = { feature, color: Cesium.Color.clone(feature.color) };
+    feature.color = Cesium.Color.fromCssColorString("#ffd400");
+  }
+  app.viewer.scene.requestRender();
+}
+
+function findBuildingFeature(id) {
+  const tileset = app.tilesets.buildings;
+  if (!tileset?.root || !id) return undefined;
+  const stack = [tileset.root];
+  while (stack.length) {
+    const tile = stack.pop();
+    if (tile.contentReady) {
+      const content = tile.content;
+      for (let i = 0; i < content.featuresLength; i++) {
+        const f = content.getFeature(i);
+        if (f.getProperty("identificatie") === id) return f;
+      }
+    }
+    stack.push(...tile.children);
+  }
+  return undefined;
+}
+
+/**
+ * Selects a spot: shows what the tiles know at once, then asks the location-check process.
+ * :param where: {lon, lat, building?, activity?}
+ * :param feature: the picked building feature, if any
+ */
+async function select(where, feature) {
+  const started = performance.now();
+  const feat = feature ?? findBuildingFeature(where.building);
+  const facts = featureFacts(feat);
+  // Answers belong to a spot: a new spot starts without them.
+  if (!app.selection || app.selection.lon !== where.lon || app.selection.lat !== where.lat) app.answers = {};
+  app.selection = { lon: where.lon, lat: where.lat, building: facts?.identificatie ?? where.building, activity: where.activity };
+  highlight(feat);
+  updateHash();
+  app.panel.showLoading(facts, app.selection);
+  const counter = ++app.checkCounter;
+  try {
+    const result = await api.locationCheck({
+      lon: where.lon,
+      lat: where.lat,
+      activity: app.selection.activity,
+      answers: app.answers,
+    });
+    if (counter !== app.checkCounter) return; // a newer click won
+    app.panel.showResult(result, facts, app.selection);
+    app.compliance?.show(result, facts);
+    app.timings.clickToPanelMs = performance.now() - started;
+    app.lastResult = result;
+  } catch (err) {
+    if (counter !== app.checkCounter) return;
+    console.warn(`location-check: ${err.message}`);
+    app.panel.showError(err.message, facts, app.selection);
+    app.timings.clickToPanelMs = performance.now() - started;
+  }
+  document.dispatchEvent(new CustomEvent("stadsmodel:panel", { detail: { selection: app.selection } }));
+}
+
+function clearSelection() {
+  app.selection = undefined;
+  app.checkCounter += 1;
+  highlight(undefined);
+  app.compliance?.clear();
+  app.panel.showIntro();
+  updateHash();
+}
+
+function pickAt(windowPosition) {
+  const scene = app.viewer.scene;
+  const picked = scene.pick(windowPosition);
+  let position = scene.pickPositionSupported ? scene.pickPosition(windowPosition) : undefined;
+  if (!position) position = app.viewer.camera.pickEllipsoid(windowPosition, scene.globe.ellipsoid);
+  const feature =
+    picked instanceof Cesium.Cesium3DTileFeature && picked.tileset === app.tilesets.buildings ? picked : undefined;
+  return { position, feature };
+}
+
+function onClick(event) {
+  const { position, feature } = pickAt(event.position);
+  if (!position) return;
+  if (app.measure.active) {
+    app.measure.addPoint(position);
+    return;
+  }
+  const c = Cesium.Cartographic.fromCartesian(position);
+  select({ lon: Cesium.Math.toDegrees(c.longitude), lat: Cesium.Math.toDegrees(c.latitude), activity: app.selection?.activity }, feature);
+}
+
+function checkCentre() {
+  const canvas = app.viewer.canvas;
+  const { position, feature } = pickAt(new Cesium.Cartesian2(canvas.clientWidth / 2, canvas.clientHeight / 2));
+  if (!position) {
+    mapStatus(t("map.nothing_here"));
+    return;
+  }
+  const c = Cesium.Cartographic.fromCartesian(position);
+  select({ lon: Cesium.Math.toDegrees(c.longitude), lat: Cesium.Math.toDegrees(c.latitude), activity: app.selection?.activity }, feature);
+}
+
+// ---- permalink --------------------------------------------------------------------------------
+
+function updateHash() {
+  if (!app.viewer) return;
+  writeHash({
+    camera: cameraState(app.viewer.camera),
+    selection: app.selection,
+    style: activeStyle() !== "standaard" ? activeStyle() : undefined,
+    lang: language(),
+    layers: shownLayers(),
+  });
+}
+
+function shownLayers() {
+  const tiles = Object.entries(app.tilesets).filter(([, ts]) => ts.show).map(([kind]) => kind);
+  return [...tiles, ...(app.overlays?.shownIds() ?? [])];
+}
+
+async function restoreFromHash(state, { fitIfNoCamera }) {
+  if (state.lang) {
+    setLanguage(state.lang);
+    document.getElementById("lang-select").value = language();
+  }
+  if (state.style) selectStyle(state.style, false);
+  if (state.layers) {
+    for (const [kind, ts] of Object.entries(app.tilesets)) ts.show = state.layers.includes(kind);
+    for (const o of app.overlays.list()) await app.overlays.setShown(o.id, state.layers.includes(o.id));
+    renderLayerList();
+  }
+  if (state.camera) setCamera(app.viewer.camera, state.camera);
+  else if (fitIfNoCamera) viewDistrict(app.viewer, app.tilesets);
+  app.viewer.scene.requestRender();
+  if (state.selection) {
+    // The building's feature may only be pickable once its tile is in; wait for the view to load.
+    await whenTilesLoaded(app.viewer, app.tilesets);
+    await select(state.selection);
+  }
+}
+
+// ---- controls ---------------------------------------------------------------------------------
+
+function renderLayerList() {
+  const list = document.getElementById("layer-list");
+  const rows = [];
+  const row = (id, label, checked, onChange) => {
+    const input = Object.assign(document.createElement("input"), { type: "checkbox", id: `layer-${id}`, checked });
+    input.addEventListener("change", () => onChange(input.checked));
+    const lab = Object.assign(document.createElement("label"), { htmlFor: input.id, textContent: label, className: "check" });
+    lab.prepend(input, " ");
+    const li = document.createElement("li");
+    li.append(lab);
+    rows.push(li);
+  };
+  for (const [kind, ts] of Object.entries(app.tilesets)) {
+    row(kind, has(`layers.${kind}`) ? t(`layers.${kind}`) : kind, ts.show, (on) => {
+      ts.show = on;
+      app.viewer.scene.requestRender();
+      updateHash();
+    });
+  }
+  for (const o of app.overlays?.list() ?? []) {
+    row(o.id, t(o.label), app.overlays.isShown(o.id), async (on) => {
+      mapStatus(on ? t("layers.loading", { name: t(o.label) }) : "");
+      try {
+        await app.overlays.setShown(o.id, on);
+        mapStatus(on ? t("layers.shown", { name: t(o.label) }) : "");
+      } catch (err) {
+        mapStatus(t("layers.failed", { name: t(o.label), message: err.message }));
+      }
+      updateHash();
+    });
+  }
+  list.replaceChildren(...rows);
+}
+
+function renderStyles() {
+  const select = document.getElementById("style-select");
+  select.replaceChildren(
+    ...styleCatalogue().map((s) => Object.assign(document.createElement("option"), { value: s.id, textContent: t(s.label) })),
+  );
+  select.value = activeStyle();
+  renderLegend();
+}
+
+function renderLegend() {
+  const legend = document.getElementById("legend");
+  const entries = legendOf(activeStyle());
+  if (!entries.length) {
+    legend.replaceChildren();
+    return;
+  }
+  const ul = document.createElement("ul");
+  ul.className = "legend-list";
+  ul.setAttribute("aria-label", t("style.legend"));
+  for (const e of entries) {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = e.color;
+    swatch.setAttribute("aria-hidden", "true");
+    li.append(swatch, e.label);
+    ul.append(li);
+  }
+  legend.replaceChildren(ul);
+}
+
+async function selectStyle(id, hash = true) {
+  const applied = applyStyle(id);
+  document.getElementById("style-select").value = applied;
+  if (applied === "compliance" && app.compliance) {
+    const done = await app.compliance.computeDistrict((n) => mapStatus(t("style.computing", { done: n })));
+    if (done !== undefined) mapStatus(t("style.computed", { done }));
+  }
+  renderLegend();
+  if (hash) updateHash();
+}
+
+async function runSearch(query) {
+  const status = document.getElementById("panel-status");
+  if (!query.trim()) return;
+  status.textContent = t("search.searching");
+  let found;
+  try {
+    found = await searchAddresses(query, api.items);
+  } catch (err) {
+    app.panel.showError(err.message);
+    return;
+  }
+  if (!found.length) {
+    app.panel.showError(t("search.none", { query }));
+    status.textContent = t("search.none", { query });
+    return;
+  }
+  if (found.length === 1) {
+    await goToAddress(found[0]);
+    return;
+  }
+  app.panel.showChoices(
+    "search.choose",
+    found.map((a) => ({ label: a.label, onSelect: () => goToAddress(a) })),
+  );
+}
+
+async function goToAddress(address) {
+  const viewer = app.viewer;
+  const target = Cesium.Cartesian3.fromDegrees(address.lon, address.lat, 0);
+  const ground = viewer.scene.clampToHeight(target) ?? target;
+  await new Promise((resolve) =>
+    viewer.camera.flyToBoundingSphere(new Cesium.BoundingSphere(ground, 20), {
+      duration: 1.2,
+      offset: new Cesium.HeadingPitchRange(viewer.camera.heading, Cesium.Math.toRadians(-45), 140),
+      complete: resolve,
+      cancel: resolve,
+    }),
+  );
+  await select({ lon: address.lon, lat: address.lat, building: address.properties.pand_identificatie, activity: app.selection?.activity });
+}
+
+async function loadActivities() {
+  try {
+    const description = await api.locationCheckDescription();
+    const schema = description.inputs?.activity?.schema ?? {};
+    const ids = schema.enum ?? (schema.oneOf ?? schema.anyOf ?? []).map((o) => o.const).filter(Boolean);
+    app.panel.setActivities(
+      ids.map((id) => ({ id, label: has(`activity.name.${id}`) ? t(`activity.name.${id}`) : id })),
+    );
+    app.activityIds = ids;
+  } catch (err) {
+    console.warn(`location-check description: ${err.message}`);
+  }
+}
+
+function wireControls() {
+  document.getElementById("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    runSearch(document.getElementById("search-input").value);
+  });
+  const lang = document.getElementById("lang-select");
+  lang.value = language();
+  lang.addEventListener("change", () => {
+    setLanguage(lang.value);
+    updateHash();
+  });
+  document.getElementById("style-select").addEventListener("change", (e) => selectStyle(e.target.value));
+  document.getElementById("check-centre").addEventListener("click", checkCentre);
+  document.getElementById("copy-link").addEventListener("click", async () => {
+    updateHash();
+    const status = document.getElementById("copy-status");
+    try {
+      await navigator.clipboard.writeText(window.location.href);
+      status.textContent = t("view.copied");
+    } catch {
+      status.textContent = t("view.copy_failed", { url: window.location.href });
+    }
+  });
+  onLanguageChange(() => {
+    app.panel.setActivities((app.activityIds ?? []).map((id) => ({ id, label: has(`activity.name.${id}`) ? t(`activity.name.${id}`) : id })));
+    app.panel.refresh();
+    renderLayerList();
+    renderStyles();
+    app.measure.refresh();
+    app.viewer.canvas.setAttribute("aria-label", t("map.canvas"));
+  });
+  window.addEventListener("hashchange", () => restoreFromHash(readHash(), { fitIfNoCamera: false }));
+}
+
+// ---- start ------------------------------------------------------------------------------------
+
+async function start() {
+  const t0 = performance.now();
+  await loadLanguages();
+  const state = readHash();
+  setLanguage(state.lang ?? (navigator.language?.startsWith("nl") ? "nl" : (state.lang ?? "nl")));
+
+  const viewer = createViewer("cesium");
+  app.viewer = viewer;
+  viewer.canvas.setAttribute("aria-label", t("map.canvas"));
+  const removeFirst = viewer.scene.postRender.addEventListener(() => {
+    removeFirst();
+    app.timings.firstFrameMs = performance.now() - t0;
+    resolveFirstFrame(app.timings.firstFrameMs);
+  });
+  viewer.scene.renderError.addEventListener((scene, error) => console.error(`render error: ${error}`));
+
+  app.panel = new Panel({
+    onAnswer: (activityId, answers) => {
+      app.answers[activityId] = { ...(app.answers[activityId] ?? {}), ...answers };
+      if (app.selection) select({ ...app.selection });
+    },
+    onActivity: (activityId) => {
+      if (app.selection) select({ ...app.selection, activity: activityId || undefined });
+    },
+    onClose: clearSelection,
+  });
+  app.measure = new Measure(viewer);
+  app.shadows = new Shadows(viewer);
+  wireControls();
+
+  mapStatus(t("map.loading"));
+  app.tilesets = await loadTilesets(viewer);
+  if (!app.tilesets.buildings) mapStatus(t("map.no_buildings"));
+  const [available] = await Promise.all([api.collectionIds(), loadStyles(viewer.scene, app.tilesets.buildings), loadActivities()]);
+  const sphere = districtSphere(app.tilesets);
+  app.bbox = sphere ? sphereBbox(sphere) : undefined;
+  app.overlays = new Overlays(viewer, available, app.bbox, api.items);
+  app.compliance = new ComplianceView(viewer, app.tilesets, available, app.bbox);
+  renderLayerList();
+  renderStyles();
+
+  const handler = new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas);
+  handler.setInputAction(onClick, Cesium.ScreenSpaceEventType.LEFT_CLICK);
+  viewer.camera.moveEnd.addEventListener(updateHash);
+
+  if (!state.camera) viewDistrict(viewer, app.tilesets);
+  await restoreFromHash({ ...state, lang: undefined }, { fitIfNoCamera: false });
+  whenTilesLoaded(viewer, app.tilesets).then(() => {
+    app.timings.tilesLoadedMs = performance.now() - t0;
+    mapStatus(t("map.loaded"));
+  });
+  resolveReady();
+}
+
+window.stadsmodel = {
+  app,
+  ready,
+  firstFrame,
+  /** Resolves when all tiles needed for the current view are loaded. */
+  tilesLoaded: () => ready.then(() => whenTilesLoaded(app.viewer, app.tilesets)),
+  windowPositionOf: (lon, lat, h) => windowPositionOf(app.viewer, lon, lat, h),
+  /** Ellipsoidal height of the model surface at lon/lat (buildings and terrain in view), or undefined. */
+  surfaceHeight: (lon, lat, exclude = []) =>
+    app.viewer.scene.sampleHeight(Cesium.Cartographic.fromDegrees(lon, lat), exclude.map((k) => app.tilesets[k]).filter(Boolean)),
+  select: (lon, lat, options = {}) => select({ lon, lat, ...options }),
+  search: runSearch,
+  setStyle: selectStyle,
+  setLanguage: (lang) => {
+    setLanguage(lang);
+    document.getElementById("lang-select").value = language();
+    updateHash();
+  },
+  setCamera: (s) => {
+    setCamera(app.viewer.camera, s);
+    app.viewer.scene.requestRender();
+  },
+  viewDistrict: () => viewDistrict(app.viewer, app.tilesets),
+  timings: app.timings,
+  complianceStatus,
+  localized,
+};
+
+start().catch((err) => {
+  console.error(`viewer failed to start: ${err.stack ?? err}`);
+  mapStatus(`${t("map.failed")}: ${err.message}`);
+  rejectReady(err);
+});
