@@ -72,6 +72,7 @@ log = logging.getLogger(__name__)
 WORK_DIR = "tiles"          # below the output folder: sources/<key>/ and <tile key>/
 MANIFEST = "manifest.json"
 DEFAULT_TILE_SIZE = 1000
+STORE_BATCH_ROWS = 100_000  # rows gathered from tiles per GeoPackage write: few writes, bounded memory
 BGT_SUFFIXES = (".gml", ".xml", ".zip", ".gpkg", ".sqlite", ".db", ".geojson", ".json", ".fgb", ".shp")
 # The code whose change invalidates every tile.
 _CODE = ("etl/*.py", "etl/readers/*.py", "etl/writers/*.py", "stadsmodel/config.py", "config/pipeline.yml")
@@ -572,14 +573,25 @@ def assemble_store(folders: list[str], layer_names: list[str], templates: dict[s
     try:
         with _atomic(path) as tmp:
             for name in layer_names:
-                created = False
+                created, batch = False, []
+
+                def flush() -> None:
+                    nonlocal created, batch
+                    frame = pd.concat(batch, ignore_index=True) if len(batch) > 1 else batch[0]
+                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=created,
+                                            layer_options={"SPATIAL_INDEX": "YES"})
+                    created, batch = True, []
+
                 for folder in folders:
                     frame = _read_pickle(Path(folder) / "store.pkl").get(name)
                     if frame is None or len(frame) == 0:
                         continue
-                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=created,
-                                            layer_options={"SPATIAL_INDEX": "YES"})
-                    created, counts[name] = True, counts[name] + len(frame)
+                    batch.append(frame)
+                    counts[name] += len(frame)
+                    if sum(map(len, batch)) >= STORE_BATCH_ROWS:
+                        flush()
+                if batch:
+                    flush()
                 if not created:  # every layer exists, empty or not, as in the single-machine store
                     pyogrio.write_dataframe(templates[name], tmp, layer=name, driver="GPKG",
                                             layer_options={"SPATIAL_INDEX": "YES"})

@@ -162,9 +162,13 @@ def effective_config(data_dir: Path, base_url: str, postgres: str | None = None,
         }
 
     for name, res in list(cfg.get("resources", {}).items()):
-        if res.get("type") == "process" and not _importable(res["processor"]["name"]):
+        if res.get("type") != "process":
+            continue
+        if not _importable(res["processor"]["name"]):
             LOGGER.warning("process %s not served: %s cannot be imported", name, res["processor"]["name"])
             del cfg["resources"][name]
+            continue
+        res["processor"]["data"] = str(data_dir)  # the processes read the same data directory
     cfg["resources"] = {**resources, **cfg.get("resources", {})}
     return copy.deepcopy(cfg)
 

@@ -18,7 +18,9 @@ log = logging.getLogger("stadsmodel")
 EPILOG_SYNTH = "example: stadsmodel synth --out demo/input --buildings 500 --seed 1"
 EPILOG_BUILD = (
     "example: stadsmodel build --bgt demo/input/bgt --bag demo/input/bag.gpkg "
-    "--ahn demo/input/ahn/*.laz --out demo/model"
+    "--ahn demo/input/ahn/*.laz --out demo/model\n"
+    "tiled:   stadsmodel build ... --out demo/model --workers 2 --tile-size 500   "
+    "(exit status 3: partial, see report.json)"
 )
 EPILOG_TILES = "example: stadsmodel tiles --model demo/model --out demo/model/tiles"
 EPILOG_ZONING = "example: stadsmodel zoning import plan.gml --data demo/model"
@@ -35,23 +37,25 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
 
 def _cmd_build(a: argparse.Namespace) -> int:
-    from etl.build import build_model
+    inputs = {"bgt": [Path(p) for p in a.bgt], "bag": [Path(p) for p in a.bag or []],
+              "ahn": [Path(p) for p in a.ahn], "out": Path(a.out), "config_path": a.config}
+    if a.workers or a.scheduler or a.tile_size:
+        from etl.tiled import DEFAULT_TILE_SIZE, build_tiled
 
-    report = build_model(
-        bgt=[Path(p) for p in a.bgt],
-        bag=[Path(p) for p in a.bag or []],
-        ahn=[Path(p) for p in a.ahn],
-        out=Path(a.out),
-        config_path=a.config,
-    )
+        report = build_tiled(**inputs, tile_size=a.tile_size or DEFAULT_TILE_SIZE, workers=a.workers,
+                             scheduler=a.scheduler)
+    else:
+        from etl.build import build_model
+
+        report = build_model(**inputs)
     return 0 if report.complete else 3
 
 
 def _cmd_tiles(a: argparse.Namespace) -> int:
-    if a.model == "validate":
+    if a.action == "validate":
         from tiles.validate import validate_command
 
-        return validate_command(Path(a.out) if a.out else None, a.extra)
+        return validate_command(Path(a.path), gltf=a.gltf)
     from tiles import tile_model
 
     tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []])
@@ -111,14 +115,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--ahn", nargs="+", required=True, metavar="PATH", help="AHN LAS/LAZ file(s), classified")
     b.add_argument("--out", required=True, help="output directory")
     b.add_argument("--config", help="pipeline configuration (default config/pipeline.yml)")
+    b.add_argument("--workers", type=int, metavar="N",
+                   help="tiled build on a local Dask cluster of N worker processes (resumable: a re-run skips "
+                        "finished tiles)")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="tiled build on an existing Dask cluster, e.g. tcp://host:8786 (inputs and --out on a "
+                        "filesystem every worker sees)")
+    b.add_argument("--tile-size", type=float, metavar="METRES",
+                   help="tiled build with tiles of this edge in RD New metres (default 1000 when tiled)")
     b.set_defaults(func=_cmd_build)
 
     t = sub.add_parser("tiles", help="3D Tiles 1.1 from a model (or 'tiles validate TILESET')", epilog=EPILOG_TILES)
-    t.add_argument("model", nargs="?", default=None, help=argparse.SUPPRESS)
-    t.add_argument("extra", nargs="*", help=argparse.SUPPRESS)
-    t.add_argument("--model", dest="model_opt", help="model directory from 'stadsmodel build', or a CityJSON/CityJSONSeq file")
+    t.add_argument("action", nargs="?", choices=["validate"], help="'validate TILESET|DIR': check a tileset")
+    t.add_argument("path", nargs="?", help="with validate: tileset.json, or a folder written by 'stadsmodel tiles'")
+    t.add_argument("--model", help="model directory from 'stadsmodel build', or a CityJSON/CityJSONSeq file")
     t.add_argument("--out", help="output directory for the tilesets")
     t.add_argument("--ahn", nargs="+", metavar="PATH", help="also tile these LAS/LAZ point clouds")
+    t.add_argument("--gltf", action="store_true", help="with validate: also run the Khronos glTF validator on content")
     t.set_defaults(func=_cmd_tiles)
 
     z = sub.add_parser("zoning", help="planning data: bestemmingsplannen, omgevingsplan, monuments")
@@ -154,16 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "tiles":
-        # `stadsmodel tiles --model M --out O` and `stadsmodel tiles validate TILESET`
-        if args.model == "validate":
-            args.out = args.extra[0] if args.extra else args.out
-            args.extra = args.extra[1:]
-        elif args.model_opt and args.out:
-            args.model = args.model_opt
-        else:
-            build_parser().parse_args(["tiles", "--help"])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "tiles" and not ((args.action == "validate" and args.path) or (args.model and args.out)):
+        parser.error("tiles needs --model and --out, or: tiles validate TILESET")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("pyogrio").setLevel(logging.WARNING)  # one line per layer written is noise here

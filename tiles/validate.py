@@ -772,17 +772,11 @@ def validate_tileset(tileset: str | Path, check_content: bool = True, gltf: bool
     return Report(path, c.problems, c.tiles, c.contents, c.content_files)
 
 
-def validate_command(tileset: Path | None, extra_args: list[str] | None = None) -> int:
+def validate_command(tileset: Path, gltf: bool = False) -> int:
     """``stadsmodel tiles validate TILESET|DIR [--gltf]``: print problems; 0 when there are no errors.
 
     A directory with an ``index.json`` (the output of ``stadsmodel tiles``) checks every tileset in it.
     """
-    args = list(extra_args or [])
-    gltf = "--gltf" in args
-    unknown = [a for a in args if a != "--gltf"]
-    if tileset is None or unknown:
-        print("usage: stadsmodel tiles validate TILESET|DIR [--gltf]")
-        return 2
     targets = [tileset]
     if tileset.is_dir() and (tileset / "index.json").is_file() and not (tileset / "tileset.json").is_file():
         index = json.loads((tileset / "index.json").read_text())

@@ -104,7 +104,8 @@ def write_cityjson(objects: list[CityObject], path: Path, scale: float, title: s
     doc = header(transform, _extent(vertices) if len(vertices) else None, title)
     doc["CityObjects"] = city_objects
     doc["vertices"] = _quantise(vertices, transform)
-    _write_atomic(path, lambda f: json.dump(doc, f, separators=(",", ":")))
+    # json.dumps, not json.dump: only the one-shot encoder runs in C (json.dump encodes in Python, ~5x slower)
+    _write_atomic(path, lambda f: f.write(json.dumps(doc, separators=(",", ":"))))
     return {"transform": transform, "extent": doc["metadata"].get("geographicalExtent")}
 
 

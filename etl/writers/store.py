@@ -6,6 +6,7 @@ The store is written under a temporary name and moved into place when every laye
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,7 +25,17 @@ def write_store(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, in
             pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(),
                                     layer_options={"SPATIAL_INDEX": "YES"})
             counts[name] = len(frame)
+        _index_identifiers(tmp, layers)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return counts
+
+
+def _index_identifiers(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+    """Index the identifier columns, so an item lookup by BAG/BGT id never scans a whole layer."""
+    with sqlite3.connect(path) as con:
+        for name, frame in layers.items():
+            for column in ("identificatie", "pand_identificatie"):
+                if column in frame.columns:
+                    con.execute(f'CREATE INDEX IF NOT EXISTS "idx_{name}_{column}" ON "{name}" ("{column}")')

@@ -81,8 +81,8 @@ def test_property_table_mismatch_reported(small_tileset):
 
 
 def test_validate_command_exit_status(small_tileset, capsys):
-    assert validate_command(small_tileset.parent, []) == 0  # a tiles dir with index.json
+    assert validate_command(small_tileset.parent) == 0  # a tiles dir with index.json
     assert "0 errors" in capsys.readouterr().out
     shutil.rmtree(small_tileset / "content")
-    assert validate_command(small_tileset, []) == 1
+    assert validate_command(small_tileset) == 1
     assert "does not exist" in capsys.readouterr().out

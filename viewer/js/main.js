@@ -145,7 +145,7 @@ function pickAt(windowPosition) {
   const scene = app.viewer.scene;
   const picked = scene.pick(windowPosition);
   let position = scene.pickPositionSupported ? scene.pickPosition(windowPosition) : undefined;
-  if (!position) position = app.viewer.camera.pickEllipsoid(windowPosition, scene.globe.ellipsoid);
+  if (!position) position = app.viewer.camera.pickEllipsoid(windowPosition);
   const feature =
     picked instanceof Cesium.Cesium3DTileFeature && picked.tileset === app.tilesets.buildings ? picked : undefined;
   return { position, feature };

@@ -44,7 +44,6 @@ export class Shadows {
     const viewer = this.viewer;
     viewer.shadows = this.toggle.checked;
     viewer.scene.shadowMap.softShadows = true;
-    viewer.scene.globe.enableLighting = this.toggle.checked;
     if (this.date.value) viewer.clock.currentTime = Cesium.JulianDate.fromDate(localToUtc(this.date.value, minutes));
     viewer.scene.requestRender();
   }

@@ -3,8 +3,8 @@
 Prints, per size: points, buildings, LAZ decode-only rate (laspy + lazrs, the floor), end-to-end build rate in
 points/s and buildings/s, the ratio build/decode time, and the build's peak memory (RSS of the child process).
 
-    .venv/bin/python bench/etl.py                 # 1k and 10k
-    .venv/bin/python bench/etl.py --sizes 1000 10000 100000 --workdir /tmp/bench
+    .venv/bin/python bench/etl_build.py                 # 1k and 10k
+    .venv/bin/python bench/etl_build.py --sizes 1000 10000 100000 --workdir /tmp/bench
 """
 
 from __future__ import annotations

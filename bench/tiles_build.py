@@ -5,7 +5,7 @@ Buildings: synthetic LoD1.2 districts (boxes and L-shapes, tests/tiles/synthetic
 (read + RDNAPTRANS grid + triangulate + glb + tileset.json). Point cloud: a synthetic classified
 LAZ of --points points through `tile_pointcloud` (RD/NAP → local ENU, colours, py3dtiles).
 
-    .venv/bin/python bench/tiles.py [--sizes 10000 100000] [--points 5000000]
+    .venv/bin/python bench/tiles_build.py [--sizes 10000 100000] [--points 5000000]
 """
 
 from __future__ import annotations

@@ -1,0 +1,139 @@
+"""The tiled ETL on Dask (etl/tiled.py): resumable, byte-identical, failure-isolated, and in agreement with the
+single-machine build. A small synthetic district cut into 100 m tiles, so there are a dozen tiles."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from etl.build import build_model
+from etl.tiled import build_tiled
+from stadsmodel.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTS = ("model.city.json", "model.city.jsonl", "stadsmodel.gpkg", "dtm.tif", "dsm.tif")
+TILE = 100.0
+
+
+def _inputs(folder: Path) -> dict:
+    return {"bgt": [folder / "bgt"], "bag": [folder / "bag.gpkg"], "ahn": sorted((folder / "ahn").glob("*.laz"))}
+
+
+def _bytes(out: Path, names=PRODUCTS) -> dict[str, bytes]:
+    return {n: (out / n).read_bytes() for n in names}
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory) -> Path:
+    from etl.synth import write_district
+
+    out = tmp_path_factory.mktemp("tiled") / "input"
+    write_district(out, buildings=70, seed=11, points_per_m2=4)
+    return out
+
+
+@pytest.fixture(scope="module")
+def reference(district, tmp_path_factory) -> Path:
+    """A clean tiled build: two workers as threads (fast to start)."""
+    out = tmp_path_factory.mktemp("tiled") / "reference"
+    report = build_tiled(**_inputs(district), out=out, tile_size=TILE, workers=2, processes=False)
+    assert report.complete and report.data["tiles"]["total"] >= 9
+    return out
+
+
+def test_tiled_agrees_with_the_single_machine_build(district, reference, tmp_path):
+    single = tmp_path / "single"
+    build_model(**_inputs(district), out=single, progress=False)
+    a = gpd.read_file(reference / "stadsmodel.gpkg", layer="buildings").set_index("identificatie").sort_index()
+    b = gpd.read_file(single / "stadsmodel.gpkg", layer="buildings").set_index("identificatie").sort_index()
+    truth = json.loads((district / "truth.json").read_text())["panden"]
+    assert list(a.index) == list(b.index) == sorted(truth), "every pand once, none lost or doubled at tile edges"
+    for col in ("b3_h_dak_min", "b3_h_dak_50p", "b3_h_dak_70p", "b3_h_dak_max", "b3_n_punten"):
+        assert (a[col].isna() == b[col].isna()).all()
+        assert np.nanmax(np.abs(a[col] - b[col])) <= 0.001, col
+    ground = np.abs(a["b3_h_maaiveld"] - b["b3_h_maaiveld"])
+    # See the closing note of issue 7: a few maaiveld values differ by 2 mm between the two builds.
+    assert (ground <= 0.001).mean() >= 0.95 and ground.max() <= 0.01
+    ra, rb = json.loads((reference / "report.json").read_text()), json.loads((single / "report.json").read_text())
+    assert ra["counts"]["ahn"]["points"] == rb["counts"]["ahn"]["points"], "each point counted by one tile"
+    assert ra["counts"]["store"] == rb["counts"]["store"]
+    ca = json.loads((reference / "model.city.json").read_text())
+    cb = json.loads((single / "model.city.json").read_text())
+    assert set(ca["CityObjects"]) == set(cb["CityObjects"]) and ca["transform"] == cb["transform"]
+
+
+def test_same_bytes_with_one_worker_process_and_two_worker_threads(district, reference, tmp_path):
+    out = tmp_path / "one"
+    report = build_tiled(**_inputs(district), out=out, tile_size=TILE, workers=1, processes=True)
+    assert report.complete
+    assert _bytes(out) == _bytes(reference)
+
+
+def test_kill_minus_9_then_resume_gives_identical_products(district, reference, tmp_path):
+    out = tmp_path / "killed"
+    args = ["build", "--bgt", str(district / "bgt"), "--bag", str(district / "bag.gpkg"),
+            "--ahn", *map(str, _inputs(district)["ahn"]), "--out", str(out), "--workers", "1",
+            "--tile-size", str(TILE)]
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from stadsmodel.cli import main; "
+                             "sys.exit(main(sys.argv[1:]))", *args], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("tiles/*/done.json"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the client and its Dask workers, mid-run
+    proc.wait()
+    done_before = len(list(out.glob("tiles/*/done.json")))
+    total = json.loads((reference / "report.json").read_text())["tiles"]["total"]
+    assert 2 <= done_before < total, "killed after some tiles, before the end"
+    assert not (out / "report.json").exists()
+
+    report = build_tiled(**_inputs(district), out=out, tile_size=TILE, workers=2, processes=False)
+    assert report.complete
+    assert report.data["tiles"]["reused"] >= done_before
+    assert len(report.data["tiles"]["executed"]) == total - report.data["tiles"]["reused"]
+    assert _bytes(out) == _bytes(reference)
+    assert not list(out.glob(".*.tmp-*")), "no temporary files left behind"
+
+
+def test_corrupt_laz_fails_only_its_tiles_and_fixing_it_reruns_only_those(district, reference, tmp_path, capsys):
+    inp = tmp_path / "input"
+    shutil.copytree(district, inp)
+    lazs = sorted((inp / "ahn").glob("*.laz"))
+    bad = lazs[0]
+    good_bytes = bad.read_bytes()
+    bad.write_bytes(good_bytes[: len(good_bytes) * 6 // 10])  # header intact, point data cut off
+    out = tmp_path / "model"
+    code = main(["build", "--bgt", str(inp / "bgt"), "--bag", str(inp / "bag.gpkg"), "--ahn", *map(str, lazs),
+                 "--out", str(out), "--tile-size", str(TILE), "--workers", "2"])
+    assert code == 3, "exit status says partial"
+    report = json.loads((out / "report.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    touching = {k for k, t in manifest["tiles"].items() if str(bad) in t["ahn"]}
+    failed = {f["tile"]: f for f in report["tiles"]["failed"]}
+    assert set(failed) == touching and 0 < len(touching) < report["tiles"]["total"]
+    for f in failed.values():
+        assert f["files"] == [str(bad)] and "truncated" in f["reason"]
+    assert report["tiles"]["done"] == report["tiles"]["total"] - len(touching)
+    assert any(s["file"] == str(bad) and "not built" in s["reason"] for s in report["skipped"])
+    assert {t["state"] for k, t in manifest["tiles"].items() if k not in touching} == {"done"}
+    everything = json.loads((reference / "report.json").read_text())["counts"]["buildings"]["out"]
+    assert 0 < report["counts"]["buildings"]["out"] < everything, "the other tiles' buildings are there"
+
+    bad.write_bytes(good_bytes)  # the fixed file: only the tiles it touches run again
+    report = build_tiled(bgt=[inp / "bgt"], bag=[inp / "bag.gpkg"], ahn=lazs, out=out, tile_size=TILE, workers=2,
+                         processes=False)
+    assert report.complete
+    assert set(report.data["tiles"]["executed"]) == touching
+    # The store records the newest input's time, which the fix changed; everything else is byte-identical.
+    names = ("model.city.json", "model.city.jsonl", "dtm.tif", "dsm.tif")
+    assert _bytes(out, names) == _bytes(reference, names)
