@@ -12,6 +12,7 @@ that one feature, so one bad feature never stops the rest.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import zipfile
@@ -22,6 +23,7 @@ from typing import IO
 import numpy as np
 import shapely
 from lxml import etree
+from shapely import GeometryType
 from shapely.geometry.base import BaseGeometry
 
 from stadsmodel.errors import InputError
@@ -39,10 +41,25 @@ class GeometryError(ValueError):
     """A GML geometry that cannot become a valid shapely geometry; the message is the reason."""
 
 
+class _LocalNames(dict):
+    """Tag -> local name, remembered: a dict lookup is much cheaper than splitting every tag again.
+
+    Comments and processing instructions (whose tag is a function, not a string) map to "".
+    """
+
+    def __missing__(self, tag) -> str:
+        name = tag.rpartition("}")[2] if isinstance(tag, str) else ""
+        if len(self) < 10_000:  # vocabularies are small; do not grow without bound on odd files
+            self[tag] = name
+        return name
+
+
+LOCAL_NAMES = _LocalNames()
+
+
 def local_name(element: etree._Element) -> str:
     """Tag without namespace: ``{http://www.opengis.net/gml}Polygon`` -> ``Polygon``."""
-    tag = element.tag
-    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
+    return LOCAL_NAMES[element.tag]
 
 
 def children(element: etree._Element) -> Iterator[etree._Element]:
@@ -399,11 +416,218 @@ def parse_geometry(element: etree._Element) -> BaseGeometry:
     return parser(element)
 
 
+# --------------------------------------------------------------------------------------------
+# Bulk parsing
+#
+# One shapely constructor call per feature costs more than all the XML work for it. GeometryBatch
+# therefore keeps the shapes that make up nearly all of BGT (Point, LineString, Polygon and
+# MultiSurface of Polygons, with LinearRing/posList rings) as plain coordinate lists and builds
+# them in a few vectorised calls. Any ring or geometry off that path (arcs, pos sequences, a
+# missing srsDimension, an odd number of numbers, ...) goes through the general parser above,
+# which therefore also words every error: the fast path only takes what it is sure of.
+
+
+class _Unusual(Exception):
+    """Raised inside the fast path for a structure it does not handle; the general parser takes over."""
+
+
+_POINT, _LINE, _POLYGON, _MULTIPOLYGON, _READY, _ERROR = range(6)
+
+
+class GeometryBatch:
+    """Parses GML geometry elements one by one; `build` makes them shapely geometries in one go.
+
+    Elements may be freed (streaming) right after `add`: nothing refers to them afterwards.
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[tuple[int, object]] = []  # per geometry: (kind, count | geometry | reason)
+        self._point_xy: list[float] = []
+        self._line_xy: list[float] = []
+        self._line_sizes: list[int] = []  # points per line
+        self._polygon_xy: list[float] = []
+        self._ring_sizes: list[int] = []  # points per ring
+        self._polygon_rings: list[int] = []  # rings per polygon
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def add(self, element: etree._Element) -> None:
+        """Parse one geometry element (as `parse_geometry` would); errors are kept for `build`."""
+        try:
+            self._entries.append(self._add_fast(element))
+        except _Unusual:
+            try:
+                self._entries.append((_READY, parse_geometry(element)))
+            except GeometryError as exc:
+                self._entries.append((_ERROR, str(exc)))
+        except GeometryError as exc:
+            self._entries.append((_ERROR, str(exc)))
+
+    def build(self) -> tuple[list[BaseGeometry | None], list[str | None]]:
+        """(geometry, None) or (None, reason) per added element, in order, and empties the batch.
+
+        The reason is a parse error or `invalid_reason`; `build` checks validity for all at once.
+        """
+        points = shapely.points(np.array(self._point_xy, dtype=float).reshape(-1, 2))
+        lines = shapely.from_ragged_array(
+            GeometryType.LINESTRING,
+            np.array(self._line_xy, dtype=float).reshape(-1, 2),
+            (_offsets(self._line_sizes),),
+        ) if self._line_sizes else []
+        polygons = shapely.from_ragged_array(
+            GeometryType.POLYGON,
+            np.array(self._polygon_xy, dtype=float).reshape(-1, 2),
+            (_offsets(self._ring_sizes), _offsets(self._polygon_rings)),
+        ) if self._polygon_rings else []
+        geometries = np.empty(len(self._entries), dtype=object)
+        errors: dict[int, str] = {}
+        next_point = next_line = next_polygon = 0
+        multi_at, multi_parts, multi_owner = [], [], []
+        for i, (kind, value) in enumerate(self._entries):
+            if kind == _POLYGON:
+                geometries[i] = polygons[next_polygon]
+                next_polygon += 1
+            elif kind == _POINT:
+                geometries[i] = points[next_point]
+                next_point += 1
+            elif kind == _LINE:
+                geometries[i] = lines[next_line]
+                next_line += 1
+            elif kind == _MULTIPOLYGON:
+                multi_at.append(i)
+                multi_parts.extend(range(next_polygon, next_polygon + value))
+                multi_owner.extend([len(multi_at) - 1] * value)
+                next_polygon += value
+            elif kind == _READY:
+                geometries[i] = value
+            else:
+                errors[i] = value
+        if multi_at:
+            geometries[multi_at] = shapely.multipolygons(polygons[multi_parts], indices=multi_owner)
+        reasons = invalid_reasons(geometries)
+        for i, reason in errors.items():
+            geometries[i], reasons[i] = None, reason
+        self.__init__()
+        return [None if r else g for g, r in zip(geometries, reasons)], reasons
+
+    # ---- the fast path: same results as parse_geometry for what it accepts, else _Unusual
+
+    def _add_fast(self, element: etree._Element) -> tuple[int, object]:
+        name = LOCAL_NAMES[element.tag]
+        if name == "Polygon":
+            rings = _fast_polygon(element)
+            self._add_polygon(rings)
+            return _POLYGON, 1
+        if name == "MultiSurface":
+            polygons = []
+            for member in element:
+                if LOCAL_NAMES[member.tag] not in ("surfaceMember", "polygonMember"):
+                    raise _Unusual
+                polygon = _first_child(member)
+                if LOCAL_NAMES[polygon.tag] != "Polygon":
+                    raise _Unusual
+                polygons.append(_fast_polygon(polygon))
+            if not polygons:
+                raise _Unusual
+            for rings in polygons:
+                self._add_polygon(rings)
+            return (_POLYGON, 1) if len(polygons) == 1 else (_MULTIPOLYGON, len(polygons))
+        if name == "LineString":
+            xy = _fast_pos_list(_first_child(element))
+            if len(xy) < 4:
+                raise _Unusual
+            self._line_xy.extend(xy)
+            self._line_sizes.append(len(xy) // 2)
+            return _LINE, 1
+        if name == "Point":
+            if len(element) != 1:
+                raise _Unusual
+            xy = _fast_pos_list(_first_child(element), "pos")
+            if len(xy) != 2:
+                raise _Unusual
+            self._point_xy.extend(xy)
+            return _POINT, 1
+        raise _Unusual
+
+    def _add_polygon(self, rings: list[list[float]]) -> None:
+        for xy in rings:
+            self._polygon_xy.extend(xy)
+            self._ring_sizes.append(len(xy) // 2)
+        self._polygon_rings.append(len(rings))
+
+
+def _offsets(sizes: list[int]) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+
+
+def _first_child(element: etree._Element) -> etree._Element:
+    if len(element) == 0 or not isinstance(element[0].tag, str):
+        raise _Unusual
+    return element[0]
+
+
+def _fast_polygon(element: etree._Element) -> list[list[float]]:
+    """Rings of a gml:Polygon as flat x, y lists, shell first (as `_polygon` reads them)."""
+    shell, holes = None, []
+    for child in element:
+        name = LOCAL_NAMES[child.tag]
+        if name in ("exterior", "outerBoundaryIs"):
+            shell = _fast_ring(child)
+        elif name in ("interior", "innerBoundaryIs"):
+            holes.append(_fast_ring(child))
+    if shell is None:
+        raise _Unusual
+    return [shell, *holes]
+
+
+def _fast_ring(boundary: etree._Element) -> list[float]:
+    """A closed LinearRing/posList as flat x, y; any other ring (arcs, ...) through `_ring`."""
+    try:
+        ring = _first_child(boundary)
+        if LOCAL_NAMES[ring.tag] != "LinearRing":
+            raise _Unusual
+        xy = _fast_pos_list(_first_child(ring))
+        # Closed when the first and last point are the same numbers; checked on the floats since
+        # 1.0 and 1.00 are the same point.
+        if len(xy) < 8 or xy[0] != xy[-2] or xy[1] != xy[-1]:
+            raise _Unusual
+        return xy
+    except _Unusual:
+        return _ring(boundary).ravel().tolist()
+
+
+def _fast_pos_list(element: etree._Element, name: str = "posList") -> list[float]:
+    """A posList (or pos) with srsDimension 2 or 3 on the element itself, as flat x, y floats."""
+    if LOCAL_NAMES[element.tag] != name:
+        raise _Unusual
+    dim = element.get("srsDimension")
+    text = element.text
+    if text is None or dim not in ("2", "3"):
+        raise _Unusual
+    try:
+        values = list(map(float, text.split()))  # float() parses exactly as numpy's str -> float
+    except ValueError:
+        raise _Unusual from None
+    if not values or not math.isfinite(sum(values)):
+        raise _Unusual
+    if dim == "3":
+        if len(values) % 3:
+            raise _Unusual
+        del values[2::3]
+    elif len(values) % 2:
+        raise _Unusual
+    return values
+
+
 def srs_problem(element: etree._Element) -> str | None:
     """Why the srsName on a geometry is not RD New, or None (also when no srsName is given)."""
     srs = element.get("srsName")
-    if not srs:
-        return None
+    return _srs_name_problem(srs) if srs else None
+
+
+@functools.lru_cache(maxsize=256)  # a file repeats the same few srsNames on every geometry
+def _srs_name_problem(srs: str) -> str | None:
     # Any of urn:ogc:def:crs:EPSG::28992, EPSG:28992, http://www.opengis.net/def/crs/EPSG/0/7415, ...
     if _RD_EPSG & set(re.findall(r"\d+", srs)):
         return None
@@ -423,6 +647,15 @@ def invalid_reason(geometry: BaseGeometry | None) -> str | None:
     if not shapely.is_valid(geometry):
         return f"invalid geometry: {shapely.is_valid_reason(geometry)}"
     return None
+
+
+def invalid_reasons(geometries: np.ndarray) -> list[str | None]:
+    """`invalid_reason` for an array of geometries, with the costly checks done in bulk."""
+    suspect = shapely.is_missing(geometries) | shapely.is_empty(geometries) | ~shapely.is_valid(geometries)
+    reasons: list[str | None] = [None] * len(geometries)
+    for i in np.flatnonzero(suspect):
+        reasons[i] = invalid_reason(geometries[i])
+    return reasons
 
 
 def _check_valid(geometries: list[BaseGeometry]) -> None:

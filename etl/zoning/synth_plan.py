@@ -63,7 +63,7 @@ def _regels(article: int) -> str:
 
 
 def _measured(truth: dict, pid: str) -> float | None:
-    t = truth.get(pid) or truth.get(pid.removeprefix("NL.IMBAG.Pand.")) or {}
+    t = truth.get(pid) or {}
     top = t.get("h_dak_max", t.get("h_dak_70p"))
     return None if top is None or t.get("h_maaiveld") is None else float(top) - float(t["h_maaiveld"])
 
@@ -73,7 +73,7 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
     district_dir = Path(district_dir)
     panden = gpd.read_file(district_dir / "bag.gpkg", layer="pand").sort_values("identificatie")
     truth_doc = json.loads((district_dir / "truth.json").read_text(encoding="utf-8"))
-    truth = truth_doc.get("buildings", truth_doc) if isinstance(truth_doc, dict) else {}
+    truth = truth_doc["panden"]
     out = district_dir / "zoning"
     out.mkdir(parents=True, exist_ok=True)
 

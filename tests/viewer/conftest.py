@@ -1,0 +1,178 @@
+"""The viewer end to end: the synthetic district (built, zoned and tiled) served by a real
+`stadsmodel serve` process on loopback, and Debian's Chromium driven by Playwright (WebGL via SwiftShader).
+
+Tests skip with the reason when Chromium or Playwright is missing. Screenshots go to test-artifacts/viewer/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path(os.environ.get("STADSMODEL_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = ROOT / "test-artifacts" / "viewer"
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+# WebGL without a GPU: ANGLE on SwiftShader. No background traffic: the viewer must work offline.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+PAGE_TIMEOUT_MS = 60_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Path:
+    """A served data directory: the built store with the synthetic plan and monuments imported, and 3D Tiles.
+
+    The zoning goes into a copy of the store, so the session's `built_district` stays as the ETL wrote it.
+    """
+    from etl.zoning import import_zoning
+    from etl.zoning.synth_plan import write_synthetic_plan
+    from tiles import tile_model
+
+    base = tmp_path_factory.mktemp("viewer")
+    district = base / "district"
+    district.mkdir()
+    for name in ("bag.gpkg", "truth.json"):
+        shutil.copy(synth_input / name, district / name)
+    site = base / "site"
+    site.mkdir()
+    for name in ("stadsmodel.gpkg", "dtm.tif", "dsm.tif"):
+        if (built_district / name).exists():
+            shutil.copy(built_district / name, site / name)
+    import_zoning(write_synthetic_plan(district), site)
+    shutil.copy(district / "zoning" / "expected.json", site / "expected.json")
+    tile_model(built_district, site / "tiles")
+    return site
+
+
+@pytest.fixture(scope="session")
+def expected_zoning(viewer_site: Path) -> dict:
+    """Per pand what the location check must answer (etl.zoning.synth_plan's expected.json)."""
+    return json.loads((viewer_site / "expected.json").read_text(encoding="utf-8"))["panden"]
+
+
+@pytest.fixture(scope="session")
+def server_url(viewer_site: Path, tmp_path_factory) -> str:
+    """`stadsmodel serve --data SITE` in its own process on a free loopback port."""
+    port = _free_port()
+    exe = Path(sys.executable).with_name("stadsmodel")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "stadsmodel.cli"]
+    log = tmp_path_factory.mktemp("server") / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd + ["serve", "--data", str(viewer_site), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/tiles/index.json", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"stadsmodel serve did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"Chromium not installed at {CHROMIUM} (Debian: apt install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("PyPI playwright is not installed (pip install playwright; no `playwright install` needed)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class ViewerPage:
+    """A Playwright page on the viewer that records console errors, failed requests and hosts contacted."""
+
+    def __init__(self, page, base_url: str):
+        self.page = page
+        self.base_url = base_url
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.errors.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.errors.append(f"request failed: {r.url} {r.failure}"))
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.set_default_timeout(PAGE_TIMEOUT_MS)
+
+    def open(self, hash_: str = "") -> "ViewerPage":
+        self.page.goto(f"{self.base_url}/{hash_}")
+        self.page.wait_for_function("window.stadsmodel !== undefined")
+        self.page.evaluate("window.stadsmodel.ready")
+        self.wait_tiles()
+        return self
+
+    def wait_tiles(self) -> None:
+        self.page.evaluate("window.stadsmodel.tilesLoaded()")
+
+    def evaluate(self, script: str, arg=None):
+        return self.page.evaluate(script, arg)
+
+    def screenshot(self, name: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+    def panel_text(self) -> str:
+        return self.page.inner_text("#panel")
+
+    def wait_panel_for(self, building_id: str) -> None:
+        """Until the panel shows the location-check result for this building."""
+        self.page.wait_for_function(
+            "id => document.getElementById('panel').dataset.buildingId === id"
+            " && document.querySelector('#panel-body .panel-section') !== null"
+            " && !document.querySelector('#panel-body .loading')", arg=building_id)
+
+    def assert_clean(self) -> None:
+        assert not self.page.query_selector(".cesium-widget-errorPanel"), "Cesium showed its error panel"
+        assert self.errors == [], "\n".join(self.errors)
+
+
+@pytest.fixture
+def viewer(browser, server_url):
+    context = browser.new_context(viewport=VIEWPORT, locale="nl-NL")
+    page = ViewerPage(context.new_page(), server_url)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        pytest.skip(f"axe-core not installed ({AXE}); run npm ci")
+    return AXE.read_text(encoding="utf-8")
