@@ -8,16 +8,21 @@ cd "$(dirname "$0")/.."
 want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
+# A Python >= 3.12 that really runs (pyenv shims exist for versions that are not selected, so test each).
 find_python() {
-  for cand in "${STADSMODEL_PYTHON:-}" python3.13 python3.12; do
-    [ -n "$cand" ] && command -v "$cand" >/dev/null 2>&1 && { echo "$cand"; return; }
-  done
+  local cands=("${STADSMODEL_PYTHON:-}" python3.12 python3.13)
   if command -v pyenv >/dev/null 2>&1; then
-    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.(1[2-9])' | sort -rV); do
-      echo "$(pyenv root)/versions/$v/bin/python3"; return
+    for v in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[2-9]' | sort -V); do
+      cands+=("$(pyenv root)/versions/$v/bin/python3")
     done
   fi
-  if python3 -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo python3; return; fi
+  cands+=(python3)
+  for cand in "${cands[@]}"; do
+    [ -n "$cand" ] || continue
+    if "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then
+      echo "$cand"; return
+    fi
+  done
   echo "error: Python >= 3.12 not found (set STADSMODEL_PYTHON to its path)" >&2
   exit 1
 }
