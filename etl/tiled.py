@@ -41,7 +41,7 @@ import os
 import pickle
 import resource
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -653,7 +653,6 @@ class _Plan:
     summaries: list[dict]
     headers: list[dict]
     footprint_source: str
-    notes: list[str] = field(default_factory=list)
 
 
 def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[dict], headers: list[dict],

@@ -97,6 +97,12 @@ PROCESSES_CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/oas30",
 ]
 
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+# The encodings pygeoapi offers for items (``f`` value → media type); buildings add CityJSONSeq.
+ITEMS_FORMATS = {"json": GEOJSON_MEDIA_TYPE, "html": "text/html", "jsonld": "application/ld+json",
+                 "csv": "text/csv; charset=utf-8"}
+
 # Query parameters each endpoint understands; anything else is a 400 (OGC API Features /req/core/query-param-unknown).
 COMMON_PARAMS = {"f", "lang"}
 ITEMS_PARAMS = {"bbox", "bbox-crs", "crs", "limit", "offset", "resulttype", "sortby", "properties",
@@ -234,7 +240,7 @@ class StadsmodelAPI:
             if collection not in self.cityjson:
                 return self._bad_request(request, f"f=cityjson is offered for {sorted(self.cityjson)} only")
             return await self._cityjson_items(request, collection)
-        return await self._call(itemtypes_api.get_collection_items, request, collection, check_format=False)
+        return await self._call(_feature_items, request, collection, collection in self.cityjson, check_format=False)
 
     async def item(self, request: Request) -> Response:
         collection, item_id = request.path_params["collection_id"], request.path_params["item_id"]
@@ -249,7 +255,7 @@ class StadsmodelAPI:
             if collection not in self.cityjson:
                 return self._bad_request(request, f"f=cityjson is offered for {sorted(self.cityjson)} only")
             return await self._cityjson_item(request, collection, item_id)
-        return await self._call(itemtypes_api.get_collection_item, request, collection, item_id)
+        return await self._call(_feature_item, request, collection, item_id)
 
     async def _geojson_rd(self, request: Request, function, *args) -> tuple[int, dict | bytes]:
         """Run a pygeoapi items/item call as GeoJSON in RD New, whatever f/crs/properties were asked."""
@@ -287,6 +293,59 @@ class StadsmodelAPI:
         doc = cityjson_feature(body["properties"], body.get("geometry"))
         return JSONResponse(doc, media_type=CITYJSON_MEDIA_TYPE,
                             headers={"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/7415>"})
+
+
+# -- pygeoapi handlers with the OGC details pygeoapi 0.24 misses -----------------------------------------
+
+
+def _feature_items(api: API, api_request: APIRequest, collection: str, cityjson: bool):
+    """Items as ``application/geo+json`` (Features /req/geojson/content; pygeoapi says application/json),
+    with a Link header: self/alternate encodings and the Queryables (Features Part 3
+    /req/queryables/get-queryables-uris asks for it on the filterable resource, HEAD included)."""
+    headers, status, content = itemtypes_api.get_collection_items(api, api_request, collection)
+    if status == HTTPStatus.OK:
+        _as_geojson(headers)
+        headers["Link"] = _items_link_header(api.config["server"]["url"], collection, api_request.params,
+                                             headers.get("Content-Type", ""), cityjson)
+    return headers, status, content
+
+
+def _feature_item(api: API, api_request: APIRequest, collection: str, item_id: str):
+    headers, status, content = itemtypes_api.get_collection_item(api, api_request, collection, item_id)
+    if status == HTTPStatus.OK:
+        _as_geojson(headers)
+    return headers, status, content
+
+
+def _as_geojson(headers: dict) -> None:
+    if headers.get("Content-Type") == "application/json":
+        headers["Content-Type"] = GEOJSON_MEDIA_TYPE
+
+
+def _items_link_header(base: str, collection: str, params, content_type: str, cityjson: bool) -> str:
+    url = f"{base}/collections/{collection}"
+    query = [(k, v) for k, v in params.items() if k != "f"]
+    formats = {**ITEMS_FORMATS, **({"cityjson": CITYJSONSEQ_MEDIA_TYPE} if cityjson else {})}
+    links = [f'<{url}/items?{urlencode(query + [("f", f)])}>; '
+             f'rel="{"self" if content_type.startswith(media.split(";")[0]) else "alternate"}"; type="{media}"'
+             for f, media in formats.items()]
+    links.append(f'<{url}>; rel="collection"; type="application/json"')
+    links.append(f'<{url}/queryables>; rel="{QUERYABLES_REL}"; type="application/schema+json"')
+    return ", ".join(links)
+
+
+def _queryables(api: API, api_request: APIRequest, collection: str):
+    """Queryables as Features Part 3 /req/queryables/get-queryables-response words them: an https JSON Schema
+    URI, ``$id`` the Queryables URI itself, and ``additionalProperties: false`` because a filter naming
+    anything else is rejected (see ``_unknown_filter_properties``)."""
+    headers, status, content = itemtypes_api.get_collection_queryables(api, api_request, collection)
+    if status == HTTPStatus.OK and "json" in headers.get("Content-Type", ""):
+        doc = json.loads(content)
+        doc["$schema"] = "https://json-schema.org/draft/2019-09/schema"
+        doc["$id"] = f"{api.config['server']['url']}/collections/{collection}/queryables"
+        doc["additionalProperties"] = False
+        content = to_json(doc, api.pretty_print)
+    return headers, status, content
 
 
 def _rewritten(request: Request, params: list[tuple[str, str]], body: bytes | None = None,
@@ -428,7 +487,7 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
         Route("/collections/{collection_id}", g("plain", core_api.describe_collections, "collection_id")),
         Route("/collections/{collection_id}/schema", g("schema", core_api.get_collection_schema, "collection_id")),
         Route("/collections/{collection_id}/queryables",
-              g("queryables", itemtypes_api.get_collection_queryables, "collection_id")),
+              g("queryables", _queryables, "collection_id")),
         Route("/collections/{collection_id}/items", s.items, methods=["GET", "POST", "OPTIONS"]),
         Route("/collections/{collection_id}/items/{item_id:path}", s.item,
               methods=["GET", "PUT", "DELETE", "OPTIONS"]),

@@ -68,3 +68,38 @@ def built_district(synth_input, tmp_path_factory) -> Path:
         out=out,
     )
     return out
+
+
+class ZonedDistrict:
+    """The built synthetic district with known zoning imported (etl.zoning.synth_plan)."""
+
+    def __init__(self, model: Path, plan_files: list[Path], expected: dict, report: dict):
+        self.model = model  # model directory: stadsmodel.gpkg with the zoning layers added
+        self.plan_files = plan_files  # the plan GML and RCE GeoJSON that were imported
+        self.expected = expected  # expected.json: per pand and per open spot, the answers known in advance
+        self.report = report  # the import's report (ZoningReport.as_json())
+
+
+@pytest.fixture(scope="session")
+def zoned_district(synth_input, built_district, tmp_path_factory) -> ZonedDistrict:
+    """`built_district` with the synthetic plan and monuments imported, as the demo does.
+
+    The plan is written next to copies of bag.gpkg and truth.json and imported into a copy of the model
+    directory, so the shared `synth_input` and `built_district` stay as etl.synth and the ETL wrote them.
+    """
+    import json
+    import shutil
+
+    from etl.zoning import import_zoning
+    from etl.zoning.synth_plan import write_synthetic_plan
+
+    root = tmp_path_factory.mktemp("zoned")
+    inputs = root / "input"
+    inputs.mkdir()
+    for name in ("bag.gpkg", "truth.json"):
+        shutil.copy2(synth_input / name, inputs / name)
+    files = write_synthetic_plan(inputs)
+    model = Path(shutil.copytree(built_district, root / "model"))
+    report = import_zoning(files, model)
+    expected = json.loads((inputs / "zoning" / "expected.json").read_text(encoding="utf-8"))
+    return ZonedDistrict(model, files, expected, report.as_json())

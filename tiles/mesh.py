@@ -1,4 +1,4 @@
-"""Triangulate flattened surfaces (tiles/model.py) with numpy: normals, triangles, per-feature ranges.
+"""Triangulate flattened surfaces (tiles/model.py) with numpy: normals, triangles, the feature of each vertex.
 
 Every ring vertex becomes a mesh vertex (a surface's vertices are its own), so each vertex gets the
 normal of its surface. Triangles and quads without holes are split with array maths; only larger
@@ -21,29 +21,66 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Mesh:
-    """Triangles of many features; vertices and triangles of one feature are contiguous."""
+    """Triangles of many features; the vertices of one feature are contiguous."""
 
     positions: np.ndarray  # (nv, 3) float64, local ENU metres
     normals: np.ndarray  # (nv, 3) float32 unit vectors
     triangles: np.ndarray  # (nt, 3) int64 into positions
     triangle_class: np.ndarray  # (nt,) surface class (roof/wall/ground or terrain type)
     vertex_feature: np.ndarray  # (nv,) feature index
-    feature_vertex_start: np.ndarray  # (nf + 1,) vertex range per feature
-    feature_triangle_start: np.ndarray  # (nf + 1,) triangle range per feature
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise a × b of (n, 3) arrays (np.cross, without its generality's overhead)."""
+    out = np.empty_like(a)
+    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return out
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
 
 
 def _newell(p: np.ndarray, ring_start: np.ndarray, ring_len: np.ndarray) -> np.ndarray:
     """Area-weighted normal (Newell's method) of every ring, (nrings, 3)."""
     nv = len(p)
+    if not nv:
+        return np.zeros((0, 3))
     nxt = np.arange(1, nv + 1)
     nxt[ring_start + ring_len - 1] = ring_start  # close every ring
-    a, b = p, p[nxt]
-    cross = np.cross(a, b)  # sum of a×b over the ring = 2 × area vector
-    return np.add.reduceat(cross, ring_start, axis=0) if nv else np.zeros((0, 3))
+    cross = _cross(p, p[nxt])  # sum of a×b over the ring = 2 × area vector
+    return np.add.reduceat(cross, ring_start, axis=0)
 
 
-def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_class, surface_feature,
-                n_features: int) -> Mesh:
+def _earcut(xy: np.ndarray, vstart: np.ndarray, vend: np.ndarray, rstart: np.ndarray, rend: np.ndarray,
+            ring_end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Earcut every polygon: vertices xy[vstart:vend], rings ending at ring_end[rstart:rend] (counted
+    from vstart). Returns the triangles (global vertex indices) and the polygon number of each."""
+    out, counts = [], []
+    for v0, v1, r0, r1 in zip(vstart.tolist(), vend.tolist(), rstart.tolist(), rend.tolist()):
+        idx = mapbox_earcut.triangulate_float64(xy[v0:v1], ring_end[r0:r1])
+        out.append(idx)
+        counts.append(len(idx) // 3)
+    if not out:
+        return np.zeros((0, 3), np.int64), np.zeros(0, np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    tri = np.concatenate(out).astype(np.int64).reshape(-1, 3) + np.repeat(vstart, counts)[:, None]
+    return tri, np.repeat(np.arange(len(counts)), counts)
+
+
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [starts[i], ends[i]) without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, np.int64)
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total) + offsets
+
+
+def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_class, surface_feature) -> Mesh:
     """Triangulate surfaces given as flat rings.
 
     :param positions: (nv, 3) ring vertex positions, ring after ring, surface after surface.
@@ -78,8 +115,8 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
         a, b, c, d = (p[s + i] for i in range(4))
         n = surf_normal[sel]
         # split a quad on the diagonal through its reflex corner, if it has one
-        reflex_b = np.einsum("ij,ij->i", np.cross(b - a, c - b), n) < 0
-        reflex_d = np.einsum("ij,ij->i", np.cross(d - c, a - d), n) < 0
+        reflex_b = _dot(_cross(b - a, c - b), n) < 0
+        reflex_d = _dot(_cross(d - c, a - d), n) < 0
         bd = reflex_b | reflex_d
         t1 = np.where(bd[:, None], np.column_stack([s, s + 1, s + 3]), np.column_stack([s, s + 1, s + 2]))
         t2 = np.where(bd[:, None], np.column_stack([s + 1, s + 2, s + 3]), np.column_stack([s, s + 2, s + 3]))
@@ -88,21 +125,21 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
 
     complex_ = np.flatnonzero(~(one_ring & (surf_len <= 4)))
     if len(complex_):
-        axes = np.argmax(np.abs(surf_normal[complex_]), axis=1)
-        keep = np.array([[1, 2], [0, 2], [0, 1]])
-        out, out_surf = [], []
-        for si, ax in zip(complex_.tolist(), axes.tolist()):
-            v0, v1 = int(surf_vstart[si]), int(surf_vend[si])
-            fr = int(surf_first_ring[si])
-            nr = int(surf_rings[si])
-            ends = np.cumsum(ring_len[fr:fr + nr]).astype(np.uint32)
-            idx = mapbox_earcut.triangulate_float64(centred[v0:v1][:, keep[ax]], ends)
-            if len(idx):
-                out.append(idx.astype(np.int64) + v0)
-                out_surf.append(np.full(len(idx) // 3, si, dtype=np.int64))
-        if out:
-            tris.append(np.concatenate(out).reshape(-1, 3))
-            tri_surf.append(np.concatenate(out_surf))
+        # earcut in the plane that drops the normal's largest axis, all polygons' 2D points in one array
+        keep = np.array([[1, 2], [0, 2], [0, 1]])[np.argmax(np.abs(surf_normal[complex_]), axis=1)]
+        cv = concat_ranges(surf_vstart[complex_], surf_vend[complex_])
+        cs_len = surf_len[complex_]
+        vkeep = np.repeat(keep, cs_len, axis=0)
+        xy = np.ascontiguousarray(np.take_along_axis(centred[cv], vkeep, axis=1))
+        # ring ends counted from their polygon's first vertex
+        cr = concat_ranges(surf_first_ring[complex_], surf_first_ring[complex_] + surf_rings[complex_])
+        ring_end = (ring_start[cr] + ring_len[cr] - np.repeat(surf_vstart[complex_], surf_rings[complex_]))
+        c_vstart = np.concatenate([[0], np.cumsum(cs_len)[:-1]])
+        c_rstart = np.concatenate([[0], np.cumsum(surf_rings[complex_])[:-1]])
+        tri_c, poly = _earcut(xy, c_vstart, c_vstart + cs_len, c_rstart, c_rstart + surf_rings[complex_],
+                              ring_end.astype(np.uint32))
+        tris.append(cv[tri_c])  # back to the ring vertex numbering
+        tri_surf.append(complex_[poly])
 
     if tris:
         tri = np.concatenate(tris)
@@ -112,10 +149,9 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
         tsurf = np.zeros(0, np.int64)
 
     # orientation: agree with the surface normal; drop triangles without area
-    tn = np.cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]])
-    area2 = np.linalg.norm(tn, axis=1)
-    ok = area2 > 1e-9
-    flip = np.einsum("ij,ij->i", tn, surf_normal[tsurf]) < 0
+    tn = _cross(p[tri[:, 1]] - p[tri[:, 0]], p[tri[:, 2]] - p[tri[:, 0]])
+    ok = _dot(tn, tn) > 1e-18  # twice the area > 1e-9
+    flip = _dot(tn, surf_normal[tsurf]) < 0
     tri[flip] = tri[flip][:, [0, 2, 1]]
     tn[flip] = -tn[flip]
     tri, tsurf, tn = tri[ok], tsurf[ok], tn[ok]
@@ -139,11 +175,4 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
     length[still] = 1.0
     vn /= length[:, None]
 
-    # triangles sorted by feature (stable: surfaces stay in order)
-    tri_feat = surf_feat[tsurf]
-    order = np.argsort(tri_feat, kind="stable")
-    tri, tsurf, tri_feat = tri[order], tsurf[order], tri_feat[order]
-    vertex_feature = np.repeat(surf_feat, surf_len)
-    fvs = np.searchsorted(vertex_feature, np.arange(n_features + 1)) if len(p) else np.zeros(n_features + 1, np.int64)
-    fts = np.searchsorted(tri_feat, np.arange(n_features + 1))
-    return Mesh(p, vn.astype(np.float32), tri, surf_class[tsurf], vertex_feature, fvs, fts)
+    return Mesh(p, vn.astype(np.float32), tri, surf_class[tsurf], np.repeat(surf_feat, surf_len))

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import orjson
+
+from tiles.mesh import concat_ranges
 
 FLOAT_NODATA = -9999.0
 INT_NODATA = {"INT8": -1, "INT32": -2147483648, "INT64": -9223372036854775808}
@@ -53,7 +57,7 @@ def property_name(key: str) -> str:
 
 
 def _infer(values: list[Any]) -> str:
-    kinds = {type(v) for v in values if v is not None}
+    kinds = set(map(type, values)) - {type(None)}
     if not kinds:
         return "STRING"
     if kinds == {bool}:
@@ -67,6 +71,8 @@ def _infer(values: list[Any]) -> str:
 
 
 def _as_text(v: Any) -> str:
+    if v is None:
+        return ""
     if isinstance(v, str):
         return v
     if isinstance(v, list) and all(isinstance(x, (str, int, float)) for x in v):
@@ -74,13 +80,28 @@ def _as_text(v: Any) -> str:
     return orjson.dumps(v).decode()
 
 
+def _strings(vals: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """A string column as one UTF-8 blob (uint8) and the (n + 1) offsets of its values; None → ""."""
+    texts = vals if set(map(type, vals)) == {str} else list(map(_as_text, vals))
+    joined = "".join(texts)
+    if joined.isascii():  # one encode for the whole column; byte lengths are the string lengths
+        blob, lengths = joined.encode(), np.fromiter(map(len, texts), np.int64, len(texts))
+    else:
+        encoded = [t.encode() for t in texts]
+        blob, lengths = b"".join(encoded), np.fromiter(map(len, encoded), np.int64, len(encoded))
+    offsets = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return np.frombuffer(blob, np.uint8), offsets
+
+
 @dataclass
 class Column:
     name: str  # property id in the schema
     key: str  # attribute name in the model
     type: str  # STRING, BOOLEAN, INT8/32/64, FLOAT32/64
-    values: np.ndarray | list  # numpy array, or list of utf-8 bytes for STRING
+    values: np.ndarray  # one per feature; for STRING the UTF-8 blob of all values, see offsets
     has_nodata: bool
+    offsets: np.ndarray | None = None  # STRING: value i is values[offsets[i]:offsets[i + 1]]
 
     def schema(self) -> dict[str, Any]:
         if self.type == "STRING":
@@ -103,14 +124,10 @@ class FeatureTable:
     def __init__(self, features: list[dict[str, Any]], class_name: str, key: str = "identificatie"):
         self.class_name = class_name
         self.key = key
-        keys: dict[str, None] = {key: None}
-        for f in features:
-            for k in f:
-                keys.setdefault(k)
+        keys = list(dict.fromkeys(chain([key], chain.from_iterable(features))))
         self.columns: list[Column] = []
         used: set[str] = set()
-        for k in keys:
-            vals = [f.get(k) for f in features]
+        for k, vals in zip(keys, _transpose(features, keys)):
             name = property_name(k)
             while name in used:
                 name += "_"
@@ -121,20 +138,21 @@ class FeatureTable:
     @staticmethod
     def _column(name: str, key: str, vals: list[Any]) -> Column:
         t = KNOWN_TYPES.get(key) or _infer(vals)
-        has_null = any(v is None for v in vals)
+        has_null = None in vals
         if t == "BOOLEAN" and has_null:
             t = "INT8"
         try:
             if t == "STRING":
-                return Column(name, key, t, [b"" if v is None else _as_text(v).encode() for v in vals], has_null)
+                return _string_column(name, key, vals, has_null)
             if t == "BOOLEAN":
                 return Column(name, key, t, np.array([bool(v) for v in vals], dtype=bool), False)
-            nd = FLOAT_NODATA if t.startswith("FLOAT") else INT_NODATA[t]
-            arr = np.array([nd if v is None else v for v in vals], dtype=NUMPY_TYPE[t])
-            return Column(name, key, t, arr, has_null)
+            if has_null:
+                nd = FLOAT_NODATA if t.startswith("FLOAT") else INT_NODATA[t]
+                vals = [nd if v is None else v for v in vals]
+            return Column(name, key, t, np.array(vals, dtype=NUMPY_TYPE[t]), has_null)
         except (TypeError, ValueError, OverflowError):
             # a known attribute holding something else than its contract type: keep it as text
-            return Column(name, key, "STRING", [b"" if v is None else _as_text(v).encode() for v in vals], has_null)
+            return _string_column(name, key, vals, has_null)
 
     def schema(self, schema_id: str = "stadsmodel") -> dict[str, Any]:
         return {"id": schema_id, "classes": {self.class_name: {
@@ -145,12 +163,30 @@ class FeatureTable:
         out = []
         for c in self.columns:
             if c.type == "STRING":
-                parts = [c.values[i] for i in rows.tolist()]
-                offsets = np.zeros(len(parts) + 1, dtype=np.uint32)
-                np.cumsum([len(p) for p in parts], out=offsets[1:])
-                out.append((c.name, {"values": b"".join(parts), "stringOffsets": offsets.tobytes()}))
+                starts, ends = c.offsets[rows], c.offsets[rows + 1]
+                offsets = np.zeros(len(rows) + 1, dtype=np.uint32)
+                np.cumsum(ends - starts, out=offsets[1:])
+                values = c.values[concat_ranges(starts, ends)].tobytes()
+                out.append((c.name, {"values": values, "stringOffsets": offsets.tobytes()}))
             elif c.type == "BOOLEAN":
                 out.append((c.name, {"values": np.packbits(c.values[rows], bitorder="little").tobytes()}))
             else:
                 out.append((c.name, {"values": c.values[rows].tobytes()}))
         return out
+
+
+def _string_column(name: str, key: str, vals: list[Any], has_null: bool) -> Column:
+    blob, offsets = _strings(vals)
+    return Column(name, key, "STRING", blob, has_null, offsets)
+
+
+def _transpose(features: list[dict[str, Any]], keys: list[str]) -> list[list[Any]]:
+    """Attribute values per key (None where a feature lacks one), from the per-feature dicts."""
+    if not features:
+        return [[] for _ in keys]
+    if len(keys) == 1:
+        return [[f.get(keys[0]) for f in features]]
+    whole = itemgetter(*keys)  # most features have every key: read them in one go
+    n = len(keys)
+    rows = [whole(f) if len(f) == n else tuple(map(f.get, keys)) for f in features]
+    return [list(col) for col in zip(*rows)]

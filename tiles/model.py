@@ -1,8 +1,10 @@
 """Read a city model (CityJSON 1.1/2.0 or CityJSONSeq) into flat surface arrays for tiling.
 
-Each feature's chosen geometry is flattened into rings (vertex positions repeated per surface, so
-each surface can carry its own normal), with per-ring and per-surface tables: this is what lets
-tiles/mesh.py triangulate a whole district with numpy instead of per-triangle Python loops.
+Each feature's chosen geometry is flattened into rings of vertex indices, with per-ring and
+per-surface tables (numpy arrays): this is what lets tiles/mesh.py triangulate a whole district
+with numpy instead of per-triangle Python loops. Reading is the one place with Python per feature,
+so it does the least it can there: the parsed boundary lists are collected as they are and turned
+into arrays a batch of features at a time (:class:`_SetBuilder`), which also checks the indices.
 
 Buildings: a top-level ``Building`` with its own geometry or with ``BuildingPart`` children (3DBAG);
 attributes come from the Building, geometry from the highest LoD present unless one is asked for.
@@ -11,15 +13,19 @@ Terrain: Road, WaterBody, PlantCover, LandUse, Bridge, ... as lifted by the ETL.
 
 from __future__ import annotations
 
+import gc
 import logging
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import orjson
 
 from stadsmodel.errors import InputError, SkipLog
+from tiles.mesh import concat_ranges
 
 log = logging.getLogger(__name__)
 
@@ -49,47 +55,48 @@ TERRAIN_TYPES = (
 )
 TERRAIN_CLASS = {t: i for i, t in enumerate(TERRAIN_TYPES)}
 
+BATCH_BLOCKS = 512  # CityJSONSeq features gathered before they become arrays: bounded Python memory
+
 
 @dataclass
 class SurfaceSet:
     """Flattened surfaces of many features, in RD New + NAP metres.
 
-    Vertices of one feature are contiguous, and so are its rings and surfaces.
+    Rings of one feature are contiguous, and so are its surfaces; ``vertices`` holds only vertices
+    that some ring uses.
     """
 
-    vertices: list = field(default_factory=list)  # raw [x, y, z] of all features (see _blocks)
-    ring_vertices: list[int] = field(default_factory=list)  # vertex index (feature-local) per ring vertex
-    ring_lengths: list[int] = field(default_factory=list)
-    ring_feature_offset: list[int] = field(default_factory=list)  # where the ring's feature vertices start
-    surface_rings: list[int] = field(default_factory=list)  # rings per surface (1 = no holes)
-    surface_class: list[int] = field(default_factory=list)
-    surface_feature: list[int] = field(default_factory=list)
-    features: list[dict[str, Any]] = field(default_factory=list)  # attributes incl. the key, per feature
-    feature_types: list[str] = field(default_factory=list)
-    # per feature-block transform (CityJSONSeq features share the header's transform)
-    _blocks: list[tuple[int, np.ndarray, np.ndarray]] = field(default_factory=list)
-    _pending: bool = False  # rings were added whose block vertices are not appended yet
-    _pending_first_ring: int = 0
+    vertices: np.ndarray  # (nv, 3) float64 RD x, y, NAP height
+    ring_vertices: np.ndarray  # (n,) int64 index into vertices, ring after ring
+    ring_lengths: np.ndarray  # (nrings,) int64
+    surface_rings: np.ndarray  # (nsurfaces,) rings per surface (1 = no holes)
+    surface_class: np.ndarray  # (nsurfaces,) roof/wall/ground or terrain type
+    surface_feature: np.ndarray  # (nsurfaces,) feature index
+    features: list[dict[str, Any]]  # attributes incl. the key, per feature
 
     def __len__(self) -> int:
         return len(self.features)
 
     def ring_positions(self) -> np.ndarray:
         """Positions (n, 3) float64 of every ring vertex, in RD/NAP metres."""
-        if not self.ring_vertices:
-            return np.zeros((0, 3))
-        raw = np.array(self.vertices, dtype=np.float64).reshape(-1, 3)
-        scale = np.ones_like(raw)
-        shift = np.zeros_like(raw)
-        bounds = [b[0] for b in self._blocks] + [len(raw)]
-        for (start, s, t), end in zip(self._blocks, bounds[1:]):
-            scale[start:end] = s
-            shift[start:end] = t
-        real = raw * scale + shift
-        lengths = np.asarray(self.ring_lengths, dtype=np.int64)
-        offsets = np.repeat(np.asarray(self.ring_feature_offset, dtype=np.int64), lengths)
-        idx = np.asarray(self.ring_vertices, dtype=np.int64) + offsets
-        return real[idx]
+        return self.vertices[self.ring_vertices]
+
+    def feature_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Where each feature's surfaces, rings and ring vertices start (each (nfeatures + 1,))."""
+        surf = np.searchsorted(self.surface_feature, np.arange(len(self.features) + 1))
+        ring = np.concatenate([[0], np.cumsum(self.surface_rings)])[surf]
+        vert = np.concatenate([[0], np.cumsum(self.ring_lengths)])[ring]
+        return surf, ring, vert
+
+    def subset(self, features: np.ndarray, ranges: tuple[np.ndarray, np.ndarray, np.ndarray]) -> SurfaceSet:
+        """The given features (sorted indices) as a set of their own, sharing the vertices."""
+        surf, ring, vert = ranges
+        s = concat_ranges(surf[features], surf[features + 1])
+        nsurf = surf[features + 1] - surf[features]
+        return SurfaceSet(self.vertices, self.ring_vertices[concat_ranges(vert[features], vert[features + 1])],
+                          self.ring_lengths[concat_ranges(ring[features], ring[features + 1])],
+                          self.surface_rings[s], self.surface_class[s], np.repeat(np.arange(len(features)), nsurf),
+                          [self.features[i] for i in features.tolist()])
 
 
 @dataclass
@@ -128,40 +135,206 @@ def _check_header(path: Path, doc: Any, where: str) -> tuple[str, np.ndarray, np
     return version, scale, shift
 
 
-def _surfaces_of(geom: dict) -> Iterator[tuple[list, Any]]:
-    """(surface rings, semantic value) of a geometry's boundary, whatever its type."""
+def _surfaces_of(geom: dict, classes: list[int] | None, default: int) -> tuple[list, list[int]]:
+    """A geometry's surfaces (each a list of rings) and the class of each, whatever the geometry type.
+
+    :param classes: class per entry of the geometry's ``semantics.surfaces``; None to give all ``default``.
+    """
     gtype = geom.get("type")
     b = geom.get("boundaries") or []
-    vals = (geom.get("semantics") or {}).get("values")
+    vals = (geom.get("semantics") or {}).get("values") if classes is not None else None
     if gtype in ("MultiSurface", "CompositeSurface"):
-        for i, s in enumerate(b):
-            yield s, (vals[i] if vals else None)
+        shells, shell_vals = [b], [vals]
     elif gtype == "Solid":
-        for si, shell in enumerate(b):
-            sv = vals[si] if vals else None
-            for i, s in enumerate(shell):
-                yield s, (sv[i] if sv else None)
+        shells, shell_vals = b, vals or [None] * len(b)
     elif gtype in ("MultiSolid", "CompositeSolid"):
-        for di, solid in enumerate(b):
-            dv = vals[di] if vals else None
-            for si, shell in enumerate(solid):
-                sv = dv[si] if dv else None
-                for i, s in enumerate(shell):
-                    yield s, (sv[i] if sv else None)
+        shells = [shell for solid in b for shell in solid]
+        shell_vals = [v for i, solid in enumerate(b) for v in ((vals[i] if vals else None) or [None] * len(solid))]
     else:
         raise ValueError(f"geometry type {gtype!r} is not supported for tiling")
+    if len(shells) == 1 and shell_vals[0] is None:  # the common cases first: one shell, all or no semantics
+        surfaces, out = shells[0], [default] * len(shells[0])
+    elif len(shells) == 1 and None not in shell_vals[0]:
+        surfaces, out = shells[0], [classes[v] for v in shell_vals[0]]
+    else:
+        surfaces, out = [], []
+        for shell, sv in zip(shells, shell_vals):
+            surfaces += shell
+            out += [default] * len(shell) if sv is None else [default if v is None else classes[v] for v in sv]
+    if len(out) != len(surfaces):
+        raise ValueError(f"{len(out)} semantic values for {len(surfaces)} surfaces")
+    return surfaces, out
+
+
+class _SetBuilder:
+    """Collects the rings of one SurfaceSet: Python lists per batch, numpy arrays per finished batch."""
+
+    def __init__(self, path: Path, scale: np.ndarray, shift: np.ndarray, skipped: SkipLog):
+        self.path, self.scale, self.shift, self.skipped = path, scale, shift, skipped
+        self.features: list[dict[str, Any]] = []
+        self._chunks: list[tuple[np.ndarray, ...]] = []  # ring and surface arrays per finished batch
+        self._vertex_chunks: list[np.ndarray] = []
+        self._nverts = 0  # vertices in finished batches
+        self._new_batch()
+
+    def _new_batch(self) -> None:
+        self.block_vertices: list[list] = []  # vertex list of every block used in this batch
+        self.rings: list[list] = []  # the parsed index lists themselves, not copies
+        self.surface_rings: list[int] = []
+        self.surface_class: list[int] = []
+        self.feature_surfaces: list[int] = []  # surfaces per feature
+        self.feature_block: list[int] = []  # block (in this batch) whose vertices the feature indexes
+        self.feature_ids: list[str] = []
+        self.feature_attrs: list[dict[str, Any]] = []
+        self._block_used = False
+
+    @property
+    def pending_blocks(self) -> int:
+        return len(self.block_vertices)
+
+    def start_block(self, vertices: list) -> None:
+        self._block_vertices = vertices
+        self._block_used = False
+
+    def add(self, oid: str, surfaces: list, classes: list[int], attrs: dict[str, Any]) -> None:
+        """Add a feature from its surfaces (lists of rings) and their classes; degenerate rings
+        (< 3 vertices) are dropped, and so is a surface whose outer ring is degenerate."""
+        rings, sr, sc = self.rings, self.surface_rings, self.surface_class
+        marks = len(rings), len(sr)
+        nsurf = 0
+        try:
+            for srf, cls in zip(surfaces, classes):
+                if len(srf) == 1 and len(srf[0]) >= 3:  # the common case: no holes
+                    rings.append(srf[0])
+                    sr.append(1)
+                    sc.append(cls)
+                    nsurf += 1
+                    continue
+                n = 0
+                for ring in srf:
+                    if len(ring) >= 3:
+                        rings.append(ring)
+                        n += 1
+                    elif n == 0:
+                        break
+                if n:
+                    sr.append(n)
+                    sc.append(cls)
+                    nsurf += 1
+        except TypeError:
+            del rings[marks[0]:], sr[marks[1]:], sc[marks[1]:]
+            raise
+        if not self._block_used:
+            self.block_vertices.append(self._block_vertices)
+            self._block_used = True
+        self.feature_surfaces.append(nsurf)
+        self.feature_block.append(len(self.block_vertices) - 1)
+        self.feature_ids.append(oid)
+        self.feature_attrs.append(attrs)
+
+    def flush(self) -> None:
+        """Turn the batch into arrays; features whose vertices or indices are unusable are skipped."""
+        if not self.feature_attrs:
+            self._new_batch()
+            return
+        block_nv = np.fromiter(map(len, self.block_vertices), np.int64, len(self.block_vertices))
+        feat_nsurf = np.asarray(self.feature_surfaces, dtype=np.int64)
+        surf_rings = np.asarray(self.surface_rings, dtype=np.int64)
+        ring_len = np.fromiter(map(len, self.rings), np.int64, len(self.rings))
+        surf_feat = np.repeat(np.arange(len(feat_nsurf)), feat_nsurf)
+        ring_feat = np.repeat(surf_feat, surf_rings)
+        feat_block = np.asarray(self.feature_block, dtype=np.int64)
+        try:
+            verts = np.array(list(chain.from_iterable(self.block_vertices)), dtype=np.float64).reshape(-1, 3)
+            idx = np.fromiter(chain.from_iterable(self.rings), np.int64, int(ring_len.sum()))
+            bad_block = np.zeros(len(block_nv), bool)
+        except (ValueError, TypeError):
+            verts, idx, bad_block = self._checked_arrays(block_nv, ring_len)
+        # indices must point into the feature's own block
+        vert_feat = np.repeat(ring_feat, ring_len)
+        vblock = feat_block[vert_feat]
+        bad_vertex = (idx < 0) | (idx >= block_nv[vblock]) | bad_block[vblock]
+        bad_feat = np.zeros(len(feat_nsurf), bool)
+        bad_feat[vert_feat[bad_vertex]] = True
+        bad_feat |= bad_block[feat_block]
+        if bad_feat.any():
+            for f in np.flatnonzero(bad_feat).tolist():
+                reason = ("vertices are not [x, y, z] numbers" if bad_block[feat_block[f]]
+                          else "boundary refers to a vertex that does not exist")
+                self.skipped.add(self.path, self.feature_ids[f], f"geometry not usable: {reason}")
+            keep_feat = ~bad_feat
+            keep_vertex = keep_feat[vert_feat]
+            keep_ring, keep_surf = keep_feat[ring_feat], keep_feat[surf_feat]
+            idx, vert_feat, ring_len = idx[keep_vertex], vert_feat[keep_vertex], ring_len[keep_ring]
+            surf_rings, surf_feat = surf_rings[keep_surf], surf_feat[keep_surf]
+            surf_class = np.asarray(self.surface_class, dtype=np.int64)[keep_surf]
+            renumber = np.cumsum(keep_feat) - 1
+            surf_feat, vert_feat = renumber[surf_feat], renumber[vert_feat]
+            feat_block = feat_block[keep_feat]
+            attrs = [a for a, k in zip(self.feature_attrs, keep_feat.tolist()) if k]
+        else:
+            surf_class = np.asarray(self.surface_class, dtype=np.int64)
+            attrs = self.feature_attrs
+        block_start = np.concatenate([[0], np.cumsum(block_nv)[:-1]])
+        idx = idx + block_start[feat_block[vert_feat]] + self._nverts
+        self._chunks.append((idx, ring_len, surf_rings, surf_class, surf_feat + len(self.features)))
+        self._vertex_chunks.append(verts * self.scale + self.shift)
+        self._nverts += len(verts)
+        self.features.extend(attrs)
+        self._new_batch()
+
+    def _checked_arrays(self, block_nv: np.ndarray, ring_len: np.ndarray):
+        """The slow path of flush: find the blocks with bad vertices and the rings with bad indices."""
+        bad_block = np.zeros(len(block_nv), bool)
+        parts = []
+        for b, vs in enumerate(self.block_vertices):
+            try:
+                a = np.array(vs, dtype=np.float64).reshape(-1, 3)
+                if len(a) != len(vs):
+                    raise ValueError
+            except (ValueError, TypeError):
+                a = np.zeros((len(vs), 3))
+                bad_block[b] = True
+            parts.append(a)
+        verts = np.concatenate(parts) if parts else np.zeros((0, 3))
+        idx = []
+        for ring in self.rings:
+            try:
+                idx.append(np.fromiter(ring, np.int64, len(ring)))
+            except (ValueError, TypeError):
+                idx.append(np.full(len(ring), -1, np.int64))  # marks its feature bad
+        return verts, np.concatenate(idx), bad_block
+
+    def finish(self) -> SurfaceSet:
+        self.flush()
+        chunks = self._chunks
+        if not chunks:
+            z = np.zeros(0, np.int64)
+            return SurfaceSet(np.zeros((0, 3)), z, z, z, z, z, self.features)
+        idx, ring_len, surf_rings, surf_class, surf_feat = (np.concatenate(c) for c in zip(*chunks))
+        verts = np.concatenate(self._vertex_chunks)
+        # keep only the vertices that rings use (a CityJSON file shares one vertex list between
+        # buildings and terrain, and 3DBAG features carry several LoDs)
+        used = np.zeros(len(verts), bool)
+        used[idx] = True
+        if not used.all():
+            renumber = np.cumsum(used) - 1
+            verts, idx = verts[used], renumber[idx]
+        return SurfaceSet(verts, idx, ring_len, surf_rings, surf_class, surf_feat, self.features)
 
 
 class _Reader:
-    def __init__(self, path: Path, lod: str | None):
+    def __init__(self, path: Path, lod: str | None, scale: np.ndarray, shift: np.ndarray):
         self.path = path
         self.lod = lod
-        self.buildings = SurfaceSet()
-        self.terrain = SurfaceSet()
         self.skipped = SkipLog()
+        self.buildings = _SetBuilder(path, scale, shift, self.skipped)
+        self.terrain = _SetBuilder(path, scale, shift, self.skipped)
 
-    def add_block(self, cityobjects: dict, vertices: list, scale: np.ndarray, shift: np.ndarray) -> None:
+    def add_block(self, cityobjects: dict, vertices: list) -> None:
         """Add the CityObjects that share one vertex list (a CityJSONFeature, or a whole CityJSON)."""
+        self.buildings.start_block(vertices)
+        self.terrain.start_block(vertices)
         for oid, co in cityobjects.items():
             if co.get("parents"):
                 continue  # a part: handled through its parent
@@ -171,66 +344,38 @@ class _Reader:
                     self._add_building(oid, co, cityobjects)
                 elif ctype in TERRAIN_CLASS:
                     self._add_terrain(oid, co)
-            except (ValueError, TypeError, KeyError, IndexError) as e:
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
                 self.skipped.add(self.path, oid, f"geometry not usable: {e}")
-        # vertices are shared by everything in the block: append them once to each set that used them
-        for target in (self.buildings, self.terrain):
-            if target._pending:
-                start = len(target.vertices)
-                target._blocks.append((start, scale, shift))
-                for r in range(target._pending_first_ring, len(target.ring_feature_offset)):
-                    target.ring_feature_offset[r] = start
-                target.vertices.extend(vertices)
-                target._pending = False
-
-    def _emit(self, target: SurfaceSet, surfaces: list[tuple[list, int]], attrs: dict, ctype: str) -> None:
-        if not target._pending:
-            target._pending = True
-            target._pending_first_ring = len(target.ring_lengths)
-        fi = len(target.features)
-        rv, rl, rfo = target.ring_vertices, target.ring_lengths, target.ring_feature_offset
-        sr, sc, sf = target.surface_rings, target.surface_class, target.surface_feature
-        for rings, cls in surfaces:
-            n = 0
-            for ring in rings:
-                if len(ring) >= 3:
-                    rv.extend(ring)
-                    rl.append(len(ring))
-                    rfo.append(0)  # set when the block's vertices are appended
-                    n += 1
-                elif n == 0:
-                    break  # a degenerate outer ring: drop the surface
-            if n:
-                sr.append(n)
-                sc.append(cls)
-                sf.append(fi)
-        target.features.append(attrs)
-        target.feature_types.append(ctype)
+        for b in (self.buildings, self.terrain):
+            if b.pending_blocks >= BATCH_BLOCKS:
+                b.flush()
 
     def _add_building(self, oid: str, co: dict, cityobjects: dict) -> None:
-        owners = [co] + [cityobjects[c] for c in co.get("children") or [] if c in cityobjects
-                         and cityobjects[c].get("type") in BUILDING_PART_TYPES]
-        all_geoms = [g for o in owners for g in o.get("geometry") or []]
-        if not all_geoms:
+        owners = [co]
+        for c in co.get("children") or ():
+            part = cityobjects.get(c)
+            if part is not None and part.get("type") in BUILDING_PART_TYPES:
+                owners.append(part)
+        geoms = [g for o in owners for g in o.get("geometry") or ()]
+        if not geoms:
             self.skipped.add(self.path, oid, "building has no geometry")
             return
-        lods = sorted({str(g.get("lod")) for g in all_geoms}, key=_lod_key)
-        lod = self.lod if self.lod is not None else lods[-1]
+        lods = [str(g.get("lod")) for g in geoms]
+        lod = self.lod if self.lod is not None else max(lods, key=_lod_key)
         if lod not in lods:
-            self.skipped.add(self.path, oid, f"no LoD {lod} geometry (has {', '.join(lods)})")
+            has = ", ".join(sorted(set(lods), key=_lod_key))
+            self.skipped.add(self.path, oid, f"no LoD {lod} geometry (has {has})")
             return
-        surfaces = []
-        for o in owners:
-            for g in o.get("geometry") or []:
-                if str(g.get("lod")) != lod:
-                    continue
-                types = [s.get("type") for s in (g.get("semantics") or {}).get("surfaces", [])]
-                for rings, sem in _surfaces_of(g):
-                    cls = SEMANTIC_CLASS.get(types[sem], _WALL) if sem is not None else _WALL
-                    surfaces.append((rings, cls))
-        attrs = dict(co.get("attributes") or {})
+        surfaces, classes = [], []
+        for g, glod in zip(geoms, lods):
+            if glod == lod:
+                types = (g.get("semantics") or {}).get("surfaces")
+                s, c = _surfaces_of(g, [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None, _WALL)
+                surfaces += s
+                classes += c
+        attrs = co.get("attributes") or {}  # the parsed dict is ours to extend
         attrs.setdefault("identificatie", oid)
-        self._emit(self.buildings, surfaces, attrs, "Building")
+        self.buildings.add(oid, surfaces, classes, attrs)
 
     def _add_terrain(self, oid: str, co: dict) -> None:
         geoms = co.get("geometry") or []
@@ -238,12 +383,24 @@ class _Reader:
         if not g or not g.get("boundaries"):
             self.skipped.add(self.path, oid, "terrain object has no geometry")
             return
-        cls = TERRAIN_CLASS[co["type"]]
-        surfaces = [(rings, cls) for rings, _ in _surfaces_of(g)]
-        attrs = dict(co.get("attributes") or {})
+        surfaces, classes = _surfaces_of(g, None, TERRAIN_CLASS[co["type"]])
+        attrs = co.get("attributes") or {}
         attrs.setdefault("identificatie", oid)
         attrs.setdefault("object_type", co["type"])
-        self._emit(self.terrain, surfaces, attrs, co["type"])
+        self.terrain.add(oid, surfaces, classes, attrs)
+
+
+@contextmanager
+def _no_cycle_collection():
+    """Parsed JSON makes no reference cycles, yet the millions of lists it creates would make the
+    cyclic garbage collector rescan everything read so far, again and again: pause it while reading."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _loads(path: Path, text: bytes, where: str) -> Any:
@@ -269,8 +426,7 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
             raise InputError(path, "no model.city.jsonl or model.city.json in this directory")
     if not path.is_file():
         raise InputError(path, "file not found")
-    r = _Reader(path, lod)
-    with path.open("rb") as f:
+    with path.open("rb") as f, _no_cycle_collection():
         first = f.readline()
         is_seq = False
         if first.strip():
@@ -281,6 +437,7 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
                 is_seq = False
         if is_seq:
             version, scale, shift = _check_header(path, head, "line 1")
+            r = _Reader(path, lod, scale, shift)
             for n, line in enumerate(f, start=2):
                 if not line.strip():
                     continue
@@ -288,12 +445,14 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
                 if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":
                     r.skipped.add(path, f"line {n}", "not a CityJSONFeature")
                     continue
-                r.add_block(feat.get("CityObjects") or {}, feat.get("vertices") or [], scale, shift)
+                r.add_block(feat.get("CityObjects") or {}, feat.get("vertices") or [])
         else:
             doc = _loads(path, first + f.read(), "file")
             version, scale, shift = _check_header(path, doc, "the document")
-            r.add_block(doc.get("CityObjects") or {}, doc.get("vertices") or [], scale, shift)
+            r = _Reader(path, lod, scale, shift)
+            r.add_block(doc.get("CityObjects") or {}, doc.get("vertices") or [])
+    buildings, terrain = r.buildings.finish(), r.terrain.finish()
     for s in r.skipped.items:
         log.warning("skipped %s", s)
-    log.info("%s: %d buildings, %d terrain objects, %d skipped", path, len(r.buildings), len(r.terrain), len(r.skipped))
-    return CityModel(path, r.buildings, r.terrain, r.skipped, version, lod)
+    log.info("%s: %d buildings, %d terrain objects, %d skipped", path, len(buildings), len(terrain), len(r.skipped))
+    return CityModel(path, buildings, terrain, r.skipped, version, lod)

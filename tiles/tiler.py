@@ -10,6 +10,7 @@ local east-north-up frame, and each parent's box is the union of its children's.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -24,7 +25,7 @@ import orjson
 from stadsmodel.errors import TilingError
 from tiles.georef import LocalFrame
 from tiles.gltf import TileMesh, write_glb
-from tiles.mesh import Mesh, triangulate
+from tiles.mesh import triangulate
 from tiles.metadata import FeatureTable
 from tiles.model import BUILDING_SURFACE_CLASSES, TERRAIN_TYPES, CityModel, SurfaceSet, read_model
 
@@ -87,33 +88,6 @@ def _leaves(node: _Node) -> list[_Node]:
     return [node] if node.items is not None else [leaf for c in node.children for leaf in _leaves(c)]
 
 
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Concatenated aranges [starts[i], ends[i]) without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    if not total:
-        return np.zeros(0, np.int64)
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    return np.arange(total) + offsets
-
-
-def _tile_mesh(mesh: Mesh, features: np.ndarray) -> TileMesh:
-    fvs, fts = mesh.feature_vertex_start, mesh.feature_triangle_start
-    v = _ranges(fvs[features], fvs[features + 1])
-    t = _ranges(fts[features], fts[features + 1])
-    nverts = fvs[features + 1] - fvs[features]
-    new_start = np.concatenate([[0], np.cumsum(nverts)[:-1]])
-    # old global vertex index → index within the tile, feature by feature
-    shift = np.zeros(len(fvs) - 1, np.int64)
-    shift[features] = new_start - fvs[features]
-    local_feature = np.zeros_like(shift)
-    local_feature[features] = np.arange(len(features))
-    tri = mesh.triangles[t]
-    tri = tri + shift[mesh.vertex_feature[tri[:, 0]]][:, None]
-    return TileMesh(mesh.positions[v], mesh.normals[v], tri, mesh.triangle_class[t],
-                    local_feature[mesh.vertex_feature[v]], features)
-
-
 def _box(lo: np.ndarray, hi: np.ndarray) -> list[float]:
     c = (lo + hi) / 2
     h = ((hi - lo) / 2 + BOX_PADDING).tolist()
@@ -160,28 +134,30 @@ def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str,
                   materials: list, capacity: int = CAPACITY, max_leaf_size: float = MAX_LEAF_SIZE) -> TilesetSummary:
     """Write ``out/tileset.json`` and ``out/content/*.glb`` for one set of features."""
     t0 = time.perf_counter()
-    rd = surfaces.ring_positions()
-    local = frame.to_local(rd)
-    mesh = triangulate(local, surfaces.ring_lengths, surfaces.surface_rings, surfaces.surface_class,
-                       surfaces.surface_feature, len(surfaces.features))
-    fvs = mesh.feature_vertex_start
-    has_geom = np.flatnonzero((fvs[1:] - fvs[:-1]) > 0)
+    ranges = surfaces.feature_ranges()
+    vert = ranges[2]
+    counts = vert[1:] - vert[:-1]
+    has_geom = np.flatnonzero(counts > 0)
     if len(has_geom) < len(surfaces.features):
         log.warning("%s: %d features without usable surfaces left out", name, len(surfaces.features) - len(has_geom))
     if not len(has_geom):
         raise TilingError(f"{name}: no feature has usable geometry to tile")
-    # centroids in RD from the ring vertices of each feature
-    counts = (fvs[has_geom + 1] - fvs[has_geom]).astype(np.float64)
-    cs = np.vstack([np.zeros((1, 2)), np.cumsum(rd[:, :2], axis=0)])
-    centroids = (cs[fvs[has_geom + 1]] - cs[fvs[has_geom]]) / counts[:, None]
+    # centroids in RD: the mean of each feature's ring vertices
+    rd = surfaces.vertices
+    starts = vert[has_geom]
+    centroids = np.column_stack([np.add.reduceat(rd[:, axis][surfaces.ring_vertices], starts) for axis in (0, 1)])
+    centroids /= counts[has_geom, None]
     table = FeatureTable(surfaces.features, class_name)
+    # the tileset's frame, each vertex converted once (a vertex is on several rings)
+    local = dataclasses.replace(surfaces, vertices=frame.to_local(rd))
 
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
     (tmp / "content").mkdir(parents=True)
     try:
-        root, total_bytes = _write_tiles(tmp, name, mesh, has_geom, centroids, table, materials, capacity, max_leaf_size)
+        root, total_bytes = _write_tiles(tmp, name, local, ranges, has_geom, centroids, table, materials,
+                                         capacity, max_leaf_size)
         tileset = {
             "asset": {"version": "1.1", "generator": "stadsmodel tiles"},
             "geometricError": round(max(root.error * 2, 1.0), 3),
@@ -202,14 +178,24 @@ def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str,
     return TilesetSummary(name, out / "tileset.json", int(len(has_geom)), nleaves, total_bytes, dt)
 
 
-def _write_tiles(tmp: Path, name: str, mesh: Mesh, has_geom: np.ndarray, centroids: np.ndarray,
+def _tile_mesh(local: SurfaceSet, features: np.ndarray, ranges) -> TileMesh:
+    """Triangulate one tile's features (sorted indices; local vertices in the tileset frame).
+
+    A tile at a time keeps the arrays small: they stay in the CPU caches and in memory the
+    allocator reuses, which a whole district's arrays would not."""
+    sub = local.subset(features, ranges)
+    mesh = triangulate(sub.ring_positions(), sub.ring_lengths, sub.surface_rings, sub.surface_class,
+                       sub.surface_feature)
+    return TileMesh(mesh.positions, mesh.normals, mesh.triangles, mesh.triangle_class, mesh.vertex_feature, features)
+
+
+def _write_tiles(tmp: Path, name: str, local: SurfaceSet, ranges, has_geom: np.ndarray, centroids: np.ndarray,
                  table: FeatureTable, materials: list, capacity: int, max_leaf_size: float) -> tuple[_Node, int]:
     root = _quadtree(centroids, capacity, max_leaf_size)
     total_bytes = 0
     leaves = _leaves(root)
     for i, leaf in enumerate(leaves):
-        feats = np.sort(has_geom[leaf.items])
-        tm = _tile_mesh(mesh, feats)
+        tm = _tile_mesh(local, np.sort(has_geom[leaf.items]), ranges)
         leaf.uri = f"content/{leaf.level}_{leaf.x}_{leaf.y}.glb"
         total_bytes += write_glb(tmp / leaf.uri, tm, table, materials)
         leaf.box_min, leaf.box_max = tm.positions.min(axis=0), tm.positions.max(axis=0)
@@ -223,10 +209,9 @@ def _bounds(sets: list[SurfaceSet]) -> tuple[float, float, float, float, float]:
     lo = np.full(3, np.inf)
     hi = np.full(3, -np.inf)
     for s in sets:
-        if len(s):
-            p = s.ring_positions()
-            lo = np.minimum(lo, p.min(axis=0))
-            hi = np.maximum(hi, p.max(axis=0))
+        if len(s.vertices):
+            lo = np.minimum(lo, s.vertices.min(axis=0))
+            hi = np.maximum(hi, s.vertices.max(axis=0))
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2)
 
 

@@ -102,11 +102,14 @@ def read_vector_layer(path: Path, layer: str, notes: list[str]) -> tuple[gpd.Geo
     return gdf, unparsable
 
 
-def outside_rd(geometry: shapely.Geometry) -> bool:
-    """True when a geometry lies outside the RD New extent (a sign of another CRS, e.g. lon/lat)."""
-    minx, miny, maxx, maxy = shapely.bounds(geometry)
+def outside_rd(geometry: shapely.Geometry | np.ndarray) -> bool | np.ndarray:
+    """True when a geometry lies outside the RD New extent (a sign of another CRS, e.g. lon/lat).
+
+    Element-wise for an array of geometries (None and empty count as outside).
+    """
+    minx, miny, maxx, maxy = np.moveaxis(shapely.bounds(geometry), -1, 0)
     x0, y0, x1, y1 = RD_BOUNDS
-    return not (x0 <= minx and maxx <= x1 and y0 <= miny and maxy <= y1)
+    return ~((x0 <= minx) & (maxx <= x1) & (y0 <= miny) & (maxy <= y1))
 
 
 def geometry_problems(geometry: np.ndarray, unparsable: np.ndarray) -> list[str | None]:

@@ -41,7 +41,7 @@ from etl.readers import (
     record_skips,
     require_exists,
 )
-from etl.readers.gml import GeometryError, children, invalid_reason, iter_elements, local_name, parse_geometry, srs_problem
+from etl.readers.gml import LOCAL_NAMES, GeometryBatch, children, iter_elements, srs_problem
 from stadsmodel.crs import RD_NEW
 from stadsmodel.errors import InputError, SkipLog
 
@@ -142,6 +142,14 @@ GPKG_TYPE_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
 
 _GML_NAME = re.compile(r"^(?:bgt_)?([a-z]+)\.gml$", re.IGNORECASE)
 _MEMBER_ELEMENTS = ("cityObjectMember", "featureMember", "member")
+# Features whose geometries are built and checked together: large enough for bulk shapely calls to
+# pay off, small enough that the queue stays a few MB on national files.
+_BATCH_SIZE = 10_000
+# A feature read but not yet kept: object type, identificatie, _ATTRIBUTE_COLUMNS, early skip reason.
+_PendingFeature = tuple[str, str, list[str | None], str | None]
+# COLUMNS are identificatie, object_type, these (read from the feature's own elements), bron.
+_ATTRIBUTE_COLUMNS = COLUMNS[2:-1]
+_HOOGTELIGGING = _ATTRIBUTE_COLUMNS.index("relatieve_hoogteligging")
 
 
 @dataclass
@@ -253,6 +261,7 @@ class _Collector:
     def __init__(self, wanted: tuple[str, ...]):
         self.wanted = wanted
         self.columns = {t: {c: [] for c in (*COLUMNS, "geometry")} for t in wanted}
+        self.sources = {t: _attribute_sources(t) for t in wanted}
         self.ids: dict[str, set[str]] = {t: set() for t in wanted}
         self.counts_in: dict[str, int] = {t: 0 for t in wanted}
         self.skipped = SkipLog()
@@ -264,58 +273,80 @@ class _Collector:
         """Read one GML file; returns how many feature members it holds (of any type)."""
         bron = Path(name.split("!")[-1]).name
         members = 0
+        pending: list[_PendingFeature] = []
+        batch = GeometryBatch()
         for member in iter_elements(stream, name, _MEMBER_ELEMENTS):
             members += 1
-            feature = next(children(member), None)
-            if feature is None:
+            for feature in member:
+                if isinstance(feature.tag, str):  # not a processing instruction
+                    break
+            else:
                 continue
-            element_name = local_name(feature)
+            element_name = LOCAL_NAMES[feature.tag]
             object_type = CITYGML_OBJECT_TYPES.get(element_name) or file_type or element_name.lower()
             if object_type not in self.columns:
                 continue
             self.counts_in[object_type] += 1
-            self._read_feature(feature, object_type, name, bron)
+            self._read_feature(feature, object_type, pending, batch)
+            if len(pending) >= _BATCH_SIZE:
+                self._keep(pending, batch, name, bron)
+        self._keep(pending, batch, name, bron)
         return members
 
-    def _read_feature(self, feature: etree._Element, object_type: str, name: str, bron: str) -> None:
+    def _read_feature(
+        self, feature: etree._Element, object_type: str, pending: list[_PendingFeature], batch: GeometryBatch
+    ) -> None:
+        """Take a feature's attributes and queue its geometry; `_keep` decides on it later."""
         by_name: dict[str, etree._Element] = {}
-        for child in children(feature):
-            by_name.setdefault(local_name(child), child)
+        local_names = LOCAL_NAMES
+        for child in feature:
+            by_name.setdefault(local_names[child.tag], child)
         if not END_ELEMENTS.isdisjoint(by_name):
             return  # a historic version: filtered, not an error
-        identificatie = _lokaal_id(feature)
-
-        def text(element_names: tuple[str, ...]) -> str | None:
-            for element_name in element_names:
+        attributes = []
+        for element_names in self.sources[object_type]:
+            value = None
+            for element_name in element_names:  # the first one present with text
                 element = by_name.get(element_name)
-                if element is not None and element.text and element.text.strip():
-                    return element.text.strip()
-            return None
+                if element is not None:
+                    text = element.text
+                    if text and (text := text.strip()):
+                        value = text
+                        break
+            attributes.append(value)
+        geometry_property = _geometry_property(by_name)
+        element = None if geometry_property is None else next(children(geometry_property), None)
+        reason = "missing geometry" if element is None else srs_problem(element)
+        if reason is None:
+            batch.add(element)
+        pending.append((object_type, _lokaal_id(feature), attributes, reason))
 
-        row = {column: text(names) for column, names in COMMON_ELEMENTS.items()}
-        geometry, reason = _feature_geometry(_geometry_property(by_name))
-        if reason is None:
-            reason = self._duplicate(object_type, identificatie)
-        if reason is None:
-            row["relatieve_hoogteligging"], reason = _hoogteligging(row["relatieve_hoogteligging"])
-        if reason is not None:
-            self.skipped.add(name, identificatie, reason)
-            return
-        self.ids[object_type].add(identificatie)
-        elements = TYPE_ELEMENTS.get(object_type, GENERIC_ELEMENTS)
-        row.update(
-            identificatie=identificatie,
-            object_type=object_type,
-            functie=text(elements.get("functie", ())),
-            fysiek_voorkomen=text(elements.get("fysiek_voorkomen", ())),
-            bron=bron,
-            geometry=geometry,
-        )
-        if object_type != "pand":
-            row["identificatie_bag_pnd"] = None
-        columns = self.columns[object_type]
-        for column, value in row.items():
-            columns[column].append(value)
+    def _keep(self, pending: list[_PendingFeature], batch: GeometryBatch, name: str, bron: str) -> None:
+        """Build the queued geometries and keep or skip each queued feature, in file order."""
+        geometries, reasons = batch.build()
+        outside = outside_rd(np.array(geometries, dtype=object)) if geometries else []
+        queued = iter(zip(geometries, reasons, outside))
+        kept: dict[str, list[tuple]] = {}
+        for object_type, identificatie, attributes, reason in pending:
+            geometry = None
+            if reason is None:
+                geometry, reason, outside_extent = next(queued)
+                if reason is None and outside_extent:
+                    reason = "coordinates outside the RD New extent (wrong CRS?)"
+            if reason is None:
+                reason = self._duplicate(object_type, identificatie)
+            if reason is None:
+                attributes[_HOOGTELIGGING], reason = _hoogteligging(attributes[_HOOGTELIGGING])
+            if reason is not None:
+                self.skipped.add(name, identificatie, reason)
+                continue
+            self.ids[object_type].add(identificatie)
+            kept.setdefault(object_type, []).append((identificatie, object_type, *attributes, bron, geometry))
+        for object_type, rows in kept.items():
+            columns = self.columns[object_type]
+            for column, values in zip((*COLUMNS, "geometry"), zip(*rows)):
+                columns[column].extend(values)
+        pending.clear()
 
     def _duplicate(self, object_type: str, identificatie: str) -> str | None:
         if identificatie in self.ids[object_type]:
@@ -397,26 +428,6 @@ class _Collector:
         return BgtResult(layers=layers, skipped=self.skipped, counts_in=dict(self.counts_in), notes=self.notes)
 
 
-def _feature_geometry(geometry_property: etree._Element | None):
-    """(geometry, None) or (None, reason) for a feature's geometry property."""
-    if geometry_property is None:
-        return None, "missing geometry"
-    element = next(children(geometry_property), None)
-    if element is None:
-        return None, "missing geometry"
-    problem = srs_problem(element)
-    if problem:
-        return None, problem
-    try:
-        geometry = parse_geometry(element)
-    except GeometryError as exc:
-        return None, str(exc)
-    reason = invalid_reason(geometry)
-    if reason is None and outside_rd(geometry):
-        reason = "coordinates outside the RD New extent (wrong CRS?)"
-    return (geometry, None) if reason is None else (None, reason)
-
-
 def _hoogteligging(value) -> tuple[int, str | None]:
     """(relatieveHoogteligging, problem). BGT requires it; 0 (ground level) is its default when absent."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -430,9 +441,23 @@ def _hoogteligging(value) -> tuple[int, str | None]:
     return int(number), None
 
 
+def _attribute_sources(object_type: str) -> tuple[tuple[str, ...], ...]:
+    """Element local names to read, per column of `_ATTRIBUTE_COLUMNS`, for one object type."""
+    elements = TYPE_ELEMENTS.get(object_type, GENERIC_ELEMENTS)
+    sources = {
+        **COMMON_ELEMENTS,
+        "functie": elements.get("functie", ()),
+        "fysiek_voorkomen": elements.get("fysiek_voorkomen", ()),
+    }
+    if object_type != "pand":
+        sources["identificatie_bag_pnd"] = ()  # only a pand refers to a BAG pand
+    return tuple(sources[column] for column in _ATTRIBUTE_COLUMNS)
+
+
 def _lokaal_id(feature: etree._Element) -> str:
     """identificatie/NEN3610ID/lokaalID, else the gml:id (GML 3.1 or 3.2)."""
-    lokaal_id = (feature.findtext(".//{*}lokaalID") or "").strip()
+    element = next(feature.iterdescendants("{*}lokaalID"), None)
+    lokaal_id = (element.text or "").strip() if element is not None else ""
     return (
         lokaal_id
         or feature.get("{http://www.opengis.net/gml}id")

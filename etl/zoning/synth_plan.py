@@ -9,8 +9,17 @@ Layout (x = west → east over the district's extent, plus a 20 m margin):
   55 – 75 % Centrum  bouwvlakken but NO maatvoering (→ maximum bouwhoogte "onbekend"); a beschermd gezicht
   75 – 90 % Groen    gebiedsaanduiding "wetgevingzone - wijzigingsgebied"
   90 – 100 % Verkeer
+A pand whose roof the model cannot measure (truth: no roof points, or not built yet) gets a bouwvlak with a
+maximum bouwhoogte of 10 m wherever it lies, so the check has a maximum to compare with and must answer that
+the *height* is unknown. Bouwvlakken stop at the neighbours' walls, so a point on one pand never falls in
+the bouwvlak of the next.
+
 Heights come from DIR/truth.json (true ground and roof heights per pand), so the measured heights of the
-built model (within a few cm of the truth) fall clearly on one side of each maximum.
+built model (within a few cm of the truth) fall clearly on one side of each maximum. ``expected.json``
+holds per pand: point (RD), bestemming, in_bouwvlak, max_bouwhoogte, max_goothoogte, rijksmonument,
+beschermd_gezicht, compliance (overschrijdt / binnen_maximum / onbekend), onbekend_omdat (geen_maximum /
+hoogte_niet_gemeten) and measured_height_truth; and per bestemming a spot in the district on no
+building.
 """
 
 from __future__ import annotations
@@ -20,31 +29,40 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import geopandas as gpd
-from shapely.geometry import MultiPolygon, Polygon, box, mapping
 import numpy as np
 import shapely
+from shapely.geometry import MultiPolygon, Polygon, box, mapping
+
+from stadsmodel.errors import InputError
 
 PLAN_ID = "NL.IMRO.9999.SYNTH-0001"
 PLAN_NAAM = "Bestemmingsplan Synthetische Wijk"
 EXCEEDANCE_M = 1.5
 HEADROOM_M = 2.5
 MAX_GOOTHOOGTE = 6.0
+UNMEASURED_MAX_BOUWHOOGTE = 10.0
 STRIPS = (("Wonen", "wonen", 0.0, 0.55, 3), ("Centrum", "centrum", 0.55, 0.75, 4),
           ("Groen", "groen", 0.75, 0.90, 5), ("Verkeer", "verkeer", 0.90, 1.0, 6))
+SPOT_CLEARANCE_M = 3.0  # an open spot lies at least this far from every pand and strip edge
 
 
-def _poslist(poly: Polygon) -> str:
-    return " ".join(f"{x:.3f} {y:.3f}" for x, y in poly.exterior.coords)
+def _poslist(ring) -> str:
+    return " ".join(f"{x:.3f} {y:.3f}" for x, y in ring.coords)
+
+
+def _rings(poly: Polygon) -> str:
+    inner = "".join(f"<gml:interior><gml:LinearRing><gml:posList>{_poslist(r)}</gml:posList></gml:LinearRing>"
+                    "</gml:interior>" for r in poly.interiors)
+    return (f"<gml:exterior><gml:LinearRing><gml:posList>{_poslist(poly.exterior)}</gml:posList></gml:LinearRing>"
+            f"</gml:exterior>{inner}")
 
 
 def _surface(geom, gid: str) -> str:
     polys = list(geom.geoms) if isinstance(geom, MultiPolygon) else [geom]
     if len(polys) == 1:
         return (f'<gml:Surface gml:id="{gid}" srsName="urn:ogc:def:crs:EPSG::28992"><gml:patches><gml:PolygonPatch>'
-                f"<gml:exterior><gml:LinearRing><gml:posList>{_poslist(polys[0])}</gml:posList></gml:LinearRing>"
-                "</gml:exterior></gml:PolygonPatch></gml:patches></gml:Surface>")
-    members = "".join(f"<gml:surfaceMember><gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>{_poslist(p)}"
-                      "</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>" for p in polys)
+                f"{_rings(polys[0])}</gml:PolygonPatch></gml:patches></gml:Surface>")
+    members = "".join(f"<gml:surfaceMember><gml:Polygon>{_rings(p)}</gml:Polygon></gml:surfaceMember>" for p in polys)
     return f'<gml:MultiSurface gml:id="{gid}" srsName="urn:ogc:def:crs:EPSG::28992">{members}</gml:MultiSurface>'
 
 
@@ -62,23 +80,78 @@ def _regels(article: int) -> str:
             "</imro:TekstReferentie_BP></imro:verwijzingNaarTekstInfo>")
 
 
-def _measured(truth: dict, pid: str) -> float | None:
-    t = truth.get(pid) or {}
-    top = t.get("h_dak_max", t.get("h_dak_70p"))
-    return None if top is None or t.get("h_maaiveld") is None else float(top) - float(t["h_maaiveld"])
+def _maatvoering(i: int, max_h: float, vlak) -> str:
+    waarden = (f"<imro:WaardeEnType><imro:waarde>{max_h:g}</imro:waarde><imro:waardeType>maximum bouwhoogte (m)"
+               f"</imro:waardeType></imro:WaardeEnType><imro:WaardeEnType><imro:waarde>{MAX_GOOTHOOGTE:g}"
+               "</imro:waarde><imro:waardeType>maximum goothoogte (m)</imro:waardeType></imro:WaardeEnType>")
+    return _feature("Maatvoering", f"9999.MV-{i}", "<imro:naam>maximum goot- en bouwhoogte (m)</imro:naam>"
+                    f"<imro:maatvoeringInfo>{waarden}</imro:maatvoeringInfo>", vlak)
+
+
+def _measured(t: dict) -> float | None:
+    """The true height above ground (roof maximum − maaiveld), or None when the model cannot measure it."""
+    if not t.get("has_points", True) or t.get("h_dak_max") is None or t.get("h_maaiveld") is None:
+        return None
+    return float(t["h_dak_max"]) - float(t["h_maaiveld"])
+
+
+def _read_truth(path: Path) -> dict[str, dict]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "no truth.json: write the district with `stadsmodel synth` first") from None
+    except json.JSONDecodeError as e:
+        raise InputError(path, f"not valid JSON: {e}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("panden"), dict):
+        raise InputError(path, "no 'panden' object (the truth file etl.synth writes)")
+    return doc["panden"]
+
+
+def _bouwvlak(footprints: np.ndarray, tree: shapely.STRtree, i: int):
+    """The pand's footprint grown by 1 m, minus its neighbours (row houses share walls)."""
+    fp = footprints[i]
+    grown = fp.buffer(1.0, join_style="mitre")
+    neighbours = [j for j in tree.query(grown, predicate="intersects") if j != i]
+    vlak = grown.difference(shapely.union_all(footprints[neighbours])) if neighbours else grown
+    parts = [p for p in getattr(vlak, "geoms", [vlak]) if p.intersects(fp)]  # drop slivers between neighbours
+    return shapely.union_all(parts)
+
+
+def _open_spot(area: Polygon, footprints: np.ndarray, tree: shapely.STRtree) -> list[float] | None:
+    """The point of the area farthest from every pand (grid search, 1 m), or None when no point is clear."""
+    inner = area.buffer(-SPOT_CLEARANCE_M, join_style="mitre")
+    if inner.is_empty:
+        return None
+    x0, y0, x1, y1 = inner.bounds
+    xs, ys = np.meshgrid(np.arange(np.ceil(x0), x1, 1.0), np.arange(np.ceil(y0), y1, 1.0))
+    pts = shapely.points(xs.ravel(), ys.ravel())
+    nearest = tree.query_nearest(pts, return_distance=True, all_matches=False)
+    dist = np.full(len(pts), np.inf)
+    dist[nearest[0][0]] = nearest[1]
+    best = int(np.argmax(dist))
+    if dist[best] < SPOT_CLEARANCE_M:
+        return None
+    return [float(xs.ravel()[best]), float(ys.ravel()[best])]
 
 
 def write_synthetic_plan(district_dir: Path) -> list[Path]:
-    """Write DIR/zoning/{plan GML, monument and gezicht GeoJSON, expected.json}; returns the import files."""
+    """Write DIR/zoning/{plan GML, monument and gezicht GeoJSON, expected.json}; returns the import files.
+
+    :raises InputError: DIR/bag.gpkg or DIR/truth.json missing, or a pand without truth
+    """
     district_dir = Path(district_dir)
-    panden = gpd.read_file(district_dir / "bag.gpkg", layer="pand").sort_values("identificatie")
-    truth_doc = json.loads((district_dir / "truth.json").read_text(encoding="utf-8"))
-    truth = truth_doc["panden"]
+    if not (district_dir / "bag.gpkg").is_file():
+        raise InputError(district_dir / "bag.gpkg",
+                         "no BAG GeoPackage: write the district with `stadsmodel synth` first")
+    panden = gpd.read_file(district_dir / "bag.gpkg", layer="pand").sort_values("identificatie", ignore_index=True)
+    truth = _read_truth(district_dir / "truth.json")
     out = district_dir / "zoning"
     out.mkdir(parents=True, exist_ok=True)
 
-    x0, y0, x1, y1 = panden.total_bounds
-    x0, y0, x1, y1 = x0 - 20, y0 - 20, x1 + 20, y1 + 20
+    footprints = np.asarray(panden.geometry)
+    tree = shapely.STRtree(footprints)
+    district = box(*panden.total_bounds)
+    x0, y0, x1, y1 = district.buffer(20, join_style="mitre").bounds
     strips = {naam: box(x0 + a * (x1 - x0), y0, x0 + b * (x1 - x0), y1) for naam, _, a, b, _ in STRIPS}
     features = [_feature("Enkelbestemming", f"9999.EB-{naam}", f"<imro:naam>{naam}</imro:naam><imro:bestemmingshoofdgroep>"
                          f"{hg}</imro:bestemmingshoofdgroep><imro:artikelnummer>{art}</imro:artikelnummer>{_regels(art)}",
@@ -90,34 +163,45 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
     expected: dict[str, dict] = {}
     wonen_seen = 0
     monument_pand = None
-    for i, row in enumerate(panden.itertuples()):
-        pid = f"NL.IMBAG.Pand.{row.identificatie}" if not str(row.identificatie).startswith("NL.") else row.identificatie
-        c = row.geometry.representative_point()
+    for i, ident in enumerate(panden["identificatie"]):
+        pid = ident if str(ident).startswith("NL.") else f"NL.IMBAG.Pand.{ident}"
+        if pid not in truth:
+            raise InputError(district_dir / "truth.json", "no truth for this pand of bag.gpkg", pid)
+        fp = footprints[i]
+        c = fp.representative_point()
         strip = next(naam for naam, *_ in STRIPS if strips[naam].covers(c))
-        exp = {"bestemming": strip.lower(), "in_bouwvlak": False, "max_bouwhoogte": None, "point": [c.x, c.y]}
-        measured = _measured(truth, pid)
-        if strip in ("Wonen", "Centrum") and i % 7 != 3:
-            vlak = row.geometry.buffer(1.0, join_style="mitre")
+        measured = _measured(truth[pid])
+        exp = {"point": [c.x, c.y], "bestemming": strip.lower(), "in_bouwvlak": False, "max_bouwhoogte": None,
+               "max_goothoogte": None, "rijksmonument": False, "beschermd_gezicht": strip == "Centrum",
+               "compliance": "onbekend", "onbekend_omdat": "geen_maximum",
+               "measured_height_truth": None if measured is None else round(measured, 3)}
+        if measured is None:
+            exp["onbekend_omdat"] = "hoogte_niet_gemeten"
+        if (strip in ("Wonen", "Centrum") and i % 7 != 3) or measured is None:
+            vlak = _bouwvlak(footprints, tree, i)
             features.append(_feature("Bouwvlak", f"9999.BV-{i}", "<imro:naam>bouwvlak</imro:naam>", vlak))
             exp["in_bouwvlak"] = True
-            if strip == "Wonen" and measured is not None:
+            if measured is None:
+                max_h = UNMEASURED_MAX_BOUWHOOGTE
+            elif strip == "Wonen":
                 first = wonen_seen == 0
                 wonen_seen += 1
                 max_h = round(measured - EXCEEDANCE_M if first else measured + HEADROOM_M, 1)
-                waarden = (f"<imro:WaardeEnType><imro:waarde>{max_h:g}</imro:waarde><imro:waardeType>maximum bouwhoogte (m)"
-                           f"</imro:waardeType></imro:WaardeEnType><imro:WaardeEnType><imro:waarde>{MAX_GOOTHOOGTE:g}"
-                           "</imro:waarde><imro:waardeType>maximum goothoogte (m)</imro:waardeType></imro:WaardeEnType>")
-                features.append(_feature("Maatvoering", f"9999.MV-{i}", "<imro:naam>maximum goot- en bouwhoogte (m)"
-                                         f"</imro:naam><imro:maatvoeringInfo>{waarden}</imro:maatvoeringInfo>", vlak))
-                exp.update(max_bouwhoogte=max_h, measured_height_truth=round(measured, 3),
-                           compliance="overschrijdt" if first else "binnen_maximum")
+                exp.update(compliance="overschrijdt" if first else "binnen_maximum", onbekend_omdat=None)
                 if wonen_seen == 2:
-                    monument_pand = (pid, row.geometry)
-        exp["rijksmonument"] = False
-        exp["beschermd_gezicht"] = strip == "Centrum"
+                    monument_pand = (pid, fp)
+            else:
+                max_h = None
+            if max_h is not None:
+                features.append(_maatvoering(i, max_h, vlak))
+                exp.update(max_bouwhoogte=max_h, max_goothoogte=MAX_GOOTHOOGTE)
         expected[pid] = exp
     if monument_pand:
         expected[monument_pand[0]]["rijksmonument"] = True
+    spots = {}
+    for naam, *_ in STRIPS:
+        if (spot := _open_spot(strips[naam].intersection(district), footprints, tree)) is not None:
+            spots[naam.lower()] = {"point": spot, "bestemming": naam.lower(), "beschermd_gezicht": naam == "Centrum"}
 
     plan_geom = box(x0, y0, x1, y1)
     plan = (f'<imro:featureMember><imro:Bestemmingsplangebied gml:id="{PLAN_ID}"><imro:identificatie><imro:NEN3610ID>'
@@ -161,5 +245,6 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
                                               "status": "rijksbeschermd stads- of dorpsgezicht"},
             "geometry": mapping(lonlat(strips["Centrum"]))}]
     gez_path.write_text(json.dumps(fc("beschermde_gezichten_synthetisch", gez)), encoding="utf-8")
-    (out / "expected.json").write_text(json.dumps({"plan_id": PLAN_ID, "panden": expected}, indent=1), encoding="utf-8")
+    (out / "expected.json").write_text(json.dumps({"plan_id": PLAN_ID, "plan_naam": PLAN_NAAM, "panden": expected,
+                                                   "spots": spots}, indent=1), encoding="utf-8")
     return [plan_path, mon_path, gez_path]

@@ -444,8 +444,8 @@ def _compliance(building: dict | None, measured: float | None, max_h: float | No
     goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src or None, "status": "onbekend",
                             "reason": ("no maximum goothoogte at this point" if max_g is None else
                                        "eaves height is not measured by an LoD1.2 model")}
-    if building and max_g is not None and building["heights_nap"]["dak_min"] is not None \
-            and building["heights_nap"]["maaiveld"] is not None:
+    # only for a measured building: a flagged reconstruction gives no height figure at all, not even an indication
+    if measured is not None and max_g is not None and building["heights_nap"]["dak_min"] is not None:
         goot["indicative_eaves_m"] = round(building["heights_nap"]["dak_min"] - building["heights_nap"]["maaiveld"], 2)
         goot["indicative_method"] = "b3_h_dak_min − b3_h_maaiveld (lowest roof point; an indication only)"
     out["goothoogte"] = goot

@@ -86,7 +86,7 @@ def test_kill_minus_9_then_resume_gives_identical_products(district, reference, 
             "--tile-size", str(TILE)]
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from stadsmodel.cli import main; "
                              "sys.exit(main(sys.argv[1:]))", *args], cwd=ROOT, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr.txt").open("wb"))
     deadline = time.monotonic() + 120
     while len(list(out.glob("tiles/*/done.json"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -94,7 +94,8 @@ def test_kill_minus_9_then_resume_gives_identical_products(district, reference, 
     proc.wait()
     done_before = len(list(out.glob("tiles/*/done.json")))
     total = json.loads((reference / "report.json").read_text())["tiles"]["total"]
-    assert 2 <= done_before < total, "killed after some tiles, before the end"
+    assert 2 <= done_before < total, f"killed after some tiles, before the end; exit {proc.returncode}: " \
+        + (tmp_path / "stderr.txt").read_text()[-2000:]
     assert not (out / "report.json").exists()
 
     report = build_tiled(**_inputs(district), out=out, tile_size=TILE, workers=2, processes=False)

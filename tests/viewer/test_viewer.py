@@ -99,6 +99,225 @@ def test_click_on_building_shows_its_facts_and_rules(viewer, panden):
     # a permit check per activity, each with an outcome
     outcomes = viewer.evaluate("() => [...document.querySelectorAll('#panel .activity')].map(a => a.dataset.outcome)")
     assert len(outcomes) >= 5 and set(outcomes) <= {"vergunningvrij", "vergunning_nodig", "melding", "onbekend"}
-    assert "#sel=" in viewer.page.url and f"b={pid}" in unquote(viewer.page.url)
+    assert "sel=" in viewer.page.url and f"b={pid}" in unquote(viewer.page.url)
     viewer.assert_clean()
     viewer.screenshot("02-building-panel")
+
+
+def select(viewer: ViewerPage, pid: str, p: dict) -> None:
+    """Selects a pand the way a permalink or the keyboard does (no mouse), and waits for the panel."""
+    viewer.evaluate("p => window.stadsmodel.select(p.lon, p.lat)", p)
+    viewer.wait_panel_for(pid)
+
+
+def test_address_search_flies_to_the_building(viewer, viewer_site, panden):
+    addresses = pyogrio.read_dataframe(viewer_site / "stadsmodel.gpkg", layer="addresses", read_geometry=False)
+    addresses = addresses[addresses["pand_identificatie"].isin(panden)].sort_values("identificatie")
+    a = addresses.iloc[len(addresses) // 2]
+    suffix = f"{a.huisletter or ''}{'-' + a.huisnummertoevoeging if a.huisnummertoevoeging else ''}"
+    query = f"{a.postcode[:4]} {a.postcode[4:].lower()} {a.huisnummer}{suffix}"
+    viewer.open()
+    before = viewer.evaluate("() => window.stadsmodel.app.viewer.camera.positionWC.clone()")
+    viewer.page.fill("#search-input", query)
+    viewer.page.press("#search-input", "Enter")
+    viewer.wait_panel_for(a.pand_identificatie)
+    assert f"{a.openbareruimte} {a.huisnummer}" in viewer.panel_text()
+    p = panden[a.pand_identificatie]
+    moved = viewer.evaluate("""([b, p]) => {
+        const C = Cesium, cam = window.stadsmodel.app.viewer.camera;
+        const target = C.Cartesian3.fromDegrees(p.lon, p.lat, p.h);
+        return {moved: C.Cartesian3.distance(cam.positionWC, new C.Cartesian3(b.x, b.y, b.z)),
+                distance: C.Cartesian3.distance(cam.positionWC, target)};
+    }""", [before, p])
+    assert moved["moved"] > 50 and moved["distance"] < 250, moved
+    viewer.assert_clean()
+    viewer.screenshot("03-address-search")
+
+
+def test_search_lists_several_matches_and_says_when_none(viewer, viewer_site):
+    addresses = pyogrio.read_dataframe(viewer_site / "stadsmodel.gpkg", layer="addresses", read_geometry=False)
+    street = addresses["openbareruimte"].mode()[0]
+    viewer.open()
+    viewer.page.fill("#search-input", street.lower())
+    viewer.page.press("#search-input", "Enter")
+    viewer.page.wait_for_selector("#panel .choices button")
+    choices = viewer.page.locator("#panel .choices button")
+    assert choices.count() == min(20, int((addresses["openbareruimte"] == street).sum()))
+    assert all(t.startswith(street) for t in choices.all_inner_texts())
+    choices.first.click()
+    viewer.page.wait_for_function("() => document.getElementById('panel').dataset.buildingId")
+
+    viewer.page.fill("#search-input", "9999 ZZ 1")
+    viewer.page.press("#search-input", "Enter")
+    viewer.page.wait_for_selector("#panel .error")
+    assert "9999 ZZ 1" in viewer.panel_text()
+    viewer.assert_clean()
+
+
+def test_language_switch_translates_page_and_panel(viewer, panden):
+    pid, p = _one(panden, compliance="overschrijdt")
+    viewer.open()
+    warnings = []
+    viewer.page.on("console", lambda m: "i18n" in m.text and warnings.append(m.text))
+    select(viewer, pid, p)
+    assert "Vergunningcheck" in viewer.panel_text()
+    viewer.page.select_option("#lang-select", "en")
+    assert viewer.evaluate("() => document.documentElement.lang") == "en"
+    text = viewer.panel_text()
+    assert "Permit check" in text and "Vergunningcheck" not in text
+    assert "Height and zoning plan" in text
+    assert viewer.page.inner_text("#tools h2") == "Layers"
+    assert "lang=en" in viewer.page.url
+    assert warnings == [], warnings
+    viewer.assert_clean()
+    viewer.screenshot("04-english")
+
+
+def test_permalink_restores_camera_and_selection(viewer, browser, server_url, panden):
+    pid, p = _one(panden, rijksmonument=True)
+    viewer.open()
+    look_down_at(viewer, p, range_m=200)
+    select(viewer, pid, p)
+    viewer.page.select_option("#style-select", "bouwjaar")
+    url = viewer.page.url
+    camera = viewer.evaluate("() => window.stadsmodel.app.viewer.camera.positionWC.clone()")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    again = ViewerPage(context.new_page(), server_url)
+    try:
+        again.open(url[len(server_url) + 1:])
+        again.wait_panel_for(pid)
+        restored = again.evaluate("b => Cesium.Cartesian3.distance(window.stadsmodel.app.viewer.camera.positionWC,"
+                                  " new Cesium.Cartesian3(b.x, b.y, b.z))", camera)
+        assert restored < 1.0
+        assert again.page.input_value("#style-select") == "bouwjaar"
+        assert "Synthetisch woonhuis" in again.panel_text()  # the monument, from the restored selection
+        again.assert_clean()
+    finally:
+        context.close()
+
+
+def test_answering_an_open_question_checks_again(viewer, panden):
+    pid, p = _one(panden, compliance="binnen_maximum", rijksmonument=False, beschermd_gezicht=False)
+    viewer.open()
+    select(viewer, pid, p)
+    dakkapel = viewer.page.locator("#panel article[data-activity='dakkapel']")
+    assert dakkapel.get_attribute("data-outcome") == "onbekend"
+    first_question = dakkapel.locator("fieldset").first
+    with viewer.page.expect_request("**/processes/location-check/execution") as request:
+        first_question.get_by_label("ja").check()
+        # every question of the form must be answered before it submits: answer the rest too
+        for radio in dakkapel.locator("fieldset").all()[1:]:
+            radio.get_by_label("ja").check()
+        for number in dakkapel.locator("input[type=number]").all():
+            number.fill("3")
+        dakkapel.get_by_role("button").click()
+    answers = request.value.post_data_json["inputs"]["answers"]
+    assert answers["dakkapel"] and all(v in ("ja", 3) for v in answers["dakkapel"].values())
+    viewer.wait_panel_for(pid)
+    viewer.page.wait_for_function(
+        "() => [...document.querySelectorAll(\"#panel article[data-activity='dakkapel'] li\")]"
+        ".some(li => li.textContent.includes('uw antwoord'))")
+    viewer.assert_clean()
+    viewer.screenshot("05-answered")
+
+
+# Bouwjaar classes of styles/bouwjaar.json, stated independently: (upper bound, legend index).
+BOUWJAAR_CLASSES = [(1005, 0), (1899, 1), (1944, 2), (1969, 3), (1989, 4), (2009, 5), (10_000, 6)]
+
+
+def test_style_by_bouwjaar_colours_buildings_as_the_legend_says(viewer):
+    viewer.open()
+    viewer.page.select_option("#style-select", "bouwjaar")
+    viewer.wait_tiles()
+    legend = viewer.evaluate("() => [...document.querySelectorAll('#legend .swatch')].map(s => getComputedStyle(s).backgroundColor)")
+    assert len(legend) == 7
+    features = viewer.evaluate("""() => {
+        const ts = window.stadsmodel.app.tilesets.buildings, out = [], st = [ts.root];
+        while (st.length) { const t = st.pop(); st.push(...t.children);
+            if (!t.contentReady) continue;
+            for (let i = 0; i < t.content.featuresLength; i++) {
+                const f = t.content.getFeature(i), c = f.color;
+                out.push([Number(f.getProperty('oorspronkelijkbouwjaar')),
+                          `rgb(${Math.round(c.red * 255)}, ${Math.round(c.green * 255)}, ${Math.round(c.blue * 255)})`]);
+            } }
+        return out; }""")
+    assert len(features) >= 50
+    for year, colour in features:
+        index = next(i for bound, i in BOUWJAAR_CLASSES if year <= bound)
+        assert colour == legend[index], f"bouwjaar {year}: {colour}, legend says {legend[index]}"
+    assert len({c for _, c in features}) >= 2
+    viewer.assert_clean()
+    viewer.screenshot("06-style-bouwjaar")
+
+
+def test_style_by_compliance_marks_the_exceeding_building(viewer, panden):
+    over, _ = _one(panden, compliance="overschrijdt")
+    within, _ = _one(panden, compliance="binnen_maximum")
+    viewer.open()
+    viewer.page.select_option("#style-select", "compliance")
+    viewer.page.wait_for_function("() => /\\d+/.test(document.getElementById('map-status').textContent)"
+                                  " && !document.getElementById('map-status').textContent.includes('…')")
+    status = viewer.evaluate("""ids => {
+        const ts = window.stadsmodel.app.tilesets.buildings, out = {}, st = [ts.root];
+        while (st.length) { const t = st.pop(); st.push(...t.children);
+            if (!t.contentReady) continue;
+            for (let i = 0; i < t.content.featuresLength; i++) {
+                const f = t.content.getFeature(i);
+                if (ids.includes(f.getProperty('identificatie'))) out[f.getProperty('identificatie')] = f.getProperty('stadsmodel_compliance');
+            } }
+        return out; }""", [over, within])
+    assert status == {over: "overschrijding", within: "binnen"}
+    viewer.assert_clean()
+    viewer.screenshot("07-style-compliance")
+
+
+def test_height_measurement_between_two_roofs(viewer, panden):
+    (a_id, a), (b_id, b) = sorted(panden.items(), key=lambda kv: kv[1]["roof_nap"])[:: len(panden) - 1][:2]
+    mid = {"lon": (a["lon"] + b["lon"]) / 2, "lat": (a["lat"] + b["lat"]) / 2, "h": max(a["h"], b["h"])}
+    viewer.open()
+    look_down_at(viewer, mid, range_m=450)
+    viewer.page.click("#measure-button")
+    click_building(viewer, a)
+    click_building(viewer, b)
+    result = viewer.page.inner_text("#measure-result")
+    dh = float(re.search(r"(-?[\d.,]+) m", result).group(1).replace(",", "."))
+    assert dh == pytest.approx(b["roof_nap"] - a["roof_nap"], abs=0.1)
+    viewer.assert_clean()
+    viewer.screenshot("08-measure")
+
+
+def test_shadows_follow_date_and_time(viewer):
+    viewer.open()
+    viewer.page.check("#shadow-toggle")
+    viewer.page.fill("#shadow-date", "2024-06-21")
+    viewer.page.eval_on_selector("#shadow-time", "el => { el.value = 600; el.dispatchEvent(new Event('input')); }")
+    state = viewer.evaluate("() => ({shadows: window.stadsmodel.app.viewer.shadows,"
+                            " time: Cesium.JulianDate.toIso8601(window.stadsmodel.app.viewer.clock.currentTime, 0)})")
+    # 10:00 in Amsterdam on midsummer day is 08:00 UTC (CEST, UTC+2)
+    assert state == {"shadows": True, "time": "2024-06-21T08:00:00Z"}
+    assert viewer.page.inner_text("#shadow-time-out") == "10:00"
+    viewer.wait_tiles()
+    viewer.assert_clean()
+    viewer.screenshot("09-shadows")
+
+
+def _axe(viewer: ViewerPage, axe_source: str) -> list[dict]:
+    viewer.page.add_script_tag(content=axe_source)
+    result = viewer.evaluate("""() => axe.run(document, {runOnly: {type: 'tag',
+        values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']}})""")
+    return [{"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+            for v in result["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_accessibility_page_and_panel(viewer, panden, axe_source):
+    viewer.open()
+    assert _axe(viewer, axe_source) == []
+    pid, p = _one(panden, compliance="overschrijdt")
+    select(viewer, pid, p)
+    assert viewer.evaluate("() => document.activeElement.id") == "panel-title", "focus did not move to the panel"
+    assert viewer.page.inner_text("#panel-status")
+    assert _axe(viewer, axe_source) == []
+    # keyboard only: Escape in the panel closes it and returns to the introduction
+    viewer.page.keyboard.press("Escape")
+    assert viewer.evaluate("() => document.getElementById('panel').dataset.buildingId") in ("", None)

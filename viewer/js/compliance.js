@@ -114,6 +114,10 @@ export class ComplianceView {
         onProgress?.(done);
       }
     };
+    // One request first: it warms the server's caches (a cold server failed concurrent first calls).
+    const rest = queue.splice(1);
+    await worker();
+    queue.push(...rest);
     await Promise.all(Array.from({ length: CONCURRENCY }, worker));
     return done;
   }

@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { loadLanguages, setLanguage, language, onLanguageChange, t, has, localized } from "./i18n.js";
-import { createViewer, loadTilesets, whenTilesLoaded, viewDistrict, districtSphere, sphereBbox, windowPositionOf } from "./scene.js";
+import { createViewer, loadTilesets, whenTilesLoaded, renderAfterMoves, viewDistrict, districtSphere, sphereBbox, windowPositionOf } from "./scene.js";
 import { loadStyles, styleCatalogue, applyStyle, activeStyle, legendOf } from "./styling.js";
 import { Overlays } from "./overlays.js";
 import { Panel, complianceStatus } from "./panel.js";
@@ -425,6 +425,7 @@ async function start() {
   const handler = new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas);
   handler.setInputAction(onClick, Cesium.ScreenSpaceEventType.LEFT_CLICK);
   viewer.camera.moveEnd.addEventListener(updateHash);
+  renderAfterMoves(viewer);
 
   if (!state.camera) viewDistrict(viewer, app.tilesets);
   await restoreFromHash({ ...state, lang: undefined }, { fitIfNoCamera: false });

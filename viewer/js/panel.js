@@ -28,10 +28,14 @@ function buildingRows(b) {
   ];
 }
 
+// A block of flats has dozens of addresses: show a few and say how many more.
+const ADDRESSES_SHOWN = 3;
+
 function addressList(b) {
   const list = asList(b.addresses ?? b.adressen).map(addressText).filter(Boolean);
-  if (b.adres) list.unshift(addressText(b.adres));
-  return list.length ? list.join("; ") : undefined;
+  if (!list.length) return undefined;
+  const shown = list.slice(0, ADDRESSES_SHOWN).join("; ");
+  return list.length > ADDRESSES_SHOWN ? `${shown} ${t("fact.more_addresses", { count: list.length - ADDRESSES_SHOWN })}` : shown;
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -357,6 +361,7 @@ export class Panel {
 
   showIntro() {
     this.state = { kind: "intro" };
+    this.root.dataset.buildingId = "";
     this.title.textContent = t("panel.title");
     this.body.replaceChildren(el("p", { text: t("panel.intro") }));
     this.status.textContent = "";

@@ -87,6 +87,9 @@ export async function loadTilesets(viewer) {
         maximumScreenSpaceError: 16,
       });
       tileset.show = opts.show;
+      // Style and highlight colours mostly replace the model's own, keeping a little of its shading.
+      tileset.colorBlendMode = Cesium.Cesium3DTileColorBlendMode.MIX;
+      tileset.colorBlendAmount = 0.8;
       if (kind === "pointcloud") {
         tileset.pointCloudShading.attenuation = true;
         tileset.pointCloudShading.maximumAttenuation = 4;
@@ -100,23 +103,46 @@ export async function loadTilesets(viewer) {
   return tilesets;
 }
 
+// Cesium defers requests while the camera moves and for tiles off the centre of view (foveated
+// loading, 0.2 s): a tileset can report tilesLoaded before those requests are even made. Loaded means
+// "nothing pending" over a quiet period longer than that delay.
+const QUIET_MS = 400;
+
+function idle(tileset) {
+  const s = tileset.statistics;
+  return tileset.tilesLoaded && s.numberOfPendingRequests === 0 && s.numberOfTilesProcessing === 0;
+}
+
 /** Resolves once every shown tileset has loaded all tiles the current view needs. */
 export function whenTilesLoaded(viewer, tilesets) {
   const list = Object.values(tilesets);
   return new Promise((resolve) => {
+    let quietSince;
     let frames = 0;
     const remove = viewer.scene.postRender.addEventListener(() => {
-      frames += 1;
-      // tilesLoaded is only meaningful after the tileset has seen one frame of this view.
-      if (frames > 1 && list.every((ts) => !ts.show || ts.tilesLoaded)) {
+      const now = performance.now();
+      if (list.every((ts) => !ts.show || idle(ts))) {
+        quietSince ??= now;
+        frames += 1;
+      } else {
+        quietSince = undefined;
+        frames = 0;
+      }
+      if (frames >= 3 && now - quietSince >= QUIET_MS) {
         remove();
         resolve();
       } else {
-        viewer.scene.requestRender();
+        // keep frames coming while loading: requestRenderMode would otherwise wait for user input
+        setTimeout(() => viewer.scene.requestRender(), 50);
       }
     });
     viewer.scene.requestRender();
   });
+}
+
+/** After the camera stops, one more frame so the requests Cesium deferred while it moved go out. */
+export function renderAfterMoves(viewer) {
+  viewer.camera.moveEnd.addEventListener(() => setTimeout(() => viewer.scene.requestRender(), 250));
 }
 
 /** A bounding sphere around all shown tilesets (the district). */
