@@ -138,13 +138,13 @@ class RdNapGrid:
         cells = self._cells(xyz[:, 0], xyz[:, 1])
         base = self._interp(self.base, *cells)
         up = self._interp(self.up, *cells)
-        up /= np.linalg.norm(up, axis=1, keepdims=True)
+        up /= np.sqrt(np.einsum("ij,ij->i", up, up))[:, None]
         return base + up * xyz[:, 2:3]
 
     def up_at(self, xyz: np.ndarray) -> np.ndarray:
         """The unit ellipsoid normal (ECEF) at RD points (n, 3)."""
         up = self._interp(self.up, *self._cells(xyz[:, 0], xyz[:, 1]))
-        return up / np.linalg.norm(up, axis=1, keepdims=True)
+        return up / np.sqrt(np.einsum("ij,ij->i", up, up))[:, None]
 
 
 class LocalFrame:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from tiles.mesh import column_extent
 from tiles.metadata import FeatureTable
 
 MAX_QUANTISATION_ERROR = 0.002  # metres, per axis: half a quantisation step
@@ -79,7 +80,7 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
     pos = enu_to_yup(mesh.positions)
     nrm = enu_to_yup(mesh.normals.astype(np.float64))
     nv = len(pos)
-    lo, hi = pos.min(axis=0), pos.max(axis=0)
+    lo, hi = column_extent(pos)
     extent = float((hi - lo).max())
     step = extent / 65535.0 if extent > 0 else 1.0
     quantised = step / 2 <= MAX_QUANTISATION_ERROR
@@ -93,8 +94,9 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
         padded = np.zeros((nv, 4), np.uint16)
         padded[:, :3] = q
         view = b.add(padded.tobytes(), target=_ARRAY_BUFFER, stride=8)
+        qlo, qhi = column_extent(q)
         accessors.append({"bufferView": view, "componentType": _USHORT, "count": nv, "type": "VEC3",
-                          "min": q.min(axis=0).tolist(), "max": q.max(axis=0).tolist()})
+                          "min": qlo.tolist(), "max": qhi.tolist()})
         node["scale"] = [step, step, step]
         n8 = np.zeros((nv, 4), np.int8)
         n8[:, :3] = np.clip(np.rint(nrm * 127.0), -127, 127)
@@ -104,8 +106,9 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
     else:
         f = (pos - lo).astype(np.float32)
         view = b.add(f.tobytes(), target=_ARRAY_BUFFER)
+        flo, fhi = column_extent(f)
         accessors.append({"bufferView": view, "componentType": _FLOAT, "count": nv, "type": "VEC3",
-                          "min": f.min(axis=0).tolist(), "max": f.max(axis=0).tolist()})
+                          "min": flo.tolist(), "max": fhi.tolist()})
         view = b.add(nrm.astype(np.float32).tobytes(), target=_ARRAY_BUFFER)
         accessors.append({"bufferView": view, "componentType": _FLOAT, "count": nv, "type": "VEC3"})
 

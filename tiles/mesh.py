@@ -43,6 +43,13 @@ def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2]
 
 
+def column_extent(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum and maximum per column of an (n, k) array. (numpy reduces narrow rows along axis 0
+    element by element: through the transpose it is some twenty times faster.)"""
+    t = np.ascontiguousarray(a.T)
+    return t.min(axis=1), t.max(axis=1)
+
+
 def _newell(p: np.ndarray, ring_start: np.ndarray, ring_len: np.ndarray) -> np.ndarray:
     """Area-weighted normal (Newell's method) of every ring, (nrings, 3)."""
     nv = len(p)
@@ -165,11 +172,11 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
         for ax in range(3):
             vn[:, ax] += np.bincount(tri[:, j], weights=tn[:, ax], minlength=len(p))
     surf_of_vertex = np.repeat(np.arange(nsurf), surf_len)
-    length = np.linalg.norm(vn, axis=1)
+    length = np.sqrt(_dot(vn, vn))
     bad = length < 1e-12
     if bad.any():
         vn[bad] = surf_normal[surf_of_vertex[bad]]
-        length[bad] = np.linalg.norm(vn[bad], axis=1)
+        length[bad] = np.sqrt(_dot(vn[bad], vn[bad]))
     still = length < 1e-12
     vn[still] = (0.0, 0.0, 1.0)
     length[still] = 1.0

@@ -25,7 +25,7 @@ import orjson
 from stadsmodel.errors import TilingError
 from tiles.georef import LocalFrame
 from tiles.gltf import TileMesh, write_glb
-from tiles.mesh import triangulate
+from tiles.mesh import column_extent, triangulate
 from tiles.metadata import FeatureTable
 from tiles.model import BUILDING_SURFACE_CLASSES, TERRAIN_TYPES, CityModel, SurfaceSet, read_model
 
@@ -61,8 +61,8 @@ class _Node:
 
 
 def _quadtree(xy: np.ndarray, capacity: int, max_size: float) -> _Node:
-    lo = xy.min(axis=0)
-    size = float(max((xy.max(axis=0) - lo).max(), 1.0)) * (1 + 1e-9)
+    lo, hi = column_extent(xy)
+    size = float(max((hi - lo).max(), 1.0)) * (1 + 1e-9)
 
     def split(node: _Node, items: np.ndarray, x0: float, y0: float, s: float) -> None:
         if (len(items) <= capacity and s <= max_size) or node.level >= 24:
@@ -198,7 +198,7 @@ def _write_tiles(tmp: Path, name: str, local: SurfaceSet, ranges, has_geom: np.n
         tm = _tile_mesh(local, np.sort(has_geom[leaf.items]), ranges)
         leaf.uri = f"content/{leaf.level}_{leaf.x}_{leaf.y}.glb"
         total_bytes += write_glb(tmp / leaf.uri, tm, table, materials)
-        leaf.box_min, leaf.box_max = tm.positions.min(axis=0), tm.positions.max(axis=0)
+        leaf.box_min, leaf.box_max = column_extent(tm.positions)
         if (i + 1) % 50 == 0:
             log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
     _finish(root)
@@ -210,8 +210,8 @@ def _bounds(sets: list[SurfaceSet]) -> tuple[float, float, float, float, float]:
     hi = np.full(3, -np.inf)
     for s in sets:
         if len(s.vertices):
-            lo = np.minimum(lo, s.vertices.min(axis=0))
-            hi = np.maximum(hi, s.vertices.max(axis=0))
+            vlo, vhi = column_extent(s.vertices)
+            lo, hi = np.minimum(lo, vlo), np.maximum(hi, vhi)
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2)
 
 
