@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -27,7 +27,7 @@ from etl.footprint_index import FootprintIndex
 from etl.grid import ElevationGrids, GridSpec
 from etl.lifting import SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
 from etl.model import building_object
-from etl.readers.ahn import AhnFile, inspect_ahn
+from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
 from etl.readers.bag import read_bag
 from etl.readers.bgt import read_bgt
 from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
@@ -112,7 +112,10 @@ def clean_geometries(frame: gpd.GeoDataFrame, scale: float, source: str, skipped
     for fid in frame.loc[bad, "identificatie"].astype(str):
         skipped.add(source, fid, "geometry is empty, invalid or of an unexpected type after snapping to 1 mm")
     frame = frame.loc[~bad].copy()
-    frame.geometry = geoms[~bad]
+    # Keep the snapped coordinates but not the 1 mm precision model GEOS attaches: it would round every later
+    # buffer and segmentation too, and is lost when a geometry is pickled (tile parts, Dask), so the tiled and
+    # single-machine builds would sample the DTM at points half a millimetre apart.
+    frame.geometry = shapely.set_precision(geoms[~bad], 0.0)
     return frame
 
 
@@ -217,10 +220,12 @@ class LiftedArea:
 def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], files: Sequence[AhnFile],
               spec: GridSpec, cfg: dict, skipped: SkipLog, footprint_source: str = "BAG",
               watch: "_Stopwatch | None" = None, clip: tuple[float, float, float, float] | None = None,
-              home: tuple[float, float, float, float] | None = None, progress: bool | None = None) -> LiftedArea:
+              home: tuple[float, float, float, float] | None = None, progress: bool | None = None,
+              read_chunks: Callable[[Any, int], Iterator[PointChunk]] = iter_point_chunks) -> LiftedArea:
     """The core of the ETL: one streamed pass over the points of `files` → DTM/DSM on `spec`, building
     heights and LoD1.2 solids, lifted BGT surfaces. The single-machine build runs it once over everything;
-    the tiled build once per tile (`clip`: the tile's point window, `home`: the tile, where points are counted).
+    the tiled build once per tile (`clip`: the tile's point window, `home`: the tile, where points are counted,
+    `read_chunks`: reads the tile's point bins instead of LAZ files).
     """
     watch = watch or _Stopwatch({})
     lift_cfg, classes, raster_cfg = cfg["lifting"], cfg["classes"], cfg["rasters"]
@@ -254,7 +259,7 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
         with tqdm(total=total, unit="pt", unit_scale=True, desc="points", disable=not progress if progress is not None else None) as bar:
             scan = scan_point_clouds(files, grids, buildings_index, surface_indexes, classes,
                                      int(lift_cfg["chunk_points"]), skipped, on_progress=bar.update,
-                                     clip=clip, home=home)
+                                     clip=clip, home=home, read_chunks=read_chunks)
 
     nodata = float(raster_cfg["nodata"])
     with watch.stage("rasters"):

@@ -66,8 +66,16 @@ class ElevationGrids:
         out[has] = (self._dtm_sum[has] / self._dtm_count[has]).astype(np.float32)
         out = out.reshape(self.spec.height, self.spec.width)
         if fill_distance_cells and not has.all() and has.any():
-            mask = has.reshape(out.shape).astype(np.uint8)
-            out = fillnodata(out, mask=mask, max_search_distance=fill_distance_cells, smoothing_iterations=0)
+            # GDAL's fill follows chains of neighbouring cells, so a cell near the edge of the array gets another
+            # value than the same cell inside a larger array. Padding by the search distance makes every cell's
+            # value depend on its surroundings only: a tile's window and the whole area then agree cell for cell.
+            pad = fill_distance_cells
+            padded = np.full((out.shape[0] + 2 * pad, out.shape[1] + 2 * pad), nodata, dtype=np.float32)
+            padded[pad:-pad, pad:-pad] = out
+            mask = np.zeros(padded.shape, dtype=np.uint8)
+            mask[pad:-pad, pad:-pad] = has.reshape(out.shape)
+            out = fillnodata(padded, mask=mask, max_search_distance=fill_distance_cells,
+                             smoothing_iterations=0)[pad:-pad, pad:-pad]
         return out
 
     def dsm(self, nodata: float) -> np.ndarray:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -108,12 +108,14 @@ def scan_point_clouds(
     on_progress: Callable[[int], None] = lambda n: None,
     clip: tuple[float, float, float, float] | None = None,
     home: tuple[float, float, float, float] | None = None,
+    read_chunks: Callable[[Any, int], Iterator[PointChunk]] = iter_point_chunks,
 ) -> PointScan:
     """The single streamed pass over all points.
 
     :param clip: (minx, miny, maxx, maxy): points outside are dropped as soon as they are read (a tile's window).
     :param home: points are counted (`points_in_home`, `points_per_class`) only inside this half-open box, so
         that tiles sharing points through their buffers count each point once.
+    :param read_chunks: streams the points of one of `files` (the tiled build reads its per-tile point bins).
     A file that breaks off mid-way keeps the points read before the break; it is reported in `skipped`.
     """
     lut = np.zeros(256, dtype=np.uint8)  # class code → role bit
@@ -130,7 +132,7 @@ def scan_point_clouds(
     class_counts = np.zeros(256, dtype=np.int64)
     for info in files:
         try:
-            for chunk in iter_point_chunks(info, chunk_points):
+            for chunk in read_chunks(info, chunk_points):
                 n_read = len(chunk.x)
                 if clip is not None:
                     chunk = _clipped(chunk, clip)

@@ -5,21 +5,26 @@ Stages, named after what they produce:
 1. ``source_partitions``: every vector source (each BGT file, the BAG input as a whole) is read once, in its
    own task, and its features are cut into per-tile parts by their representative point (a point on the
    surface, so a feature belongs to exactly one tile). Cached by the source's path, size and mtime.
-2. ``point_cloud_headers``: every LAZ header is inspected (extent, count), one task per file.
+2. ``point_cloud_header``: every LAZ header is inspected (extent, count), one task per file. Each tile gets a
+   window: the tile plus the extent of its features plus `etl.build.lift_margin`, so no building is cut, the
+   maaiveld ring is complete and the interpolated DTM equals the single-machine one cell for cell.
+   ``point_bins``: one task per LAZ file decodes it once and writes, for every tile window it overlaps, the
+   points inside (``points/<file>/<tile>.pts``, with a SHA-256 per bin in ``bins.json``). Windows overlap
+   and LAZ sheets do not follow the tile grid, so tiles reading the LAZ files themselves would decode most
+   points two or three times; decoding is the dearest step of the ETL.
 3. ``tile_outputs``: per tile of a fixed RD New grid, one task lifts the tile's footprints and BGT features
-   with `etl.build.lift_area` from the points of every LAZ whose header extent overlaps the tile's window —
-   the tile plus the extent of its features plus `etl.build.lift_margin` — so no building is cut, the
-   maaiveld ring is complete and the interpolated DTM equals the single-machine one cell for cell. It writes
-   ``features.city.jsonl`` (CityJSONSeq), ``store.pkl`` (the store's layers), ``dtm.tif``/``dsm.tif`` (the
+   with `etl.build.lift_area` from the tile's point bins. It writes
+   ``features.city.jsonl`` (CityJSONSeq), ``store-<layer>.pkl`` (the store's layers), ``dtm.tif``/``dsm.tif`` (the
    tile's cells) and, last, ``done.json`` with the hash of everything that went in.
 4. ``model products``: model.city.json, model.city.jsonl, stadsmodel.gpkg, dtm.tif, dsm.tif assembled from the
    tiles in tile order, streamed tile by tile; report.json.
 
 A tile is done when its ``done.json`` holds the hash of its inputs now: the content digest of its vector
-parts, path/size/mtime of the LAZ files it reads, its bounds and window, the pipeline configuration and the
-code version. A re-run skips done tiles; every file is written under a temporary name and moved into place,
+parts and of its point bins, its bounds and window, the pipeline configuration and the code version. A re-run skips done tiles; every file is written under a temporary name and moved into place,
 so a run killed at any moment, run again, gives byte-identical products. A tile whose point cloud is corrupt
 fails alone: it is reported with the file and the reason and retried on the next run; the rest completes.
+Bins are kept after their tile is done (so are the tile parts): about 21 bytes per point and window, the
+price of a resume that never decodes a LAZ file twice.
 
 Store parts are pickled GeoDataFrames, not GeoPackages: a GeoPackage round trip through pyogrio without
 pyarrow turns nullable integer and boolean columns into floats and objects, and the assembled store would
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib.metadata
@@ -40,6 +46,7 @@ import math
 import os
 import pickle
 import resource
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +66,7 @@ from etl.build import (MODEL_JSON, MODEL_JSONL, BuildReport, bag_footprints, bgt
                        check_inputs, clean_geometries, empty_addresses, flag_reasons, footprints_from_bgt, lift_area,
                        lift_margin, write_report)
 from etl.grid import GridSpec
-from etl.readers.ahn import AhnFile, inspect_ahn
+from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
 from etl.writers.cityjson import CityObject, feature, header, make_transform
 from etl.writers.raster import COG_OPTIONS
 from etl.writers.store import STORE_NAME
@@ -320,6 +327,99 @@ def point_cloud_header(path: str) -> dict:
     return {"path": path, "info": info, "fingerprint": [str(Path(path).resolve()), st.st_size, st.st_mtime_ns]}
 
 
+# --- stage 2b: point bins -----------------------------------------------------------------------------------
+POINT_RECORD = np.dtype([("x", "<f8"), ("y", "<f8"), ("z", "<f4"), ("c", "u1")])  # as decoded: exact coordinates
+BINS = "bins.json"
+
+
+@dataclass(frozen=True)
+class PointBin:
+    """The points of one LAZ file that fall in one tile's window (a flat file of POINT_RECORDs)."""
+
+    path: Path
+    point_count: int
+    source: str            # the LAZ file
+
+
+def read_point_bin(point_bin: PointBin, chunk_points: int) -> Iterator[PointChunk]:
+    """Stream a bin in chunks (memory-mapped: a tile never holds all its points at once)."""
+    records = np.memmap(point_bin.path, dtype=POINT_RECORD, mode="r")
+    for start in range(0, len(records), chunk_points):
+        r = records[start:start + chunk_points]
+        yield PointChunk(np.ascontiguousarray(r["x"]), np.ascontiguousarray(r["y"]), np.ascontiguousarray(r["z"]),
+                         np.ascontiguousarray(r["c"]))
+
+
+def point_bins_folder(work: Path, laz: str) -> Path:
+    return work / "points" / hashlib.sha256(str(Path(laz).resolve()).encode()).hexdigest()[:16]
+
+
+def point_bins(info: AhnFile, fingerprint: list, windows: dict[str, tuple[float, float, float, float]],
+               folder: str, chunk_points: int, code: str) -> dict:
+    """Decode one LAZ file once and write, per tile whose window it overlaps, the points inside that window.
+
+    Tiles then read only their bins, so a point is decoded once however many tile windows hold it. Returns
+    the summary written last as bins.json: per tile the point count and the SHA-256 of its bin, which go into
+    the tile's hash. Cached while the file, the windows and the code are unchanged. A file that cannot be
+    read completely gives {"error": ...} and leaves no bins, so its tiles fail and are retried next run.
+    """
+    folder_path = Path(folder)
+    summary_path = folder_path / BINS
+    identity = _sha({"fingerprint": fingerprint, "code": code, "windows": windows})
+    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
+        cached = json.loads(summary_path.read_text(encoding="utf-8"))
+        if cached.get("identity") == identity and all(
+                (folder_path / f"{k}.pts").exists() for k, b in cached["bins"].items() if b["count"]):
+            return cached
+    folder_path.mkdir(parents=True, exist_ok=True)
+    summary_path.unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    temps = {k: _tmp_name(folder_path / f"{k}.pts") for k in windows}
+    outs = {k: t.open("wb") for k, t in temps.items()}
+    digests = {k: hashlib.sha256() for k in windows}
+    counts = dict.fromkeys(windows, 0)
+    decoded, error = 0, None
+    try:
+        for chunk in iter_point_chunks(info, chunk_points):
+            decoded += len(chunk.x)
+            if not len(chunk.x):
+                continue
+            cx0, cx1, cy0, cy1 = chunk.x.min(), chunk.x.max(), chunk.y.min(), chunk.y.max()
+            for k, (x0, y0, x1, y1) in windows.items():
+                if cx1 < x0 or cx0 >= x1 or cy1 < y0 or cy0 >= y1:
+                    continue
+                inside = (chunk.x >= x0) & (chunk.x < x1) & (chunk.y >= y0) & (chunk.y < y1)  # as lifting's clip
+                n = int(np.count_nonzero(inside))
+                if not n:
+                    continue
+                rec = np.empty(n, dtype=POINT_RECORD)
+                rec["x"], rec["y"], rec["z"], rec["c"] = (chunk.x[inside], chunk.y[inside], chunk.z[inside],
+                                                          chunk.classification[inside])
+                data = rec.tobytes()
+                outs[k].write(data)
+                digests[k].update(data)
+                counts[k] += n
+    except InputError as e:
+        error = e
+    finally:
+        for f in outs.values():
+            f.close()
+    if error is not None:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+        log.warning("%s", error)
+        return {"path": str(info.path), "error": error.reason}
+    for k, tmp in temps.items():
+        if counts[k]:
+            os.replace(tmp, folder_path / f"{k}.pts")
+        tmp.unlink(missing_ok=True)
+    summary = {"identity": identity, "path": str(info.path), "points": decoded,
+               "bins": {k: {"count": counts[k], "sha256": digests[k].hexdigest()} for k in sorted(windows)},
+               "seconds": round(time.perf_counter() - t0, 3)}
+    _write_json(summary_path, summary)  # last: its presence means every bin is complete
+    return summary
+
+
 # --- stage 3: one tile -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TileJob:
@@ -328,11 +428,12 @@ class TileJob:
     window: tuple[float, float, float, float]   # the points read: tile ∪ feature extents, plus the margin
     parts: tuple[str, ...]                      # pickled vector parts of the sources that touch the tile
     schemas: tuple[str, ...]
-    ahn: tuple[AhnFile, ...]
+    ahn: tuple[str, ...]                        # the LAZ files whose extent overlaps the window
     footprint_source: str
     config_path: str | None
-    hash: str
+    hash: str                                   # of every input: vector parts, point bins, config, code
     folder: str
+    points: tuple[PointBin, ...] = ()           # the tile's non-empty point bins
 
 
 class TileFailed(StadsmodelError):
@@ -409,9 +510,9 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
                                       crs=RD_NEW)
     spec = GridSpec.covering(*job.window, cfg["rasters"]["resolution"])
     before = len(skipped)
-    area = lift_area(footprints, bgt_layers, list(job.ahn), spec, cfg, skipped, job.footprint_source,
-                     clip=job.window, home=job.bounds, progress=False)
-    if area.scan.files_read < len(job.ahn):
+    area = lift_area(footprints, bgt_layers, list(job.points), spec, cfg, skipped, job.footprint_source,
+                     clip=job.window, home=job.bounds, progress=False, read_chunks=read_point_bin)
+    if area.scan.files_read < len(job.points):
         bad = skipped.items[before:]
         raise TileFailed(job.key, "; ".join(str(s) for s in bad) or "a point cloud could not be read completely",
                          sorted({s.path for s in bad}))
@@ -421,7 +522,8 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     store = {"buildings": area.buildings,
              "addresses": addresses if addresses is not None else empty_addresses()}
     store.update({f"bgt_{t}": layer for t, layer in area.bgt_layers.items()})
-    _write_pickle(folder / "store.pkl", store)
+    for name, frame in store.items():  # one file per layer: assembly reads each layer of each tile once
+        _write_pickle(folder / f"store-{name}.pkl", frame)
     nodata = float(cfg["rasters"]["nodata"])
     _write_tile_raster(folder / "dtm.tif", area.dtm_filled, spec, job.bounds, nodata)
     _write_tile_raster(folder / "dsm.tif", area.dsm, spec, job.bounds, nodata)
@@ -429,7 +531,7 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     done = {
         "key": job.key, "hash": job.hash, "bounds": list(job.bounds), "window": list(job.window),
         "code_version": code_version(),
-        "inputs": {"ahn": [str(f.path) for f in job.ahn], "parts": list(job.parts)},
+        "inputs": {"ahn": list(job.ahn), "parts": list(job.parts)},
         "counts": {
             "buildings": int(len(buildings)),
             "with_geometry": sum(o.geometry is not None for o in area.building_objects),
@@ -437,7 +539,7 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
             "bgt_read": {t: int(len(layer)) for t, layer in area.bgt_layers.items()},
             "bgt_lifted": {t: len(layer.objects) for t, layer in area.lifted.items()},
             "store": {name: int(len(frame)) for name, frame in store.items()},
-            "points_decoded": area.scan.points_read, "points": area.scan.points_in_home,
+            "points_loaded": area.scan.points_read, "points": area.scan.points_in_home,
             "points_per_class": {str(c): n for c, n in sorted(area.scan.points_per_class.items())},
         },
         "cityjson": {"transform": transform, "extent": extent, "objects": len(objects)},
@@ -489,27 +591,24 @@ def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, bounds, nod
 
 
 # --- stage 4: the model products from the tiles ------------------------------------------------------------
-def _feature_lines(folder: Path) -> Iterator[tuple[dict, dict]]:
-    """(tile header, feature) for every feature of one tile."""
+def _feature_lines(folder: Path) -> Iterator[tuple[dict, str]]:
+    """(tile header, feature line) for every feature of one tile."""
     with (folder / "features.city.jsonl").open(encoding="utf-8") as f:
         head = json.loads(f.readline())
         for line in f:
-            yield head, json.loads(line)
+            yield head, line
 
 
-def _shifted(vertices: list, head: dict, transform: dict) -> list:
-    """Vertices quantised with a tile's transform, re-quantised with the model's (integer shift, exact)."""
-    shift = [int(round((a - b) / s)) for a, b, s in
-             zip(head["transform"]["translate"], transform["translate"], transform["scale"])]
-    if not any(shift) or not vertices:
-        return vertices
-    return (np.asarray(vertices, dtype=np.int64) + shift).tolist()
+def _shift(head: dict, transform: dict) -> list[int]:
+    """The integer shift from a tile's quantised vertices to the model's (exact: whole-metre translates)."""
+    return [int(round((a - b) / s)) for a, b, s in
+            zip(head["transform"]["translate"], transform["translate"], transform["scale"])]
 
 
 def _offset(boundaries: Any, base: int) -> Any:
-    if isinstance(boundaries, list):
+    if boundaries and isinstance(boundaries[0], list):
         return [_offset(b, base) for b in boundaries]
-    return boundaries + base
+    return [i + base for i in boundaries]
 
 
 def model_transform(done: list[dict], scale: float) -> tuple[dict, list | None]:
@@ -524,39 +623,48 @@ def model_transform(done: list[dict], scale: float) -> tuple[dict, list | None]:
 
 
 def assemble_cityjson(folders: list[str], done: list[dict], out: str, scale: float) -> int:
-    """model.city.json (one shared vertex list) and model.city.jsonl, streamed tile by tile."""
+    """model.city.json (one shared vertex list) and model.city.jsonl in one streamed pass over the tiles.
+
+    The CityJSON document's vertices come after its objects, so they are staged in a side file meanwhile.
+    """
     transform, extent = model_transform(done, scale)
     out_dir = Path(out)
     head = header(transform, extent, "Stadsmodel")
-    n = 0
-    with _atomic(out_dir / MODEL_JSONL) as tmp, tmp.open("w", encoding="utf-8") as f:
-        f.write(json.dumps(head, separators=(",", ":")) + "\n")
+    n, base, staged_any = 0, 0, False
+    staging = out_dir / ".vertices.staging"
+    with _atomic(out_dir / MODEL_JSONL) as tmp_seq, _atomic(out_dir / MODEL_JSON) as tmp_doc, \
+            _atomic(staging) as tmp_vertices, tmp_seq.open("w", encoding="utf-8") as seq, \
+            tmp_doc.open("w", encoding="utf-8") as doc, tmp_vertices.open("w", encoding="utf-8") as vertices:
+        seq.write(json.dumps(head, separators=(",", ":")) + "\n")
+        # The same key order as etl.writers.cityjson.write_cityjson; objects first, then vertices.
+        doc.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=(",", ":"))
+                  + ',"CityObjects":{')
         for folder in folders:
-            for tile_head, feat in _feature_lines(Path(folder)):
-                feat["vertices"] = _shifted(feat["vertices"], tile_head, transform)
-                f.write(json.dumps(feat, separators=(",", ":")) + "\n")
-                n += 1
-    # CityJSON: the same key order as etl.writers.cityjson.write_cityjson; objects first, then vertices.
-    with _atomic(out_dir / MODEL_JSON) as tmp, tmp.open("w", encoding="utf-8") as f:
-        f.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=(",", ":"))
-                + ',"CityObjects":{')
-        base, first = 0, True
-        for folder in folders:
-            for _, feat in _feature_lines(Path(folder)):
+            shift = None
+            for tile_head, line in _feature_lines(Path(folder)):
+                if shift is None:
+                    shift = _shift(tile_head, transform)
+                feat = json.loads(line)
+                verts = feat["vertices"]
+                if any(shift) and verts:
+                    verts = feat["vertices"] = (np.asarray(verts, dtype=np.int64) + shift).tolist()
+                    line = json.dumps(feat, separators=(",", ":")) + "\n"
+                seq.write(line)
                 co = feat["CityObjects"][feat["id"]]
                 for g in co["geometry"]:
                     g["boundaries"] = _offset(g["boundaries"], base)
-                base += len(feat["vertices"])
-                f.write(("" if first else ",") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=(",", ":")))
-                first = False
-        f.write('},"vertices":[')
-        first = True
-        for folder in folders:
-            for tile_head, feat in _feature_lines(Path(folder)):
-                for v in _shifted(feat["vertices"], tile_head, transform):
-                    f.write(("" if first else ",") + f"[{v[0]},{v[1]},{v[2]}]")
-                    first = False
-        f.write('],"metadata":' + json.dumps(head["metadata"], separators=(",", ":")) + "}")
+                base += len(verts)
+                doc.write(("," if n else "") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=(",", ":")))
+                if verts:
+                    vertices.write(("," if staged_any else "") + ",".join(f"[{x},{y},{z}]" for x, y, z in verts))
+                    staged_any = True
+                n += 1
+        doc.write('},"vertices":[')
+        vertices.close()
+        with tmp_vertices.open(encoding="utf-8") as staged:
+            shutil.copyfileobj(staged, doc, 1 << 20)
+        doc.write('],"metadata":' + json.dumps(head["metadata"], separators=(",", ":")) + "}")
+    staging.unlink(missing_ok=True)
     return n
 
 
@@ -583,7 +691,8 @@ def assemble_store(folders: list[str], layer_names: list[str], templates: dict[s
                     created, batch = True, []
 
                 for folder in folders:
-                    frame = _read_pickle(Path(folder) / "store.pkl").get(name)
+                    part = Path(folder) / f"store-{name}.pkl"
+                    frame = _read_pickle(part) if part.exists() else None
                     if frame is None or len(frame) == 0:
                         continue
                     batch.append(frame)
@@ -647,6 +756,7 @@ def dask_client(workers: int | None, scheduler: str | None, processes: bool = Tr
 @dataclass
 class _Plan:
     jobs: list[TileJob]
+    laz: dict[str, dict]          # path → header (info, fingerprint) of every usable LAZ file
     spec: GridSpec | None
     layer_names: list[str]
     templates: dict[str, gpd.GeoDataFrame]
@@ -702,15 +812,53 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
         ahn = sorted((f for f in files if _overlaps(window, (f["info"].bounds[0], f["info"].bounds[1],
                                                              f["info"].bounds[3], f["info"].bounds[4]))),
                      key=lambda f: f["path"])
+        # The hash of everything but the points; `with_points` adds the content hash of the tile's bins.
         tile_hash = _sha({"code": code, "config": cfg_hash, "bounds": bounds, "window": window,
                           "footprints": footprint_source,
-                          "parts": [[s["key"], p["digest"]] for s, p in parts],
-                          "ahn": [f["fingerprint"] for f in ahn]})
+                          "parts": [[s["key"], p["digest"]] for s, p in parts]})
         jobs.append(TileJob(key, bounds, window,
                             tuple(str(work / "sources" / s["key"] / f"{key}.pkl") for s, _ in parts),
-                            tuple(schema_paths), tuple(f["info"] for f in ahn), footprint_source,
+                            tuple(schema_paths), tuple(str(f["info"].path) for f in ahn), footprint_source,
                             config_path, tile_hash, str(work / key)))
-    return _Plan(jobs, spec, layer_names, templates, summaries, headers, footprint_source)
+    return _Plan(jobs, {str(f["info"].path): f for f in files}, spec, layer_names, templates, summaries, headers,
+                 footprint_source)
+
+
+def _point_bins(client, plan: _Plan, work: Path, chunk_points: int, code: str) -> dict[str, dict]:
+    """One task per LAZ file: its points cut into the windows of the tiles it overlaps."""
+    windows: dict[str, dict[str, tuple]] = collections.defaultdict(dict)
+    for job in plan.jobs:
+        for path in job.ahn:
+            windows[path][job.key] = job.window
+    futures = {path: client.submit(point_bins, plan.laz[path]["info"], plan.laz[path]["fingerprint"], w,
+                                   str(point_bins_folder(work, path)), chunk_points, code, pure=False,
+                                   key=f"points-{point_bins_folder(work, path).name}")
+               for path, w in sorted(windows.items())}
+    return dict(zip(futures, client.gather(list(futures.values()))))
+
+
+def _with_points(jobs: list[TileJob], bins: dict[str, dict], work: Path) -> tuple[list[TileJob], dict[str, dict]]:
+    """Each tile with its point bins and its final hash (the content hash of its bins added), and the tiles
+    that cannot be built because a LAZ file they need could not be read, as failed results."""
+    out, unreadable = [], {}
+    for job in jobs:
+        points, digests, errors = [], [], []
+        for path in job.ahn:
+            summary = bins[path]
+            if "error" in summary:
+                errors.append((path, summary["error"]))
+                continue
+            b = summary["bins"][job.key]
+            if b["count"]:
+                points.append(PointBin(point_bins_folder(work, path) / f"{job.key}.pts", b["count"], path))
+                digests.append([path, b["count"], b["sha256"]])
+        job = dataclasses.replace(job, hash=_sha({"tile": job.hash, "points": digests}), points=tuple(points))
+        out.append(job)
+        if errors:
+            unreadable[job.key] = {"key": job.key, "hash": job.hash, "executed": True,
+                                   "failed": "; ".join(f"{path}: {reason}" for path, reason in errors),
+                                   "files": [path for path, _ in errors]}
+    return out, unreadable
 
 
 def _touch_only(a, b) -> bool:
@@ -748,6 +896,8 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
     work = out / WORK_DIR
     (work / "sources").mkdir(parents=True, exist_ok=True)
     _remove_stale_temporaries(out)
+    for folder in (work / "points").glob("*"):
+        _remove_stale_temporaries(folder)
     grid = TileGrid(float(tile_size))
     cfg_hash, code = _sha(cfg), code_version()
     timings: dict[str, float] = {}
@@ -764,15 +914,24 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         plan = _plan(cfg, config_path, grid, summaries, headers, work, bool(bag))
 
         t = time.perf_counter()
-        results: dict[str, dict] = {}
-        todo = []
+        bins = _point_bins(client, plan, work, int(cfg["lifting"]["chunk_points"]), code)
+        plan.jobs, unreadable = _with_points(plan.jobs, bins, work)
+        timings["point bins"] = round(time.perf_counter() - t, 3)
+
+        t = time.perf_counter()
+        results: dict[str, dict] = dict(unreadable)
+        todo, reused = [], 0
         for job in plan.jobs:
+            if job.key in unreadable:
+                continue
             cached = tile_done(Path(job.folder), job.hash)
             if cached is not None:
                 results[job.key] = cached | {"executed": False}
+                reused += 1
             else:
                 todo.append(job)
-        log.info("%d tiles of %g m: %d done before, %d to build", len(plan.jobs), grid.size, len(results), len(todo))
+        log.info("%d tiles of %g m: %d done before, %d to build, %d without their point cloud", len(plan.jobs),
+                 grid.size, reused, len(todo), len(unreadable))
         manifest = _Manifest(out / MANIFEST, plan, code, cfg_hash, grid)
         manifest.update(results, force=True)
         from distributed import as_completed
@@ -810,7 +969,8 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         timings["assemble"] = round(time.perf_counter() - t, 3)
 
     timings["total"] = round(time.perf_counter() - t_start, 3)
-    report = _report(cfg, plan, results, store_counts, timings, bgt, bag, ahn, grid, code)
+    decoded = sum(b["points"] for b in bins.values() if "error" not in b)
+    report = _report(cfg, plan, results, store_counts, timings, bgt, bag, ahn, grid, code, decoded)
     write_report(out, report)
     failed = report["tiles"]["failed"]
     log.info("tiled model written to %s: %d tiles (%d built now, %d failed), %d buildings, %.1f s", out,
@@ -840,7 +1000,7 @@ class _Manifest:
         self.path, self.last = path, 0.0
         self.data = {"code_version": code, "config_hash": cfg_hash, "tile_size": grid.size,
                      "tiles": {j.key: {"hash": j.hash, "bounds": list(j.bounds), "window": list(j.window),
-                                       "ahn": [str(f.path) for f in j.ahn], "state": "pending"} for j in plan.jobs},
+                                       "ahn": list(j.ahn), "state": "pending"} for j in plan.jobs},
                      "sources": {s.get("key", s["source"]): {"source": s["source"], "kind": s["kind"],
                                                               "error": s.get("error")} for s in plan.summaries}}
 
@@ -857,7 +1017,7 @@ class _Manifest:
 
 
 def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, bgt, bag, ahn, grid: TileGrid,
-            code: str) -> dict:
+            code: str, decoded: int) -> dict:
     skipped = SkipLog()
     for s in plan.summaries:
         if "error" in s:
@@ -889,13 +1049,13 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
         if "error" not in s:
             (bgt_in if s["kind"] == "bgt" else bag_in).update(s["counts_in"])
     points = sum(d["counts"]["points"] for d in done)
-    decoded = sum(d["counts"]["points_decoded"] for d in done)
+    loaded = sum(d["counts"]["points_loaded"] for d in done)
     buildings_out = sum(d["counts"]["buildings"] for d in done)
     counts = build_counts(
         cfg, dict(bgt_in), dict(total("bgt_read")), dict(total("bgt_lifted")), dict(bag_in), plan.footprint_source,
         buildings_out, sum(d["counts"]["with_geometry"] for d in done), total("flag_reasons"),
         {"files": len(plan.headers), "files_refused": sum("error" in h for h in plan.headers), "points": points,
-         "points_decoded": decoded,
+         "points_decoded": decoded, "points_loaded_by_tiles": loaded,
          "points_per_class": {int(k): v for k, v in sorted(total("points_per_class").items(), key=lambda kv: int(kv[0]))}},
         store_counts)
     workers: dict[str, float] = {}

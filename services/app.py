@@ -4,6 +4,7 @@ URL layout (the viewer relies on it):
 
 * ``/``            the viewer (``viewer/``), or a redirect to ``/api`` while there is none
 * ``/cesium/``     ``node_modules/cesium/Build/Cesium``
+* ``/styles/``     3D Tiles styles (``styles/``)
 * ``/tiles/``      ``DATA/tiles/`` (3D Tiles and other static outputs)
 * ``/api``         OGC API landing page; ``/api/collections``, ``/api/processes``, ``/api/openapi``, ...
 * ``/openapi``     redirects to ``/api/openapi``
@@ -43,13 +44,14 @@ from starlette.staticfiles import StaticFiles
 
 from services.cityjson import cityjson_feature, cityjsonseq
 from services.openapi import self_contained
-from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, effective_config
+from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, CRS84, effective_config
 
 LOGGER = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 VIEWER_DIR = ROOT / "viewer"
 CESIUM_DIR = ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
+STYLES_DIR = ROOT / "styles"
 PYGEOAPI_STATIC = Path(core_api.__file__).resolve().parent.parent / "static"
 
 # 3D Tiles content types (3D Tiles 1.1 spec, "Media types"); .json is known to mimetypes already.
@@ -99,6 +101,7 @@ PROCESSES_CONFORMANCE = [
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 # The encodings pygeoapi offers for items (``f`` value → media type); buildings add CityJSONSeq.
 ITEMS_FORMATS = {"json": GEOJSON_MEDIA_TYPE, "html": "text/html", "jsonld": "application/ld+json",
                  "csv": "text/csv; charset=utf-8"}
@@ -232,10 +235,9 @@ class StadsmodelAPI:
         request = await _normalised_filter(request)
         if request.method == "POST" and not isinstance(await _json_body(request), dict):
             return self._bad_request(request, "the request body must be a CQL2 JSON filter (a JSON object)")
-        unknown = await _unknown_filter_properties(request, self.fields.get(collection, set()))
-        if unknown:
-            return self._bad_request(request, f"filter names unknown properties: {', '.join(sorted(unknown))}; "
-                                              f"see /collections/{collection}/queryables")
+        problem = await _filter_problem(request, collection, self.fields.get(collection, set()))
+        if problem:
+            return self._bad_request(request, problem)
         if _wants_cityjson(request):
             if collection not in self.cityjson:
                 return self._bad_request(request, f"f=cityjson is offered for {sorted(self.cityjson)} only")
@@ -337,7 +339,7 @@ def _items_link_header(base: str, collection: str, params, content_type: str, ci
 def _queryables(api: API, api_request: APIRequest, collection: str):
     """Queryables as Features Part 3 /req/queryables/get-queryables-response words them: an https JSON Schema
     URI, ``$id`` the Queryables URI itself, and ``additionalProperties: false`` because a filter naming
-    anything else is rejected (see ``_unknown_filter_properties``)."""
+    anything else is rejected (see ``_filter_problem``)."""
     headers, status, content = itemtypes_api.get_collection_queryables(api, api_request, collection)
     if status == HTTPStatus.OK and "json" in headers.get("Content-Type", ""):
         doc = json.loads(content)
@@ -409,9 +411,11 @@ async def _normalised_filter(request: Request) -> Request:
     return _rewritten(request, rest, body)
 
 
-async def _unknown_filter_properties(request: Request, fields: set[str]) -> set[str]:
-    """Property names in the filter that the collection lacks (PostgreSQL would silently match nothing)."""
-    from pygeofilter import ast
+async def _filter_problem(request: Request, collection: str, fields: set[str]) -> str | None:
+    """Why the filter must be refused, where pygeoapi would answer otherwise: property names the collection
+    lacks (PostgreSQL would silently match nothing) and lon/lat literals outside the globe (a 500 on PostGIS)."""
+    import shapely.geometry
+    from pygeofilter import ast, values
     from pygeofilter.parsers.cql2_json import parse as parse_json
     from pygeofilter.parsers.cql2_text import parse as parse_text
 
@@ -421,14 +425,17 @@ async def _unknown_filter_properties(request: Request, fields: set[str]) -> set[
         elif request.method == "POST":
             tree = parse_json((await request.body()).decode())
         else:
-            return set()
+            return None
     except Exception:  # unparsable: pygeoapi answers 400 "Bad CQL"
-        return set()
+        return None
     names: set[str] = set()
+    bounds: list[tuple[float, ...]] = []
 
     def walk(node) -> None:
         if isinstance(node, ast.Attribute):
             names.add(node.name)
+        elif isinstance(node, values.Geometry):
+            bounds.append(shapely.geometry.shape(node.geometry).bounds)
         elif isinstance(node, (list, tuple)):
             for v in node:
                 walk(v)
@@ -437,7 +444,15 @@ async def _unknown_filter_properties(request: Request, fields: set[str]) -> set[
                 walk(v)
 
     walk(tree)
-    return names - fields - {"geometry", "geom"}
+    unknown = names - fields - {"geometry", "geom"}
+    if unknown:
+        return (f"filter names unknown properties: {', '.join(sorted(unknown))}; "
+                f"see /collections/{collection}/queryables")
+    if request.query_params.get("filter-crs", CRS84) in (CRS84, CRS84H) and any(
+            not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90) for x0, y0, x1, y1 in bounds):
+        return "filter geometry lies outside longitude -180..180 / latitude -90..90; coordinates are CRS84 " \
+               "unless filter-crs names another CRS"
+    return None
 
 
 async def _json_body(request: Request):
@@ -518,6 +533,7 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
     routes.append(Mount("/tiles", TileFiles(directory=tiles, check_dir=False), name="tiles"))
     if CESIUM_DIR.is_dir():
         routes.append(Mount("/cesium", StaticFiles(directory=CESIUM_DIR), name="cesium"))
+    routes.append(Mount("/styles", StaticFiles(directory=STYLES_DIR), name="styles"))
     if (VIEWER_DIR / "index.html").is_file():
         routes.append(Mount("/", StaticFiles(directory=VIEWER_DIR, html=True), name="viewer"))
     else:

@@ -4,7 +4,7 @@
 describes each store layer. :func:`effective_config` adds one collection per layer actually present in
 ``DATA/stadsmodel.gpkg`` (layers missing from the table get a generic description), ``dtm``/``dsm``
 coverages when the rasters exist, and the location-check process when its class is importable. With a
-PostGIS DSN the same collections use pygeoapi's stock PostgreSQL provider.
+PostGIS DSN the same collections use pygeoapi's PostgreSQL provider (services.providers.postgresql).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ STORE = "stadsmodel.gpkg"
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOPACKAGE_PROVIDER = "services.providers.geopackage.GeoPackageProvider"
+POSTGRESQL_PROVIDER = "services.providers.postgresql.PostgreSQLProvider"
 CITYJSON_MEDIA_TYPE = "application/city+json"
 CITYJSONSEQ_MEDIA_TYPE = "application/city+json-seq"
 
@@ -113,7 +114,7 @@ def effective_config(data_dir: Path, base_url: str, postgres: str | None = None,
             heights = None
         if postgres:
             provider = {
-                "type": "feature", "name": "PostgreSQL", "data": postgres, "table": name,
+                "type": "feature", "name": POSTGRESQL_PROVIDER, "data": postgres, "table": name,
                 "id_field": pg_keys.get(name, id_field), "geom_field": "geom",
                 "storage_crs": RD_NEW_URI, "crs": [CRS84, RD_NEW_URI],
             }

@@ -24,6 +24,7 @@ from pyproj import Transformer
 log = logging.getLogger(__name__)
 
 GRID_STEP = 100.0  # metres between control points
+CHUNK = 32768  # points converted at a time
 
 
 @lru_cache(maxsize=1)
@@ -164,7 +165,12 @@ class LocalFrame:
 
     def to_local(self, xyz: np.ndarray) -> np.ndarray:
         """RD/NAP (n, 3) → local ENU metres (n, 3), float64."""
-        return (self.grid.to_ecef(xyz) - self.origin_ecef) @ self._rot
+        xyz = np.asarray(xyz, dtype=np.float64)
+        out = np.empty_like(xyz)
+        # in chunks: the interpolation's temporaries then stay in the CPU caches
+        for i in range(0, len(xyz), CHUNK):
+            out[i:i + CHUNK] = (self.grid.to_ecef(xyz[i:i + CHUNK]) - self.origin_ecef) @ self._rot
+        return out
 
     def local_to_ecef(self, enu: np.ndarray) -> np.ndarray:
         return np.asarray(enu, dtype=np.float64) @ self._rot.T + self.origin_ecef

@@ -14,33 +14,20 @@ glTF is y-up; 3D Tiles rotates glTF content to z-up, so local ENU (e, n, u) is w
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from tiles.mesh import column_extent
-from tiles.metadata import FeatureTable
+from tiles.mesh import Mesh, column_extent
+from tiles.metadata import TileProperties
 
 MAX_QUANTISATION_ERROR = 0.002  # metres, per axis: half a quantisation step
 
 _BYTE, _UBYTE, _SHORT, _USHORT, _UINT, _FLOAT = 5120, 5121, 5122, 5123, 5125, 5126
 _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 GENERATOR = "stadsmodel tiles"
-
-
-@dataclass
-class TileMesh:
-    """Triangles of one tile: vertices in local ENU metres (float64), features numbered 0..n-1."""
-
-    positions: np.ndarray
-    normals: np.ndarray
-    triangles: np.ndarray
-    triangle_class: np.ndarray
-    vertex_feature: np.ndarray
-    rows: np.ndarray  # feature-table row of each local feature id
 
 
 def enu_to_yup(a: np.ndarray) -> np.ndarray:
@@ -75,8 +62,9 @@ class _Bin:
         return data + b"\0" * ((-len(data)) % 4)
 
 
-def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tuple[float, float, float]]]) -> bytes:
-    """The .glb of a tile. ``materials[c]`` is (name, rgb) for surface class c."""
+def glb_bytes(mesh: Mesh, table: TileProperties, materials: list[tuple[str, tuple[float, float, float]]]) -> bytes:
+    """The .glb of a tile: ``mesh.vertex_feature`` numbers the rows of ``table``; ``materials[c]`` is
+    (name, rgb) for surface class c."""
     pos = enu_to_yup(mesh.positions)
     nrm = enu_to_yup(mesh.normals.astype(np.float64))
     nv = len(pos)
@@ -112,7 +100,7 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
         view = b.add(nrm.astype(np.float32).tobytes(), target=_ARRAY_BUFFER)
         accessors.append({"bufferView": view, "componentType": _FLOAT, "count": nv, "type": "VEC3"})
 
-    nfeat = len(mesh.rows)
+    nfeat = table.count
     if nfeat <= 65535:
         fid = np.zeros((nv, 2), np.uint16)
         fid[:, 0] = mesh.vertex_feature
@@ -143,7 +131,7 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
                                {"featureCount": nfeat, "attribute": 0, "propertyTable": 0}]}}})
 
     properties = {}
-    for name, parts in table.encode(mesh.rows):
+    for name, parts in table.columns:
         # a bufferView may not be empty (e.g. a column of only empty strings): keep one byte
         prop = {"values": b.add(parts["values"] or b"\0", align=8)}
         if "stringOffsets" in parts:
@@ -164,7 +152,7 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
         "bufferViews": b.views,
         "buffers": [{"byteLength": len(binary)}],
         "extensions": {"EXT_structural_metadata": {
-            "schema": table.schema(),
+            "schema": table.schema,
             "propertyTables": [{"class": table.class_name, "count": nfeat, "properties": properties}]}},
     }
     if not doc["extensionsRequired"]:
@@ -176,7 +164,7 @@ def glb_bytes(mesh: TileMesh, table: FeatureTable, materials: list[tuple[str, tu
                      struct.pack("<I4s", len(binary), b"BIN\0"), binary])
 
 
-def write_glb(path: Path, mesh: TileMesh, table: FeatureTable, materials) -> int:
+def write_glb(path: Path, mesh: Mesh, table: TileProperties, materials) -> int:
     data = glb_bytes(mesh, table, materials)
     path.write_bytes(data)
     return len(data)

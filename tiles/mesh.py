@@ -30,6 +30,11 @@ class Mesh:
     vertex_feature: np.ndarray  # (nv,) feature index
 
 
+_QUAD_AC = np.array([[0, 1, 2], [0, 2, 3]])  # a quad's two triangles split on diagonal a-c
+_QUAD_BD = np.array([[0, 1, 3], [1, 2, 3]])  # ... and on b-d
+_PLANE_AXES = np.array([[1, 2], [0, 2], [0, 1]])  # the axes left when dropping x, y or z
+
+
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise a × b of (n, 3) arrays (np.cross, without its generality's overhead)."""
     out = np.empty_like(a)
@@ -122,18 +127,14 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
         a, b, c, d = (p[s + i] for i in range(4))
         n = surf_normal[sel]
         # split a quad on the diagonal through its reflex corner, if it has one
-        reflex_b = _dot(_cross(b - a, c - b), n) < 0
-        reflex_d = _dot(_cross(d - c, a - d), n) < 0
-        bd = reflex_b | reflex_d
-        t1 = np.where(bd[:, None], np.column_stack([s, s + 1, s + 3]), np.column_stack([s, s + 1, s + 2]))
-        t2 = np.where(bd[:, None], np.column_stack([s + 1, s + 2, s + 3]), np.column_stack([s, s + 2, s + 3]))
-        tris += [t1, t2]
-        tri_surf += [sel, sel]
+        bd = (_dot(_cross(b - a, c - b), n) < 0) | (_dot(_cross(d - c, a - d), n) < 0)
+        tris.append((s[:, None, None] + np.where(bd[:, None, None], _QUAD_BD, _QUAD_AC)).reshape(-1, 3))
+        tri_surf.append(np.repeat(sel, 2))
 
     complex_ = np.flatnonzero(~(one_ring & (surf_len <= 4)))
     if len(complex_):
         # earcut in the plane that drops the normal's largest axis, all polygons' 2D points in one array
-        keep = np.array([[1, 2], [0, 2], [0, 1]])[np.argmax(np.abs(surf_normal[complex_]), axis=1)]
+        keep = _PLANE_AXES[np.argmax(np.abs(surf_normal[complex_]), axis=1)]
         cv = concat_ranges(surf_vstart[complex_], surf_vend[complex_])
         cs_len = surf_len[complex_]
         vkeep = np.repeat(keep, cs_len, axis=0)

@@ -118,22 +118,55 @@ class Column:
         return d
 
 
+class Attributes:
+    """Feature attributes gathered column by column, a batch of features (dicts) at a time, so that
+    the dicts need not be kept."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.values: dict[str, list[Any]] = {}  # per attribute name, one value per feature (None: absent)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def add(self, features: list[dict[str, Any]]) -> None:
+        for k in dict.fromkeys(chain.from_iterable(features)):
+            if k not in self.values:
+                self.values[k] = [None] * self.count
+        keys = list(self.values)
+        for k, column in zip(keys, _transpose(features, keys)):
+            self.values[k] += column
+        self.count += len(features)
+
+
+@dataclass
+class TileProperties:
+    """One tile's property table, encoded: all a .glb needs of the tileset's FeatureTable."""
+
+    class_name: str
+    schema: dict[str, Any]
+    count: int
+    columns: list[tuple[str, dict[str, bytes]]]  # (property id, {"values": b, "stringOffsets": b?})
+
+
 class FeatureTable:
     """The attributes of all features of a tileset as typed columns, and the schema they make."""
 
-    def __init__(self, features: list[dict[str, Any]], class_name: str, key: str = "identificatie"):
+    def __init__(self, attributes: Attributes, class_name: str, key: str = "identificatie"):
         self.class_name = class_name
         self.key = key
-        keys = list(dict.fromkeys(chain([key], chain.from_iterable(features))))
+        values = attributes.values
+        keys = list(dict.fromkeys(chain([key], values)))
         self.columns: list[Column] = []
         used: set[str] = set()
-        for k, vals in zip(keys, _transpose(features, keys)):
+        for k in keys:
             name = property_name(k)
             while name in used:
                 name += "_"
             used.add(name)
-            self.columns.append(self._column(name, k, vals))
-        self.count = len(features)
+            self.columns.append(self._column(name, k, values.get(k) or [None] * attributes.count))
+        self.count = attributes.count
+        self._schema: dict[str, Any] | None = None
 
     @staticmethod
     def _column(name: str, key: str, vals: list[Any]) -> Column:
@@ -158,6 +191,12 @@ class FeatureTable:
         return {"id": schema_id, "classes": {self.class_name: {
             "properties": {c.name: c.schema() for c in self.columns}}}}
 
+    def for_tile(self, rows: np.ndarray) -> TileProperties:
+        """The property table of one tile: ``rows`` in the order of the tile's feature ids."""
+        if self._schema is None:
+            self._schema = self.schema()
+        return TileProperties(self.class_name, self._schema, len(rows), self.encode(rows))
+
     def encode(self, rows: np.ndarray) -> list[tuple[str, dict[str, bytes]]]:
         """Binary values of ``rows`` per property: (name, {"values": b, "stringOffsets": b?})."""
         out = []
@@ -180,13 +219,13 @@ def _string_column(name: str, key: str, vals: list[Any], has_null: bool) -> Colu
     return Column(name, key, "STRING", blob, has_null, offsets)
 
 
-def _transpose(features: list[dict[str, Any]], keys: list[str]) -> list[list[Any]]:
+def _transpose(features: list[dict[str, Any]], keys: list[str]) -> list[tuple[Any, ...]]:
     """Attribute values per key (None where a feature lacks one), from the per-feature dicts."""
     if not features:
         return [[] for _ in keys]
     if len(keys) == 1:
-        return [[f.get(keys[0]) for f in features]]
+        return [tuple(f.get(keys[0]) for f in features)]
     whole = itemgetter(*keys)  # most features have every key: read them in one go
     n = len(keys)
     rows = [whole(f) if len(f) == n else tuple(map(f.get, keys)) for f in features]
-    return [list(col) for col in zip(*rows)]
+    return list(zip(*rows))

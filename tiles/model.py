@@ -26,6 +26,7 @@ import orjson
 
 from stadsmodel.errors import InputError, SkipLog
 from tiles.mesh import concat_ranges
+from tiles.metadata import Attributes
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,20 @@ TERRAIN_CLASS = {t: i for i, t in enumerate(TERRAIN_TYPES)}
 BATCH_BLOCKS = 512  # CityJSONSeq features gathered before they become arrays: bounded Python memory
 
 
+@contextmanager
+def paused_gc():
+    """Pause the cyclic garbage collector. Parsed JSON and the attribute tables make no reference
+    cycles, yet their millions of objects would make the collector rescan everything read so far,
+    again and again (a third of the reading time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass
 class SurfaceSet:
     """Flattened surfaces of many features, in RD New + NAP metres.
@@ -72,10 +87,10 @@ class SurfaceSet:
     surface_rings: np.ndarray  # (nsurfaces,) rings per surface (1 = no holes)
     surface_class: np.ndarray  # (nsurfaces,) roof/wall/ground or terrain type
     surface_feature: np.ndarray  # (nsurfaces,) feature index
-    features: list[dict[str, Any]]  # attributes incl. the key, per feature
+    attributes: Attributes  # per feature, incl. the key
 
     def __len__(self) -> int:
-        return len(self.features)
+        return len(self.attributes)
 
     def ring_positions(self) -> np.ndarray:
         """Positions (n, 3) float64 of every ring vertex, in RD/NAP metres."""
@@ -83,20 +98,21 @@ class SurfaceSet:
 
     def feature_ranges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Where each feature's surfaces, rings and ring vertices start (each (nfeatures + 1,))."""
-        surf = np.searchsorted(self.surface_feature, np.arange(len(self.features) + 1))
+        surf = np.searchsorted(self.surface_feature, np.arange(len(self) + 1))
         ring = np.concatenate([[0], np.cumsum(self.surface_rings)])[surf]
         vert = np.concatenate([[0], np.cumsum(self.ring_lengths)])[ring]
         return surf, ring, vert
 
     def subset(self, features: np.ndarray, ranges: tuple[np.ndarray, np.ndarray, np.ndarray]) -> SurfaceSet:
-        """The given features (sorted indices) as a set of their own, sharing the vertices."""
+        """The surfaces of the given features (sorted indices), numbered 0..n-1, sharing the vertices;
+        without attributes."""
         surf, ring, vert = ranges
         s = concat_ranges(surf[features], surf[features + 1])
         nsurf = surf[features + 1] - surf[features]
         return SurfaceSet(self.vertices, self.ring_vertices[concat_ranges(vert[features], vert[features + 1])],
                           self.ring_lengths[concat_ranges(ring[features], ring[features + 1])],
                           self.surface_rings[s], self.surface_class[s], np.repeat(np.arange(len(features)), nsurf),
-                          [self.features[i] for i in features.tolist()])
+                          Attributes())
 
 
 @dataclass
@@ -155,7 +171,7 @@ def _surfaces_of(geom: dict, classes: list[int] | None, default: int) -> tuple[l
     if len(shells) == 1 and shell_vals[0] is None:  # the common cases first: one shell, all or no semantics
         surfaces, out = shells[0], [default] * len(shells[0])
     elif len(shells) == 1 and None not in shell_vals[0]:
-        surfaces, out = shells[0], [classes[v] for v in shell_vals[0]]
+        surfaces, out = shells[0], list(map(classes.__getitem__, shell_vals[0]))
     else:
         surfaces, out = [], []
         for shell, sv in zip(shells, shell_vals):
@@ -167,11 +183,12 @@ def _surfaces_of(geom: dict, classes: list[int] | None, default: int) -> tuple[l
 
 
 class _SetBuilder:
-    """Collects the rings of one SurfaceSet: Python lists per batch, numpy arrays per finished batch."""
+    """Collects the surfaces of one SurfaceSet: the parsed lists as they are per batch (a couple of
+    list.extend per feature), numpy arrays per finished batch (:meth:`flush`)."""
 
     def __init__(self, path: Path, scale: np.ndarray, shift: np.ndarray, skipped: SkipLog):
         self.path, self.scale, self.shift, self.skipped = path, scale, shift, skipped
-        self.features: list[dict[str, Any]] = []
+        self.attributes = Attributes()
         self._chunks: list[tuple[np.ndarray, ...]] = []  # ring and surface arrays per finished batch
         self._vertex_chunks: list[np.ndarray] = []
         self._nverts = 0  # vertices in finished batches
@@ -179,9 +196,8 @@ class _SetBuilder:
 
     def _new_batch(self) -> None:
         self.block_vertices: list[list] = []  # vertex list of every block used in this batch
-        self.rings: list[list] = []  # the parsed index lists themselves, not copies
-        self.surface_rings: list[int] = []
-        self.surface_class: list[int] = []
+        self.surfaces: list[list] = []  # the parsed surfaces (lists of rings) themselves, not copies
+        self.classes: list[int] = []  # per surface
         self.feature_surfaces: list[int] = []  # surfaces per feature
         self.feature_block: list[int] = []  # block (in this batch) whose vertices the feature indexes
         self.feature_ids: list[str] = []
@@ -197,120 +213,115 @@ class _SetBuilder:
         self._block_used = False
 
     def add(self, oid: str, surfaces: list, classes: list[int], attrs: dict[str, Any]) -> None:
-        """Add a feature from its surfaces (lists of rings) and their classes; degenerate rings
-        (< 3 vertices) are dropped, and so is a surface whose outer ring is degenerate."""
-        rings, sr, sc = self.rings, self.surface_rings, self.surface_class
-        marks = len(rings), len(sr)
-        nsurf = 0
-        try:
-            for srf, cls in zip(surfaces, classes):
-                if len(srf) == 1 and len(srf[0]) >= 3:  # the common case: no holes
-                    rings.append(srf[0])
-                    sr.append(1)
-                    sc.append(cls)
-                    nsurf += 1
-                    continue
-                n = 0
-                for ring in srf:
-                    if len(ring) >= 3:
-                        rings.append(ring)
-                        n += 1
-                    elif n == 0:
-                        break
-                if n:
-                    sr.append(n)
-                    sc.append(cls)
-                    nsurf += 1
-        except TypeError:
-            del rings[marks[0]:], sr[marks[1]:], sc[marks[1]:]
-            raise
+        """Add a feature from its surfaces (lists of rings of vertex indices) and their classes."""
         if not self._block_used:
             self.block_vertices.append(self._block_vertices)
             self._block_used = True
-        self.feature_surfaces.append(nsurf)
+        self.surfaces += surfaces
+        self.classes += classes
+        self.feature_surfaces.append(len(surfaces))
         self.feature_block.append(len(self.block_vertices) - 1)
         self.feature_ids.append(oid)
         self.feature_attrs.append(attrs)
 
     def flush(self) -> None:
-        """Turn the batch into arrays; features whose vertices or indices are unusable are skipped."""
+        """Turn the batch into arrays. Rings of fewer than 3 vertices are dropped, and so is a surface
+        whose outer ring is; features whose vertices or indices are unusable are skipped."""
         if not self.feature_attrs:
             self._new_batch()
             return
+        try:
+            verts, surf_nring, ring_len, idx = self._arrays()
+        except (TypeError, ValueError, OverflowError):
+            self._drop_unusable()
+            verts, surf_nring, ring_len, idx = self._arrays()
         block_nv = np.fromiter(map(len, self.block_vertices), np.int64, len(self.block_vertices))
         feat_nsurf = np.asarray(self.feature_surfaces, dtype=np.int64)
-        surf_rings = np.asarray(self.surface_rings, dtype=np.int64)
-        ring_len = np.fromiter(map(len, self.rings), np.int64, len(self.rings))
-        surf_feat = np.repeat(np.arange(len(feat_nsurf)), feat_nsurf)
-        ring_feat = np.repeat(surf_feat, surf_rings)
         feat_block = np.asarray(self.feature_block, dtype=np.int64)
-        try:
-            verts = np.array(list(chain.from_iterable(self.block_vertices)), dtype=np.float64).reshape(-1, 3)
-            idx = np.fromiter(chain.from_iterable(self.rings), np.int64, int(ring_len.sum()))
-            bad_block = np.zeros(len(block_nv), bool)
-        except (ValueError, TypeError):
-            verts, idx, bad_block = self._checked_arrays(block_nv, ring_len)
+        surf_feat = np.repeat(np.arange(len(feat_nsurf)), feat_nsurf)
+        ring_surf = np.repeat(np.arange(len(surf_nring)), surf_nring)
+        # degenerate rings; a surface goes with its outer ring
+        ring_ok = ring_len >= 3
+        first_ring = np.concatenate([[0], np.cumsum(surf_nring)[:-1]])
+        surf_keep = (surf_nring > 0) & ring_ok[np.minimum(first_ring, len(ring_ok) - 1)] if len(ring_ok) else \
+            np.zeros(len(surf_nring), bool)
+        ring_keep = ring_ok & surf_keep[ring_surf]
+        vert_keep = np.repeat(ring_keep, ring_len)
         # indices must point into the feature's own block
-        vert_feat = np.repeat(ring_feat, ring_len)
-        vblock = feat_block[vert_feat]
-        bad_vertex = (idx < 0) | (idx >= block_nv[vblock]) | bad_block[vblock]
-        bad_feat = np.zeros(len(feat_nsurf), bool)
-        bad_feat[vert_feat[bad_vertex]] = True
-        bad_feat |= bad_block[feat_block]
-        if bad_feat.any():
-            for f in np.flatnonzero(bad_feat).tolist():
-                reason = ("vertices are not [x, y, z] numbers" if bad_block[feat_block[f]]
-                          else "boundary refers to a vertex that does not exist")
-                self.skipped.add(self.path, self.feature_ids[f], f"geometry not usable: {reason}")
-            keep_feat = ~bad_feat
-            keep_vertex = keep_feat[vert_feat]
-            keep_ring, keep_surf = keep_feat[ring_feat], keep_feat[surf_feat]
-            idx, vert_feat, ring_len = idx[keep_vertex], vert_feat[keep_vertex], ring_len[keep_ring]
-            surf_rings, surf_feat = surf_rings[keep_surf], surf_feat[keep_surf]
-            surf_class = np.asarray(self.surface_class, dtype=np.int64)[keep_surf]
-            renumber = np.cumsum(keep_feat) - 1
-            surf_feat, vert_feat = renumber[surf_feat], renumber[vert_feat]
-            feat_block = feat_block[keep_feat]
-            attrs = [a for a, k in zip(self.feature_attrs, keep_feat.tolist()) if k]
+        vert_feat = np.repeat(surf_feat[ring_surf], ring_len)
+        vert_nv = block_nv[feat_block[vert_feat]]
+        bad = vert_keep & ((idx < 0) | (idx >= vert_nv))
+        if bad.any():
+            for f in np.unique(vert_feat[bad]).tolist():
+                self.skipped.add(self.path, self.feature_ids[f],
+                                 "geometry not usable: boundary refers to a vertex that does not exist")
+            feat_ok = np.ones(len(feat_nsurf), bool)
+            feat_ok[vert_feat[bad]] = False
+            surf_keep &= feat_ok[surf_feat]
+            ring_keep &= surf_keep[ring_surf]
+            vert_keep &= np.repeat(ring_keep, ring_len)
         else:
-            surf_class = np.asarray(self.surface_class, dtype=np.int64)
-            attrs = self.feature_attrs
+            feat_ok = None
         block_start = np.concatenate([[0], np.cumsum(block_nv)[:-1]])
-        idx = idx + block_start[feat_block[vert_feat]] + self._nverts
-        self._chunks.append((idx, ring_len, surf_rings, surf_class, surf_feat + len(self.features)))
+        idx = (idx + block_start[feat_block[vert_feat]])[vert_keep] + self._nverts
+        surf_rings = np.bincount(ring_surf[ring_keep], minlength=len(surf_nring))[surf_keep]
+        surf_class = np.asarray(self.classes, dtype=np.int64)[surf_keep]
+        surf_feat = surf_feat[surf_keep]
+        attrs = self.feature_attrs
+        if feat_ok is not None:
+            surf_feat = (np.cumsum(feat_ok) - 1)[surf_feat]
+            attrs = [a for a, ok in zip(attrs, feat_ok.tolist()) if ok]
+        self._chunks.append((idx, ring_len[ring_keep], surf_rings, surf_class, surf_feat + len(self.attributes)))
         self._vertex_chunks.append(verts * self.scale + self.shift)
         self._nverts += len(verts)
-        self.features.extend(attrs)
+        self.attributes.add(attrs)
         self._new_batch()
 
-    def _checked_arrays(self, block_nv: np.ndarray, ring_len: np.ndarray):
-        """The slow path of flush: find the blocks with bad vertices and the rings with bad indices."""
-        bad_block = np.zeros(len(block_nv), bool)
-        parts = []
-        for b, vs in enumerate(self.block_vertices):
-            try:
-                a = np.array(vs, dtype=np.float64).reshape(-1, 3)
-                if len(a) != len(vs):
-                    raise ValueError
-            except (ValueError, TypeError):
-                a = np.zeros((len(vs), 3))
-                bad_block[b] = True
-            parts.append(a)
-        verts = np.concatenate(parts) if parts else np.zeros((0, 3))
-        idx = []
-        for ring in self.rings:
-            try:
-                idx.append(np.fromiter(ring, np.int64, len(ring)))
-            except (ValueError, TypeError):
-                idx.append(np.full(len(ring), -1, np.int64))  # marks its feature bad
-        return verts, np.concatenate(idx), bad_block
+    def _arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Vertices (n, 3), rings per surface, ring lengths and the vertex indices of all rings of the
+        batch. :raises TypeError, ValueError: something in the batch is not a number where it should be."""
+        vertices = list(chain.from_iterable(self.block_vertices))
+        if set(map(len, vertices)) - {3}:
+            raise ValueError("a vertex is not [x, y, z]")
+        verts = np.fromiter(chain.from_iterable(vertices), np.float64, 3 * len(vertices)).reshape(-1, 3)
+        surfaces = self.surfaces
+        surf_nring = np.fromiter(map(len, surfaces), np.int64, len(surfaces))
+        rings = list(chain.from_iterable(surfaces))
+        ring_len = np.fromiter(map(len, rings), np.int64, len(rings))
+        idx = np.fromiter(chain.from_iterable(rings), np.int64, int(ring_len.sum()))
+        return verts, surf_nring, ring_len, idx
+
+    def _drop_unusable(self) -> None:
+        """The slow path: find the features whose vertices or boundaries are not numbers, report them
+        and take them out of the batch."""
+        bad_block = [not _is_vertex_list(vs) for vs in self.block_vertices]
+        keep_surfaces, keep_classes, end = [], [], 0
+        kept = {name: [] for name in ("feature_surfaces", "feature_block", "feature_ids", "feature_attrs")}
+        for n, b, oid, attrs in zip(self.feature_surfaces, self.feature_block, self.feature_ids, self.feature_attrs):
+            surfaces, classes = self.surfaces[end:end + n], self.classes[end:end + n]
+            end += n
+            if bad_block[b]:
+                reason = "vertices are not [x, y, z] numbers"
+            elif not all(_is_index_rings(srf) for srf in surfaces):
+                reason = "boundary is not lists of vertex indices"
+            else:
+                keep_surfaces += surfaces
+                keep_classes += classes
+                for name, value in zip(kept, (n, b, oid, attrs)):
+                    kept[name].append(value)
+                continue
+            self.skipped.add(self.path, oid, f"geometry not usable: {reason}")
+        self.surfaces, self.classes = keep_surfaces, keep_classes
+        for name, values in kept.items():
+            setattr(self, name, values)
+        self.block_vertices = [[] if bad else vs for vs, bad in zip(self.block_vertices, bad_block)]
 
     def finish(self) -> SurfaceSet:
         self.flush()
         chunks = self._chunks
         if not chunks:
             z = np.zeros(0, np.int64)
-            return SurfaceSet(np.zeros((0, 3)), z, z, z, z, z, self.features)
+            return SurfaceSet(np.zeros((0, 3)), z, z, z, z, z, self.attributes)
         idx, ring_len, surf_rings, surf_class, surf_feat = (np.concatenate(c) for c in zip(*chunks))
         verts = np.concatenate(self._vertex_chunks)
         # keep only the vertices that rings use (a CityJSON file shares one vertex list between
@@ -320,7 +331,18 @@ class _SetBuilder:
         if not used.all():
             renumber = np.cumsum(used) - 1
             verts, idx = verts[used], renumber[idx]
-        return SurfaceSet(verts, idx, ring_len, surf_rings, surf_class, surf_feat, self.features)
+        return SurfaceSet(verts, idx, ring_len, surf_rings, surf_class, surf_feat, self.attributes)
+
+
+def _is_vertex_list(vertices: Any) -> bool:
+    return isinstance(vertices, list) and all(
+        isinstance(v, list) and len(v) == 3 and all(isinstance(c, (int, float)) and abs(c) < 1e300 for c in v)
+        for v in vertices)
+
+
+def _is_index_rings(surface: Any) -> bool:
+    return isinstance(surface, list) and all(
+        isinstance(r, list) and all(isinstance(i, int) and 0 <= i < 2**62 for i in r) for r in surface)
 
 
 class _Reader:
@@ -361,7 +383,7 @@ class _Reader:
             self.skipped.add(self.path, oid, "building has no geometry")
             return
         lods = [str(g.get("lod")) for g in geoms]
-        lod = self.lod if self.lod is not None else max(lods, key=_lod_key)
+        lod = self.lod or (lods[0] if len(lods) == 1 else max(lods, key=_lod_key))
         if lod not in lods:
             has = ", ".join(sorted(set(lods), key=_lod_key))
             self.skipped.add(self.path, oid, f"no LoD {lod} geometry (has {has})")
@@ -370,7 +392,8 @@ class _Reader:
         for g, glod in zip(geoms, lods):
             if glod == lod:
                 types = (g.get("semantics") or {}).get("surfaces")
-                s, c = _surfaces_of(g, [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None, _WALL)
+                semantic = [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None
+                s, c = _surfaces_of(g, semantic, _WALL)
                 surfaces += s
                 classes += c
         attrs = co.get("attributes") or {}  # the parsed dict is ours to extend
@@ -390,24 +413,27 @@ class _Reader:
         self.terrain.add(oid, surfaces, classes, attrs)
 
 
-@contextmanager
-def _no_cycle_collection():
-    """Parsed JSON makes no reference cycles, yet the millions of lists it creates would make the
-    cyclic garbage collector rescan everything read so far, again and again: pause it while reading."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def _loads(path: Path, text: bytes, where: str) -> Any:
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError as e:
         raise InputError(path, f"{where}: not valid JSON ({e})") from None
+
+
+def model_file(path: str | Path) -> Path:
+    """The CityJSON(Seq) file of a model: the file itself, or the one in a ``stadsmodel build`` directory.
+
+    :raises InputError: no such file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        for name in ("model.city.jsonl", "model.city.json"):
+            if (path / name).is_file():
+                return path / name
+        raise InputError(path, "no model.city.jsonl or model.city.json in this directory")
+    if not path.is_file():
+        raise InputError(path, "file not found")
+    return path
 
 
 def read_model(path: str | Path, lod: str | None = None) -> CityModel:
@@ -416,17 +442,8 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
     :param lod: LoD of building geometry to tile (e.g. "1.2", "2.2"); default the highest per building.
     :raises InputError: missing file, not CityJSON, unsupported version, wrong CRS, malformed JSON.
     """
-    path = Path(path)
-    if path.is_dir():
-        for name in ("model.city.jsonl", "model.city.json"):
-            if (path / name).is_file():
-                path = path / name
-                break
-        else:
-            raise InputError(path, "no model.city.jsonl or model.city.json in this directory")
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    with path.open("rb") as f, _no_cycle_collection():
+    path = model_file(path)
+    with path.open("rb") as f, paused_gc():
         first = f.readline()
         is_seq = False
         if first.strip():
@@ -439,7 +456,7 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
             version, scale, shift = _check_header(path, head, "line 1")
             r = _Reader(path, lod, scale, shift)
             for n, line in enumerate(f, start=2):
-                if not line.strip():
+                if line.isspace():
                     continue
                 feat = _loads(path, line, f"line {n}")
                 if not isinstance(feat, dict) or feat.get("type") != "CityJSONFeature":

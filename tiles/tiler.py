@@ -10,11 +10,15 @@ local east-north-up frame, and each parent's box is the union of its children's.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import multiprocessing
 import os
 import shutil
 import time
+from collections import deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,10 +28,11 @@ import orjson
 
 from stadsmodel.errors import TilingError
 from tiles.georef import LocalFrame
-from tiles.gltf import TileMesh, write_glb
+from tiles.gltf import write_glb
 from tiles.mesh import column_extent, triangulate
-from tiles.metadata import FeatureTable
-from tiles.model import BUILDING_SURFACE_CLASSES, TERRAIN_TYPES, CityModel, SurfaceSet, read_model
+from tiles.metadata import FeatureTable, TileProperties
+from tiles.model import (BUILDING_SURFACE_CLASSES, TERRAIN_TYPES, CityModel, SurfaceSet, model_file, paused_gc,
+                         read_model)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,9 @@ TERRAIN_MATERIALS = [(name, TERRAIN_COLOURS[name]) for name in TERRAIN_TYPES]
 CAPACITY = 600  # features per leaf tile
 MAX_LEAF_SIZE = 250.0  # metres
 BOX_PADDING = 0.01  # metres, against rounding in the clients' box tests
+MIN_PARALLEL_TILES = 32  # fewer tiles are written in process: starting workers would cost more
+PARALLEL_MIN_BYTES = 20_000_000  # smaller models (< some 20,000 buildings): workers would cost more than they save
+PARALLEL_WINDOW = 16  # tiles handed to the workers and not yet done
 
 
 @dataclass
@@ -63,6 +71,8 @@ class _Node:
 def _quadtree(xy: np.ndarray, capacity: int, max_size: float) -> _Node:
     lo, hi = column_extent(xy)
     size = float(max((hi - lo).max(), 1.0)) * (1 + 1e-9)
+    # a root of max_size × 2^k makes leaves of max_size itself, not of up to half of it: fewer, fuller tiles
+    size = max_size * 2.0 ** np.ceil(np.log2(size / max_size)) if size > max_size else size
 
     def split(node: _Node, items: np.ndarray, x0: float, y0: float, s: float) -> None:
         if (len(items) <= capacity and s <= max_size) or node.level >= 24:
@@ -131,15 +141,19 @@ class TilesetSummary:
 
 
 def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str, class_name: str,
-                  materials: list, capacity: int = CAPACITY, max_leaf_size: float = MAX_LEAF_SIZE) -> TilesetSummary:
-    """Write ``out/tileset.json`` and ``out/content/*.glb`` for one set of features."""
+                  materials: list, capacity: int = CAPACITY, max_leaf_size: float = MAX_LEAF_SIZE,
+                  pool: Executor | None = None) -> TilesetSummary:
+    """Write ``out/tileset.json`` and ``out/content/*.glb`` for one set of features.
+
+    :param pool: worker processes (:func:`tile_pool`) to triangulate and write the tiles; None: in process.
+    """
     t0 = time.perf_counter()
     ranges = surfaces.feature_ranges()
     vert = ranges[2]
     counts = vert[1:] - vert[:-1]
     has_geom = np.flatnonzero(counts > 0)
-    if len(has_geom) < len(surfaces.features):
-        log.warning("%s: %d features without usable surfaces left out", name, len(surfaces.features) - len(has_geom))
+    if len(has_geom) < len(surfaces):
+        log.warning("%s: %d features without usable surfaces left out", name, len(surfaces) - len(has_geom))
     if not len(has_geom):
         raise TilingError(f"{name}: no feature has usable geometry to tile")
     # centroids in RD: the mean of each feature's ring vertices
@@ -147,7 +161,7 @@ def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str,
     starts = vert[has_geom]
     centroids = np.column_stack([np.add.reduceat(rd[:, axis][surfaces.ring_vertices], starts) for axis in (0, 1)])
     centroids /= counts[has_geom, None]
-    table = FeatureTable(surfaces.features, class_name)
+    table = FeatureTable(surfaces.attributes, class_name)
     # the tileset's frame, each vertex converted once (a vertex is on several rings)
     local = dataclasses.replace(surfaces, vertices=frame.to_local(rd))
 
@@ -157,7 +171,7 @@ def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str,
     (tmp / "content").mkdir(parents=True)
     try:
         root, total_bytes = _write_tiles(tmp, name, local, ranges, has_geom, centroids, table, materials,
-                                         capacity, max_leaf_size)
+                                         capacity, max_leaf_size, pool)
         tileset = {
             "asset": {"version": "1.1", "generator": "stadsmodel tiles"},
             "geometricError": round(max(root.error * 2, 1.0), 3),
@@ -178,31 +192,77 @@ def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str,
     return TilesetSummary(name, out / "tileset.json", int(len(has_geom)), nleaves, total_bytes, dt)
 
 
-def _tile_mesh(local: SurfaceSet, features: np.ndarray, ranges) -> TileMesh:
-    """Triangulate one tile's features (sorted indices; local vertices in the tileset frame).
+def _write_leaf(path: Path, ring_positions: np.ndarray, ring_lengths: np.ndarray, surface_rings: np.ndarray,
+                surface_class: np.ndarray, surface_feature: np.ndarray, table: TileProperties,
+                materials: list) -> tuple[int, np.ndarray, np.ndarray]:
+    """Triangulate one tile and write its .glb; returns its size and bounding box (local ENU).
 
-    A tile at a time keeps the arrays small: they stay in the CPU caches and in memory the
-    allocator reuses, which a whole district's arrays would not."""
-    sub = local.subset(features, ranges)
-    mesh = triangulate(sub.ring_positions(), sub.ring_lengths, sub.surface_rings, sub.surface_class,
-                       sub.surface_feature)
-    return TileMesh(mesh.positions, mesh.normals, mesh.triangles, mesh.triangle_class, mesh.vertex_feature, features)
+    A tile at a time keeps the arrays small: they stay in the CPU caches and in memory the allocator
+    reuses, which a whole district's arrays would not. Runs in a worker process when there are many."""
+    mesh = triangulate(ring_positions, ring_lengths, surface_rings, surface_class, surface_feature)
+    size = write_glb(path, mesh, table, materials)
+    lo, hi = column_extent(mesh.positions)
+    return size, lo, hi
 
 
 def _write_tiles(tmp: Path, name: str, local: SurfaceSet, ranges, has_geom: np.ndarray, centroids: np.ndarray,
-                 table: FeatureTable, materials: list, capacity: int, max_leaf_size: float) -> tuple[_Node, int]:
+                 table: FeatureTable, materials: list, capacity: int, max_leaf_size: float,
+                 pool: Executor | None) -> tuple[_Node, int]:
     root = _quadtree(centroids, capacity, max_leaf_size)
-    total_bytes = 0
     leaves = _leaves(root)
-    for i, leaf in enumerate(leaves):
-        tm = _tile_mesh(local, np.sort(has_geom[leaf.items]), ranges)
+
+    def job(leaf: _Node) -> tuple:
+        feats = np.sort(has_geom[leaf.items])
+        sub = local.subset(feats, ranges)
         leaf.uri = f"content/{leaf.level}_{leaf.x}_{leaf.y}.glb"
-        total_bytes += write_glb(tmp / leaf.uri, tm, table, materials)
-        leaf.box_min, leaf.box_max = column_extent(tm.positions)
-        if (i + 1) % 50 == 0:
-            log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
+        return (tmp / leaf.uri, sub.ring_positions(), sub.ring_lengths, sub.surface_rings, sub.surface_class,
+                sub.surface_feature, table.for_tile(feats), materials)
+
+    def done(leaf: _Node, result: tuple[int, np.ndarray, np.ndarray]) -> int:
+        leaf.box_min, leaf.box_max = result[1], result[2]
+        return result[0]
+
+    total_bytes = 0
+    if pool is None or len(leaves) < MIN_PARALLEL_TILES:
+        for i, leaf in enumerate(leaves):
+            total_bytes += done(leaf, _write_leaf(*job(leaf)))
+            if (i + 1) % 100 == 0:
+                log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
+    else:
+        # the parent cuts the tiles' arrays while the workers triangulate and write; a bounded
+        # window of tiles in flight keeps memory flat
+        pending: deque = deque()
+        for i, leaf in enumerate(leaves):
+            pending.append((leaf, pool.submit(_write_leaf, *job(leaf))))
+            while len(pending) > PARALLEL_WINDOW:
+                total_bytes += done(*_result(pending.popleft()))
+            if (i + 1) % 100 == 0:
+                log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
+        while pending:
+            total_bytes += done(*_result(pending.popleft()))
     _finish(root)
     return root, total_bytes
+
+
+def _result(item: tuple[_Node, Future]) -> tuple[_Node, tuple]:
+    leaf, future = item
+    return leaf, future.result()
+
+
+def tile_pool(jobs: int | None = None) -> Executor | None:
+    """Worker processes for writing tiles (None for one job). Started ahead, so that they are ready
+    by the time the model is read; forkserver, as forking a process with threads is not safe."""
+    jobs = jobs if jobs is not None else len(os.sched_getaffinity(0))
+    if jobs <= 1:
+        return None
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("forkserver"))
+    for _ in range(jobs):
+        pool.submit(_ready)  # start the workers now: they import this module while the model is read
+    return pool
+
+
+def _ready() -> None:
+    pass
 
 
 def _bounds(sets: list[SurfaceSet]) -> tuple[float, float, float, float, float]:
@@ -215,29 +275,37 @@ def _bounds(sets: list[SurfaceSet]) -> tuple[float, float, float, float, float]:
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2)
 
 
-def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str | None = None) -> dict[str, Any]:
+def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str | None = None,
+               jobs: int | None = None) -> dict[str, Any]:
     """Tile a city model (and optionally AHN point clouds) into ``out``: buildings/, terrain/,
     pointcloud/ tilesets and ``out/index.json``. Returns the index.
 
     :param model: model directory written by ``stadsmodel build``, or a CityJSON / CityJSONSeq file.
     :param lod: building LoD to tile (e.g. "1.2" or "2.2"); default the highest each building has.
+    :param jobs: processes that write tiles (default: the CPUs this process may use; 1 for small models).
     :raises InputError: bad model or point cloud input. :raises TilingError: nothing to tile.
     """
     out = Path(out)
-    cm: CityModel = read_model(model, lod=lod)
-    sets = [s for s in (cm.buildings, cm.terrain) if len(s)]
-    if not sets and not ahn:
-        raise TilingError(f"{cm.path}: no buildings or terrain objects to tile")
-    out.mkdir(parents=True, exist_ok=True)
-    summaries: list[TilesetSummary] = []
-    frame = None
-    if sets:
-        minx, miny, maxx, maxy, zmid = _bounds(sets)
-        frame = LocalFrame((minx, miny, maxx, maxy), centre_nap=round(zmid, 1))
-    if len(cm.buildings):
-        summaries.append(tile_surfaces(cm.buildings, frame, out / "buildings", "buildings", "building", BUILDING_MATERIALS))
-    if len(cm.terrain):
-        summaries.append(tile_surfaces(cm.terrain, frame, out / "terrain", "terrain", "terrain", TERRAIN_MATERIALS))
+    if jobs is None and model_file(model).stat().st_size < PARALLEL_MIN_BYTES:
+        jobs = 1
+    pool = tile_pool(jobs)
+    with paused_gc(), pool or contextlib.nullcontext():  # paused: many objects, no cycles
+        cm: CityModel = read_model(model, lod=lod)
+        sets = [s for s in (cm.buildings, cm.terrain) if len(s)]
+        if not sets and not ahn:
+            raise TilingError(f"{cm.path}: no buildings or terrain objects to tile")
+        out.mkdir(parents=True, exist_ok=True)
+        summaries: list[TilesetSummary] = []
+        frame = None
+        if sets:
+            minx, miny, maxx, maxy, zmid = _bounds(sets)
+            frame = LocalFrame((minx, miny, maxx, maxy), centre_nap=round(zmid, 1))
+        if len(cm.buildings):
+            summaries.append(tile_surfaces(cm.buildings, frame, out / "buildings", "buildings", "building",
+                                           BUILDING_MATERIALS, pool=pool))
+        if len(cm.terrain):
+            summaries.append(tile_surfaces(cm.terrain, frame, out / "terrain", "terrain", "terrain", TERRAIN_MATERIALS,
+                                           pool=pool))
     if ahn:
         from tiles.pointcloud import tile_pointcloud
 

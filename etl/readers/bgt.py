@@ -2,7 +2,9 @@
 
 Inputs, in any mix: a .zip holding ``bgt_<type>.gml`` files (PDOK), a folder of such files, single
 GML files, and GeoPackage/SQLite files whose layers are named after the object type, with or without
-a ``bgt_`` prefix. GML is streamed (lxml iterparse), so national files of several GB fit in memory.
+a ``bgt_`` prefix. GML is streamed (lxml iterparse), so national files of several GB fit in memory;
+attributes are taken per feature, geometries are built and checked per batch of features
+(`GeometryBatch`), which keeps the memory bounded and the shapely work vectorised.
 
 Only current objects are kept: an object with ``eindRegistratie`` or ``objectEindTijd``
 (``terminationDate`` in the CityGML encoding) is a historic version and is filtered (not an error).
@@ -278,11 +280,11 @@ class _Collector:
         for member in iter_elements(stream, name, _MEMBER_ELEMENTS):
             members += 1
             for feature in member:
-                if isinstance(feature.tag, str):  # not a processing instruction
+                element_name = LOCAL_NAMES[feature.tag]
+                if element_name:  # not a processing instruction
                     break
             else:
                 continue
-            element_name = LOCAL_NAMES[feature.tag]
             object_type = CITYGML_OBJECT_TYPES.get(element_name) or file_type or element_name.lower()
             if object_type not in self.columns:
                 continue
@@ -456,8 +458,10 @@ def _attribute_sources(object_type: str) -> tuple[tuple[str, ...], ...]:
 
 def _lokaal_id(feature: etree._Element) -> str:
     """identificatie/NEN3610ID/lokaalID, else the gml:id (GML 3.1 or 3.2)."""
-    element = next(feature.iterdescendants("{*}lokaalID"), None)
-    lokaal_id = (element.text or "").strip() if element is not None else ""
+    lokaal_id = ""
+    for element in feature.iterdescendants("{*}lokaalID"):
+        lokaal_id = (element.text or "").strip()
+        break
     return (
         lokaal_id
         or feature.get("{http://www.opengis.net/gml}id")

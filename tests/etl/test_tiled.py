@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
+import rasterio
 
 from etl.build import build_model
 from etl.tiled import build_tiled
@@ -58,20 +59,22 @@ def test_tiled_agrees_with_the_single_machine_build(district, reference, tmp_pat
     b = gpd.read_file(single / "stadsmodel.gpkg", layer="buildings").set_index("identificatie").sort_index()
     truth = json.loads((district / "truth.json").read_text())["panden"]
     assert list(a.index) == list(b.index) == sorted(truth), "every pand once, none lost or doubled at tile edges"
-    for col in ("b3_h_dak_min", "b3_h_dak_50p", "b3_h_dak_70p", "b3_h_dak_max", "b3_n_punten"):
+    for col in ("b3_h_maaiveld", "b3_h_dak_min", "b3_h_dak_50p", "b3_h_dak_70p", "b3_h_dak_max", "b3_n_punten"):
         assert (a[col].isna() == b[col].isna()).all()
         assert np.nanmax(np.abs(a[col] - b[col])) <= 0.001, col
-    ground = np.abs(a["b3_h_maaiveld"] - b["b3_h_maaiveld"])
-    # See the closing note of issue 7: a few maaiveld values differ by 2 mm between the two builds.
-    assert (ground <= 0.001).mean() >= 0.95 and ground.max() <= 0.01
+    for name in ("dtm.tif", "dsm.tif"):  # the interpolated DTM too, also at tile edges and the area's edge
+        with rasterio.open(reference / name) as ra, rasterio.open(single / name) as rb:
+            assert ra.transform == rb.transform and np.array_equal(ra.read(1), rb.read(1)), name
     ra, rb = json.loads((reference / "report.json").read_text()), json.loads((single / "report.json").read_text())
     assert ra["counts"]["ahn"]["points"] == rb["counts"]["ahn"]["points"], "each point counted by one tile"
     assert ra["counts"]["store"] == rb["counts"]["store"]
     ca = json.loads((reference / "model.city.json").read_text())
     cb = json.loads((single / "model.city.json").read_text())
     assert set(ca["CityObjects"]) == set(cb["CityObjects"]) and ca["transform"] == cb["transform"]
+    assert all(ca["CityObjects"][k]["attributes"] == cb["CityObjects"][k]["attributes"] for k in ca["CityObjects"])
 
 
+@pytest.mark.slow
 def test_same_bytes_with_one_worker_process_and_two_worker_threads(district, reference, tmp_path):
     out = tmp_path / "one"
     report = build_tiled(**_inputs(district), out=out, tile_size=TILE, workers=1, processes=True)
@@ -79,6 +82,7 @@ def test_same_bytes_with_one_worker_process_and_two_worker_threads(district, ref
     assert _bytes(out) == _bytes(reference)
 
 
+@pytest.mark.slow
 def test_kill_minus_9_then_resume_gives_identical_products(district, reference, tmp_path):
     out = tmp_path / "killed"
     args = ["build", "--bgt", str(district / "bgt"), "--bag", str(district / "bag.gpkg"),
@@ -87,14 +91,16 @@ def test_kill_minus_9_then_resume_gives_identical_products(district, reference, 
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from stadsmodel.cli import main; "
                              "sys.exit(main(sys.argv[1:]))", *args], cwd=ROOT, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=(tmp_path / "stderr.txt").open("wb"))
-    deadline = time.monotonic() + 120
-    while len(list(out.glob("tiles/*/done.json"))) < 2 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
+    # Kill as soon as the first tile is done: a tile takes far longer than one poll, so the run is always cut
+    # off mid-way, however slow or loaded the machine (the deadline only guards against a hang).
+    deadline = time.monotonic() + 600
+    while not list(out.glob("tiles/*/done.json")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)  # the client and its Dask workers, mid-run
     proc.wait()
     done_before = len(list(out.glob("tiles/*/done.json")))
     total = json.loads((reference / "report.json").read_text())["tiles"]["total"]
-    assert 2 <= done_before < total, f"killed after some tiles, before the end; exit {proc.returncode}: " \
+    assert 1 <= done_before < total, f"killed after some tiles, before the end; exit {proc.returncode}: " \
         + (tmp_path / "stderr.txt").read_text()[-2000:]
     assert not (out / "report.json").exists()
 
@@ -106,6 +112,7 @@ def test_kill_minus_9_then_resume_gives_identical_products(district, reference, 
     assert not list(out.glob(".*.tmp-*")), "no temporary files left behind"
 
 
+@pytest.mark.slow
 def test_corrupt_laz_fails_only_its_tiles_and_fixing_it_reruns_only_those(district, reference, tmp_path, capsys):
     inp = tmp_path / "input"
     shutil.copytree(district, inp)

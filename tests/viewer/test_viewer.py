@@ -15,7 +15,8 @@ import pytest
 
 from tests.viewer.conftest import ViewerPage
 
-pytestmark = pytest.mark.browser
+# One worker runs them all (pytest -n 2 --dist loadgroup): one district, one server, one browser.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("viewer")]
 
 
 @pytest.fixture(scope="session")
@@ -114,7 +115,9 @@ def test_address_search_flies_to_the_building(viewer, viewer_site, panden):
     addresses = pyogrio.read_dataframe(viewer_site / "stadsmodel.gpkg", layer="addresses", read_geometry=False)
     addresses = addresses[addresses["pand_identificatie"].isin(panden)].sort_values("identificatie")
     a = addresses.iloc[len(addresses) // 2]
-    suffix = f"{a.huisletter or ''}{'-' + a.huisnummertoevoeging if a.huisnummertoevoeging else ''}"
+    letter = a.huisletter if isinstance(a.huisletter, str) else ""
+    addition = f"-{a.huisnummertoevoeging}" if isinstance(a.huisnummertoevoeging, str) else ""
+    suffix = letter + addition
     query = f"{a.postcode[:4]} {a.postcode[4:].lower()} {a.huisnummer}{suffix}"
     viewer.open()
     before = viewer.evaluate("() => window.stadsmodel.app.viewer.camera.positionWC.clone()")
@@ -256,8 +259,7 @@ def test_style_by_compliance_marks_the_exceeding_building(viewer, panden):
     within, _ = _one(panden, compliance="binnen_maximum")
     viewer.open()
     viewer.page.select_option("#style-select", "compliance")
-    viewer.page.wait_for_function("() => /\\d+/.test(document.getElementById('map-status').textContent)"
-                                  " && !document.getElementById('map-status').textContent.includes('…')")
+    viewer.page.wait_for_function("() => document.getElementById('map-status').textContent.startsWith('Toets klaar')")
     status = viewer.evaluate("""ids => {
         const ts = window.stadsmodel.app.tilesets.buildings, out = {}, st = [ts.root];
         while (st.length) { const t = st.pop(); st.push(...t.children);
@@ -321,3 +323,18 @@ def test_accessibility_page_and_panel(viewer, panden, axe_source):
     # keyboard only: Escape in the panel closes it and returns to the introduction
     viewer.page.keyboard.press("Escape")
     assert viewer.evaluate("() => document.getElementById('panel').dataset.buildingId") in ("", None)
+
+
+def test_overlays_drape_zoning_from_the_ogc_api(viewer, viewer_site):
+    vlakken = pyogrio.read_info(viewer_site / "stadsmodel.gpkg", layer="enkelbestemming")["features"]
+    viewer.open()
+    viewer.page.check("#layer-bestemmingsvlak")
+    viewer.page.wait_for_function("() => window.stadsmodel.app.viewer.dataSources.length > 0")
+    shown = viewer.evaluate("""() => { const ds = window.stadsmodel.app.viewer.dataSources.get(0);
+        return {name: ds.name, show: ds.show, polygons: ds.entities.values.filter(e => e.polygon).length}; }""")
+    assert shown == {"name": "bestemmingsvlak", "show": True, "polygons": vlakken}
+    assert "layers=" in viewer.page.url and "bestemmingsvlak" in viewer.page.url
+    viewer.page.uncheck("#layer-bestemmingsvlak")
+    assert viewer.evaluate("() => window.stadsmodel.app.viewer.dataSources.get(0).show") is False
+    viewer.wait_tiles()
+    viewer.assert_clean()

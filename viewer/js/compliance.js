@@ -6,26 +6,13 @@
 import * as api from "./api.js";
 import { complianceStatus } from "./panel.js";
 import { setCompliance, complianceOf } from "./styling.js";
+import { interiorPoint, outerRing } from "./geometry.js";
 
 const Cesium = window.Cesium;
 const CONCURRENCY = 4;
 // Above this many buildings the compliance style would take too many requests; it is then limited
 // to the first ones and says so.
 const MAX_BUILDINGS = 2000;
-
-function interiorPoint(geometry) {
-  // The centroid of the outer ring's vertices is inside ordinary footprints; good enough to ask
-  // the location check "which building is here", and it checks the answer's id anyway.
-  const ring = geometry.type === "MultiPolygon" ? geometry.coordinates[0][0] : geometry.coordinates[0];
-  const n = ring.length - 1;
-  let x = 0;
-  let y = 0;
-  for (let i = 0; i < n; i++) {
-    x += ring[i][0];
-    y += ring[i][1];
-  }
-  return [x / n, y / n];
-}
 
 export class ComplianceView {
   constructor(viewer, tilesets, available, bbox) {
@@ -67,14 +54,16 @@ export class ComplianceView {
       console.warn(`footprint of ${id}: ${err.message}`);
       return;
     }
-    const [lon, lat] = interiorPoint(footprint.geometry);
+    const inside = interiorPoint(footprint.geometry);
+    if (!inside) return;
+    const [lon, lat] = inside;
     const offset = this._geoidOffset(lon, lat, roof);
     if (offset === undefined) return;
     // The maximum bouwhoogte counts from ground level (peil ≈ maaiveld), as in the location check.
     const top = ground + maximum + offset;
     const exceeded = complianceStatus(c) === "overschrijding";
     const color = Cesium.Color.fromCssColorString(exceeded ? "#d7301f" : "#1a9850");
-    const outer = footprint.geometry.type === "MultiPolygon" ? footprint.geometry.coordinates[0][0] : footprint.geometry.coordinates[0];
+    const outer = outerRing(footprint.geometry);
     this.entity = this.viewer.entities.add({
       name: "maximum bouwhoogte",
       polygon: {
@@ -94,7 +83,7 @@ export class ComplianceView {
     if (this.computed || !this.hasBuildings || !this.bbox) return;
     this.computed = true;
     const collection = await api.items("buildings", { bbox: this.bbox, limit: MAX_BUILDINGS });
-    const queue = (collection.features ?? []).filter((f) => f.geometry && !complianceOf(f.properties?.identificatie ?? f.id));
+    const queue = (collection.features ?? []).filter((f) => interiorPoint(f.geometry) && !complianceOf(f.properties?.identificatie ?? f.id));
     let done = 0;
     const worker = async () => {
       while (queue.length) {

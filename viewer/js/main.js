@@ -9,6 +9,7 @@ import { loadStyles, styleCatalogue, applyStyle, activeStyle, legendOf } from ".
 import { Overlays } from "./overlays.js";
 import { Panel, complianceStatus } from "./panel.js";
 import { searchAddresses } from "./search.js";
+import { interiorPoint } from "./geometry.js";
 import { readHash, writeHash, cameraState, setCamera } from "./permalink.js";
 import { Shadows } from "./shadows.js";
 import { Measure } from "./measure.js";
@@ -106,7 +107,7 @@ async function select(where, feature) {
   const facts = featureFacts(feat);
   // Answers belong to a spot: a new spot starts without them.
   if (!app.selection || app.selection.lon !== where.lon || app.selection.lat !== where.lat) app.answers = {};
-  app.selection = { lon: where.lon, lat: where.lat, building: facts?.identificatie ?? where.building, activity: where.activity };
+  app.selection = { lon: where.lon, lat: where.lat, building: facts?.identificatie ?? where.building, activity: where.activity, address: where.address };
   highlight(feat);
   updateHash();
   app.panel.showLoading(facts, app.selection);
@@ -318,7 +319,19 @@ async function runSearch(query) {
 
 async function goToAddress(address) {
   const viewer = app.viewer;
-  const target = Cesium.Cartesian3.fromDegrees(address.lon, address.lat, 0);
+  // An address point may lie on the façade; ask about a point well inside its pand instead.
+  let where = { lon: address.lon, lat: address.lat };
+  const pandId = address.properties.pand_identificatie;
+  if (pandId) {
+    try {
+      const pand = await api.item("buildings", pandId);
+      const inside = interiorPoint(pand.geometry);
+      if (inside) where = { lon: inside[0], lat: inside[1] };
+    } catch (err) {
+      console.warn(`pand ${pandId} of ${address.label}: ${err.message}`);
+    }
+  }
+  const target = Cesium.Cartesian3.fromDegrees(where.lon, where.lat, 0);
   const ground = viewer.scene.clampToHeight(target) ?? target;
   await new Promise((resolve) =>
     viewer.camera.flyToBoundingSphere(new Cesium.BoundingSphere(ground, 20), {
@@ -328,7 +341,8 @@ async function goToAddress(address) {
       cancel: resolve,
     }),
   );
-  await select({ lon: address.lon, lat: address.lat, building: address.properties.pand_identificatie, activity: app.selection?.activity });
+  await whenTilesLoaded(viewer, app.tilesets);
+  await select({ ...where, building: pandId, activity: app.selection?.activity, address: address.label });
 }
 
 async function loadActivities() {
@@ -382,17 +396,18 @@ function wireControls() {
 // ---- start ------------------------------------------------------------------------------------
 
 async function start() {
-  const t0 = performance.now();
   await loadLanguages();
   const state = readHash();
-  setLanguage(state.lang ?? (navigator.language?.startsWith("nl") ? "nl" : (state.lang ?? "nl")));
+  // Dutch by default (a Dutch municipal service); the language switch and permalinks choose English.
+  setLanguage(state.lang ?? "nl");
 
   const viewer = createViewer("cesium");
   app.viewer = viewer;
   viewer.canvas.setAttribute("aria-label", t("map.canvas"));
+  // Timings count from navigation start (performance.now()'s origin), as a user experiences them.
   const removeFirst = viewer.scene.postRender.addEventListener(() => {
     removeFirst();
-    app.timings.firstFrameMs = performance.now() - t0;
+    app.timings.firstFrameMs = performance.now();
     resolveFirstFrame(app.timings.firstFrameMs);
   });
   viewer.scene.renderError.addEventListener((scene, error) => console.error(`render error: ${error}`));
@@ -430,7 +445,7 @@ async function start() {
   if (!state.camera) viewDistrict(viewer, app.tilesets);
   await restoreFromHash({ ...state, lang: undefined }, { fitIfNoCamera: false });
   whenTilesLoaded(viewer, app.tilesets).then(() => {
-    app.timings.tilesLoadedMs = performance.now() - t0;
+    app.timings.tilesLoadedMs = performance.now();
     mapStatus(t("map.loaded"));
   });
   resolveReady();

@@ -368,6 +368,7 @@ export class Panel {
   }
 
   _heading(result, facts, where) {
+    if (where?.address) return where.address;
     const building = result?.building ?? facts;
     const address = building ? asList(building.addresses).map(addressText).find(Boolean) : undefined;
     if (address) return address;

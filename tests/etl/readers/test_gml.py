@@ -126,3 +126,109 @@ def test_self_intersecting_polygon_parses_but_is_reported_invalid():
     )
     assert "Self-intersection" in invalid_reason(bowtie)
     assert invalid_reason(shapely.box(0, 0, 1, 1)) is None
+
+
+# GeometryBatch (the bulk path read_bgt uses) must give exactly what parse_geometry + invalid_reason
+# give one element at a time: the same coordinates, the same type, the same reason for bad input.
+
+def one_by_one(elements: list[etree._Element]) -> tuple[list, list]:
+    from etl.readers.gml import invalid_reason
+
+    geometries, reasons = [], []
+    for e in elements:
+        try:
+            g = parse_geometry(e)
+        except GeometryError as exc:
+            geometries.append(None)
+            reasons.append(str(exc))
+            continue
+        reason = invalid_reason(g)
+        geometries.append(None if reason else g)
+        reasons.append(reason)
+    return geometries, reasons
+
+
+def in_batch(elements: list[etree._Element]) -> tuple[list, list]:
+    from etl.readers.gml import GeometryBatch
+
+    batch = GeometryBatch()
+    for e in elements:
+        batch.add(e)
+    return batch.build()
+
+
+def assert_same(elements: list[etree._Element]) -> None:
+    expected_geometries, expected_reasons = one_by_one(elements)
+    geometries, reasons = in_batch(elements)
+    assert reasons == expected_reasons
+    assert [None if g is None else g.wkb for g in geometries] == [None if g is None else g.wkb for g in expected_geometries]
+
+
+RING = "<gml:LinearRing><gml:posList srsDimension='2'>{}</gml:posList></gml:LinearRing>"
+ARC_RING = (
+    "<gml:Ring><gml:curveMember><gml:Curve><gml:segments>"
+    "<gml:Arc><gml:posList srsDimension='2'>100 0 110 10 120 0</gml:posList></gml:Arc>"
+    "<gml:LineStringSegment><gml:posList srsDimension='2'>120 0 120 -5 100 -5 100 0</gml:posList></gml:LineStringSegment>"
+    "</gml:segments></gml:Curve></gml:curveMember></gml:Ring>"
+)
+
+
+def polygon(*rings: str) -> str:
+    exterior, *interiors = rings
+    return (
+        f"<gml:Polygon><gml:exterior>{exterior}</gml:exterior>"
+        + "".join(f"<gml:interior>{r}</gml:interior>" for r in interiors)
+        + "</gml:Polygon>"
+    )
+
+
+BATCH_CASES = [
+    polygon(RING.format("0 0 10 0 10 10 0 10 0 0"), RING.format("2 2 2 4 4 4 4 2 2 2")),
+    polygon(ARC_RING),
+    polygon(RING.format("90 -10 130 -10 130 20 90 20 90 -10"), ARC_RING),  # arc ring as a hole
+    "<gml:MultiSurface><gml:surfaceMember>" + polygon(RING.format("0 0 1 0 1 1 0 0")) + "</gml:surfaceMember></gml:MultiSurface>",
+    "<gml:MultiSurface>"
+    + "".join(f"<gml:surfaceMember>{polygon(RING.format(c))}</gml:surfaceMember>" for c in ("0 0 1 0 1 1 0 0", "5 5 6 5 6 6 5 5"))
+    + "</gml:MultiSurface>",
+    "<gml:LineString><gml:posList srsDimension='2'>0 0 3 4 6 0</gml:posList></gml:LineString>",
+    "<gml:Point><gml:pos srsDimension='2'>155000.5 463000.25</gml:pos></gml:Point>",
+    "<gml:Point><gml:pos srsDimension='3'>1 2 3</gml:pos></gml:Point>",
+    polygon("<gml:LinearRing><gml:posList srsDimension='3'>0 0 1 4 0 1 0 3 1 0 0 1</gml:posList></gml:LinearRing>"),
+    polygon("<gml:LinearRing><gml:posList>0 0 4 0 0 3 0 0</gml:posList></gml:LinearRing>"),  # srsDimension missing
+    polygon(RING.format("0 0 1.0 0 1 1 0.00 0")),  # closed, written differently
+    polygon(RING.format("0 0 1 0 1 1 0 1")),  # not closed
+    polygon(RING.format("0 0 1 0 0 0")),  # too few points
+    polygon(RING.format("0 0 1 x 1 1 0 0")),  # unparsable
+    polygon(RING.format("0 0 1 nan 1 1 0 0")),  # non-finite
+    polygon(RING.format("0 0 1 0 1")),  # odd count
+    polygon(RING.format("0 0 1 1 1 0 0 1 0 0")),  # self-intersecting: invalid
+    "<gml:MultiSurface><gml:surfaceMember>" + polygon(RING.format("0 0 1 0 1 0 0 0")) + "</gml:surfaceMember>"
+    "<gml:surfaceMember><gml:Surface/></gml:surfaceMember></gml:MultiSurface>",  # bad ring, then an unusual member
+    "<gml:MultiSurface/>",
+    "<gml:Polygon/>",
+    "<gml:Curve><gml:segments><gml:Arc><gml:posList>0 0 1 1 2 0</gml:posList></gml:Arc></gml:segments></gml:Curve>",
+    "<gml:Solid/>",
+]
+
+
+def test_batch_equals_one_by_one_parsing_on_edge_cases():
+    assert_same([element(xml) for xml in BATCH_CASES])
+
+
+def test_batch_equals_one_by_one_parsing_on_every_otterlo_geometry():
+    import zipfile
+
+    from etl.readers.gml import LOCAL_NAMES
+    from tests.conftest import shared_path
+
+    elements = []
+    with zipfile.ZipFile(shared_path("nlextract-bgt-otterlo", "otterlo.zip")) as archive:
+        for name in archive.namelist():
+            root = etree.fromstring(archive.read(name), etree.XMLParser(huge_tree=True))
+            for feature in (member[0] for member in root):
+                for prop in feature:
+                    if LOCAL_NAMES[prop.tag].startswith("geometrie") and len(prop):
+                        elements.append(prop[0])
+    kinds = {LOCAL_NAMES[e.tag] for e in elements} | {LOCAL_NAMES[e.tag] for g in elements for e in g.iter("{*}Arc")}
+    assert {"Polygon", "MultiSurface", "LineString", "Point", "Curve", "Arc"} <= kinds
+    assert_same(elements)

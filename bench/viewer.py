@@ -1,0 +1,182 @@
+"""Viewer benchmark: time to first frame, time until all tiles of the demo district are loaded, and
+click-to-panel latency, in Debian's Chromium (headless, WebGL on SwiftShader) against `stadsmodel serve`.
+
+    .venv/bin/python bench/viewer.py                      # synthetic district of 300 panden
+    .venv/bin/python bench/viewer.py --buildings 1000 --runs 5
+    .venv/bin/python bench/viewer.py --screenshot docs/screenshot.png
+
+Times count from navigation start. SwiftShader renders on the CPU, so the figures are an upper bound
+for a machine with a GPU; on a busy 2-core machine they vary by tens of percent between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}
+
+
+def build_site(work: Path, buildings: int, seed: int) -> Path:
+    """Synthetic district → ETL → synthetic plan and monuments → 3D Tiles, in work/site."""
+    from etl.build import build_model
+    from etl.synth import write_district
+    from etl.zoning import import_zoning
+    from etl.zoning.synth_plan import write_synthetic_plan
+    from tiles import tile_model
+
+    district, site = work / "district", work / "site"
+    t = time.perf_counter()
+    write_district(district, buildings=buildings, seed=seed)
+    build_model(bgt=[district / "bgt"], bag=[district / "bag.gpkg"], ahn=sorted((district / "ahn").glob("*.laz")),
+                out=site)
+    import_zoning(write_synthetic_plan(district), site)
+    shutil.copy(district / "zoning" / "expected.json", site / "expected.json")
+    tile_model(site, site / "tiles")
+    print(f"district of {buildings} panden built, zoned and tiled in {time.perf_counter() - t:.1f} s", flush=True)
+    return site
+
+
+def start_server(site: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("stadsmodel")
+    proc = subprocess.Popen([str(exe), "serve", "--data", str(site), "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/tiles/index.json", timeout=2).close()
+            return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("stadsmodel serve did not start")
+
+
+def roofs(site: Path) -> list[dict]:
+    """Panden with a maximum bouwhoogte (the ones whose panel has the most to show), roof in lon/lat/h."""
+    import pyogrio
+
+    from tiles.georef import rdnap_to_etrs89
+
+    expected = json.loads((site / "expected.json").read_text(encoding="utf-8"))["panden"]
+    store = pyogrio.read_dataframe(site / "stadsmodel.gpkg", layer="buildings", read_geometry=False)
+    roof = dict(zip(store["identificatie"], store["b3_h_dak_70p"]))
+    out = []
+    for pid, exp in sorted(expected.items()):
+        if exp.get("max_bouwhoogte") is not None and roof.get(pid) is not None:
+            lat, lon, h = rdnap_to_etrs89(exp["point"][0], exp["point"][1], float(roof[pid]))
+            out.append({"id": pid, "lon": lon, "lat": lat, "h": h, **exp})
+    return out
+
+
+def click(page, p: dict) -> float:
+    """Clicks the pand's roof seen from above; returns ms from the click until the panel shows its rules."""
+    page.evaluate("s => window.stadsmodel.setCamera(s)",
+                  {"lon": p["lon"], "lat": p["lat"], "height": p["h"] + 150, "heading": 0, "pitch": -90, "roll": 0})
+    page.evaluate("window.stadsmodel.tilesLoaded()")
+    pos = page.evaluate("p => window.stadsmodel.windowPositionOf(p.lon, p.lat, p.h)", p)
+    box = page.locator("#cesium canvas").bounding_box()
+    page.evaluate("() => { window.__clicked = performance.now(); }")
+    page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
+    page.wait_for_function("id => document.getElementById('panel').dataset.buildingId === id"
+                           " && !document.querySelector('#panel-body .loading')", arg=p["id"])
+    return page.evaluate("() => performance.now() - window.__clicked")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--buildings", type=int, default=300)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3, help="page loads (default 3)")
+    ap.add_argument("--clicks", type=int, default=5, help="buildings clicked per page load (default 5)")
+    ap.add_argument("--data", type=Path, help="an already built, zoned and tiled site directory to serve")
+    ap.add_argument("--screenshot", type=Path, help="also save a screenshot with the panel open here")
+    args = ap.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="stadsmodel-bench-viewer-") as tmp:
+        site = args.data or build_site(Path(tmp), args.buildings, args.seed)
+        targets = roofs(site)
+        proc, url = start_server(site)
+        first, loaded, latency = [], [], []
+        try:
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                for run in range(args.runs):
+                    context = browser.new_context(viewport=VIEWPORT)
+                    page = context.new_page()
+                    page.set_default_timeout(120_000)
+                    page.goto(url + "/")
+                    page.wait_for_function("window.stadsmodel !== undefined")
+                    first.append(page.evaluate("window.stadsmodel.firstFrame"))
+                    page.evaluate("window.stadsmodel.ready")
+                    page.wait_for_function("window.stadsmodel.timings.tilesLoadedMs !== undefined")
+                    loaded.append(page.evaluate("window.stadsmodel.timings.tilesLoadedMs"))
+                    for p in targets[run * args.clicks:(run + 1) * args.clicks] or targets[:args.clicks]:
+                        latency.append(click(page, p))
+                    print(f"run {run + 1}: first frame {first[-1]:.0f} ms, all tiles {loaded[-1]:.0f} ms, "
+                          f"clicks {', '.join(f'{v:.0f}' for v in latency[-args.clicks:])} ms", flush=True)
+                    context.close()
+                if args.screenshot:
+                    screenshot(browser, url, targets, args.screenshot)
+                browser.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+    def line(name, values):
+        q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
+        print(f"{name:<34} median {statistics.median(values):7.0f} ms   p90 {q[-1]:7.0f} ms   (n={len(values)})")
+
+    print(f"\nviewer, synthetic district of {args.buildings if not args.data else '?'} panden, "
+          f"{VIEWPORT['width']}x{VIEWPORT['height']}, Chromium + SwiftShader")
+    line("time to first frame", first)
+    line("time until all tiles loaded", loaded)
+    line("click-to-panel latency", latency)
+
+
+def screenshot(browser, url: str, targets: list[dict], path: Path) -> None:
+    """The viewer coloured by compliance, with the panel open on the pand that exceeds its maximum."""
+    over = next((p for p in targets if p.get("compliance") == "overschrijdt"), targets[0])
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(url + "/")
+    page.wait_for_function("window.stadsmodel !== undefined")
+    page.evaluate("window.stadsmodel.ready")
+    page.evaluate("window.stadsmodel.setStyle('compliance')")
+    page.evaluate("s => window.stadsmodel.setCamera(s)",
+                  {"lon": over["lon"] - 0.0012, "lat": over["lat"] - 0.0016, "height": over["h"] + 170,
+                   "heading": 25, "pitch": -38, "roll": 0})
+    page.evaluate("window.stadsmodel.tilesLoaded()")
+    page.evaluate("p => window.stadsmodel.select(p.lon, p.lat)", over)
+    page.wait_for_function("id => document.getElementById('panel').dataset.buildingId === id", arg=over["id"])
+    page.evaluate("window.stadsmodel.tilesLoaded()")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(path))
+    context.close()
+    print(f"screenshot: {path}")
+
+
+if __name__ == "__main__":
+    main()
