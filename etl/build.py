@@ -264,8 +264,10 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
     nodata = float(raster_cfg["nodata"])
     with watch.stage("rasters"):
         dtm = grids.dtm(nodata)
-        # Interpolate under buildings and water-less gaps, for lifting and the DTM product.
-        dtm_filled = grids.dtm(nodata, fill_distance_cells=int(DTM_FILL_DISTANCE / spec.resolution))
+        # Interpolate under buildings and water-less gaps, for lifting and the DTM product. A tile's window
+        # already reaches the fill distance beyond all it uses; the whole area's grid ends at the data.
+        dtm_filled = grids.dtm(nodata, fill_distance_cells=int(DTM_FILL_DISTANCE / spec.resolution),
+                               pad=clip is None)
         dsm = grids.dsm(nodata)
 
     with watch.stage("building heights"):

@@ -58,9 +58,13 @@ class ElevationGrids:
         s = inside & is_surface
         np.maximum.at(self._dsm, idx[s], z[s])
 
-    def dtm(self, nodata: float, fill_distance_cells: int = 0) -> np.ndarray:
+    def dtm(self, nodata: float, fill_distance_cells: int = 0, pad: bool = True) -> np.ndarray:
         """Mean ground height per cell (2D, float32); empty cells are `nodata`, or filled by inverse-distance
-        interpolation from cells up to `fill_distance_cells` away (holes under buildings)."""
+        interpolation from cells up to `fill_distance_cells` away (holes under buildings).
+
+        :param pad: fill as if the grid went on beyond its edges (see below); not needed for the cells that
+            lie `fill_distance_cells` or more inside the edges.
+        """
         has = self._dtm_count > 0
         out = np.full(self._dtm_sum.size, nodata, dtype=np.float32)
         out[has] = (self._dtm_sum[has] / self._dtm_count[has]).astype(np.float32)
@@ -69,13 +73,13 @@ class ElevationGrids:
             # GDAL's fill follows chains of neighbouring cells, so a cell near the edge of the array gets another
             # value than the same cell inside a larger array. Padding by the search distance makes every cell's
             # value depend on its surroundings only: a tile's window and the whole area then agree cell for cell.
-            pad = fill_distance_cells
-            padded = np.full((out.shape[0] + 2 * pad, out.shape[1] + 2 * pad), nodata, dtype=np.float32)
-            padded[pad:-pad, pad:-pad] = out
+            p = fill_distance_cells if pad else 0
+            padded = np.full((out.shape[0] + 2 * p, out.shape[1] + 2 * p), nodata, dtype=np.float32)
+            padded[p:p + out.shape[0], p:p + out.shape[1]] = out
             mask = np.zeros(padded.shape, dtype=np.uint8)
-            mask[pad:-pad, pad:-pad] = has.reshape(out.shape)
-            out = fillnodata(padded, mask=mask, max_search_distance=fill_distance_cells,
-                             smoothing_iterations=0)[pad:-pad, pad:-pad]
+            mask[p:p + out.shape[0], p:p + out.shape[1]] = has.reshape(out.shape)
+            filled = fillnodata(padded, mask=mask, max_search_distance=fill_distance_cells, smoothing_iterations=0)
+            out = filled[p:p + out.shape[0], p:p + out.shape[1]]
         return out
 
     def dsm(self, nodata: float) -> np.ndarray:

@@ -176,10 +176,12 @@ def _write_json(path: Path, data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
 
 
-def _write_pickle(path: Path, data: Any) -> None:
+def _write_pickle(path: Path, data: Any) -> str:
+    """Pickle `data` atomically; returns the SHA-256 of the bytes written (a content digest for free)."""
+    blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     with _atomic(path) as tmp:
-        with tmp.open("wb") as f:
-            pickle.dump(data, f, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.write_bytes(blob)
+    return hashlib.sha256(blob).hexdigest()
 
 
 def _read_pickle(path: Path) -> Any:
@@ -225,22 +227,6 @@ def vector_sources(bgt: Sequence[Path], bag: Sequence[Path]) -> list[VectorSourc
     return sources
 
 
-def _frames_digest(frames: dict[str, gpd.GeoDataFrame]) -> str:
-    """Content digest of a tile's part: geometry as WKB and attribute values, layer by layer."""
-    h = hashlib.sha256()
-    for name in sorted(frames):
-        frame = frames[name]
-        h.update(name.encode() + b"\0" + str(list(frame.columns)).encode())
-        h.update(b"".join(w or b"" for w in shapely.to_wkb(frame.geometry.values)))
-        attrs = frame.drop(columns="geometry")
-        try:
-            h.update(pd.util.hash_pandas_object(attrs.astype(object).where(attrs.notna(), None).astype(str),
-                                                index=False).to_numpy().tobytes())
-        except TypeError:
-            h.update(pickle.dumps(attrs.to_dict("list")))
-    return h.hexdigest()
-
-
 def _tile_of_features(grid: TileGrid, frame: gpd.GeoDataFrame) -> np.ndarray:
     """The tile of each feature: that of a point on its surface (None where it has no geometry)."""
     geoms = frame.geometry.values
@@ -282,12 +268,15 @@ def source_partitions(source: VectorSource, key: str, config_path: str | None, t
     if "verblijfsobjecten" in frames:
         _place_addresses_without_location(frames, tile_keys, skipped, source.label)
     tiles: dict[str, dict] = {}
-    every = sorted({k for keys in tile_keys.values() for k in keys if k is not None}, key=tile_order)
+    rows = {name: pd.Series(keys).dropna().groupby(lambda i, k=keys: k[i]).indices if len(keys) else {}
+            for name, keys in tile_keys.items()}  # tile → row positions, per layer (one pass, not one per tile)
+    every = sorted({k for groups in rows.values() for k in groups}, key=tile_order)
     for tile in every:
-        part = {name: frame.loc[tile_keys[name] == tile] for name, frame in frames.items()}
-        part = {name: f for name, f in part.items() if len(f)}
-        _write_pickle(folder / f"{tile}.pkl", part)
-        tiles[tile] = {"digest": _frames_digest(part),
+        # Without the source's row index: the digest is then that of the tile's features alone, so a feature
+        # added elsewhere in the file leaves this tile's part, and the tile, untouched.
+        part = {name: frame.iloc[rows[name][tile]].reset_index(drop=True)
+                for name, frame in frames.items() if tile in rows[name]}
+        tiles[tile] = {"digest": _write_pickle(folder / f"{tile}.pkl", part),
                        "bounds": list(_union([f.total_bounds for f in part.values()])),
                        "counts": {name: int(len(f)) for name, f in part.items()}}
     _write_pickle(folder / "schema.pkl", {name: frame.iloc[:0] for name, frame in frames.items()})
@@ -583,7 +572,7 @@ def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, bounds, nod
     row0 = int(round((spec.maxy - tile.maxy) / spec.resolution))
     cells = grid[row0:row0 + tile.height, col0:col0 + tile.width]
     profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": 1, "dtype": "float32",
-               "crs": RD_NEW, "transform": tile.transform, "nodata": nodata, "compress": "DEFLATE",
+               "crs": RD_NEW, "transform": tile.transform, "nodata": nodata, "compress": "DEFLATE", "zlevel": 1,
                "tiled": True, "blockxsize": 256, "blockysize": 256}
     with _atomic(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as ds:
@@ -656,7 +645,7 @@ def assemble_cityjson(folders: list[str], done: list[dict], out: str, scale: flo
                 base += len(verts)
                 doc.write(("," if n else "") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=(",", ":")))
                 if verts:
-                    vertices.write(("," if staged_any else "") + ",".join(f"[{x},{y},{z}]" for x, y, z in verts))
+                    vertices.write(("," if staged_any else "") + json.dumps(verts, separators=(",", ":"))[1:-1])
                     staged_any = True
                 n += 1
         doc.write('},"vertices":[')

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 from collections import deque
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +174,9 @@ def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str,
                                          capacity, max_leaf_size, pool)
         tileset = {
             "asset": {"version": "1.1", "generator": "stadsmodel tiles"},
-            "geometricError": round(max(root.error * 2, 1.0), 3),
+            # CesiumJS draws nothing while this error is below its screen-space threshold, so it must be on
+            # the scale of the whole extent (a one-tile district would otherwise only show from ~45 m).
+            "geometricError": round(max(root.error * 2, float(np.linalg.norm(root.box_max - root.box_min)), 1.0), 3),
             "root": _tile_json(root) | {"transform": frame.enu_to_ecef.T.ravel().tolist()},  # column-major
         }
         data = orjson.dumps(tileset, option=orjson.OPT_INDENT_2)
@@ -231,22 +233,25 @@ def _write_tiles(tmp: Path, name: str, local: SurfaceSet, ranges, has_geom: np.n
     else:
         # the parent cuts the tiles' arrays while the workers triangulate and write; a bounded
         # window of tiles in flight keeps memory flat
-        pending: deque = deque()
-        for i, leaf in enumerate(leaves):
-            pending.append((leaf, pool.submit(_write_leaf, *job(leaf))))
-            while len(pending) > PARALLEL_WINDOW:
-                total_bytes += done(*_result(pending.popleft()))
-            if (i + 1) % 100 == 0:
-                log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
-        while pending:
-            total_bytes += done(*_result(pending.popleft()))
+        pending: deque[tuple[_Node, Future]] = deque()
+        try:
+            for i, leaf in enumerate(leaves):
+                pending.append((leaf, pool.submit(_write_leaf, *job(leaf))))
+                while len(pending) > PARALLEL_WINDOW:
+                    leaf, future = pending.popleft()
+                    total_bytes += done(leaf, future.result())
+                if (i + 1) % 100 == 0:
+                    log.info("%s: %d/%d tiles", name, i + 1, len(leaves))
+            while pending:
+                leaf, future = pending.popleft()
+                total_bytes += done(leaf, future.result())
+        finally:
+            # after an error: no worker may still write into the directory that is then removed
+            for _, future in pending:
+                future.cancel()
+            wait([future for _, future in pending])
     _finish(root)
     return root, total_bytes
-
-
-def _result(item: tuple[_Node, Future]) -> tuple[_Node, tuple]:
-    leaf, future = item
-    return leaf, future.result()
 
 
 def tile_pool(jobs: int | None = None) -> Executor | None:

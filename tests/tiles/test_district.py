@@ -30,3 +30,14 @@ def test_built_district_tiles(built_district, tmp_path):
     assert all("no geometry" in s["reason"] for s in index["skipped"])
     assert tiled | skipped == model_ids and not tiled & skipped
     assert json.loads((tmp_path / "tiles" / "index.json").read_text())["tilesets"][0]["features"] == len(tiled)
+
+
+def test_tileset_error_spans_the_district(built_district, tmp_path):
+    """CesiumJS renders nothing while the tileset's geometric error is below its screen-space threshold: the
+    error must be on the scale of the district, even when all buildings fit in one tile."""
+    tile_model(built_district, tmp_path / "tiles")
+    for name in ("buildings", "terrain"):
+        tileset = json.loads((tmp_path / "tiles" / name / "tileset.json").read_text())
+        half = tileset["root"]["boundingVolume"]["box"]
+        extent = 2 * (half[3] ** 2 + half[7] ** 2) ** 0.5
+        assert tileset["geometricError"] >= 0.9 * extent
