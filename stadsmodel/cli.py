@@ -58,7 +58,7 @@ def _cmd_tiles(a: argparse.Namespace) -> int:
         return validate_command(Path(a.path), gltf=a.gltf)
     from tiles import tile_model
 
-    tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []])
+    tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []], lod=a.lod, jobs=a.jobs)
     return 0
 
 
@@ -131,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", help="model directory from 'stadsmodel build', or a CityJSON/CityJSONSeq file")
     t.add_argument("--out", help="output directory for the tilesets")
     t.add_argument("--ahn", nargs="+", metavar="PATH", help="also tile these LAS/LAZ point clouds")
+    t.add_argument("--lod", help="building LoD to tile, e.g. 1.2 or 2.2 (default: the highest each building has)")
+    t.add_argument("--jobs", type=int, help="processes that write tiles (default: all CPUs for large models)")
     t.add_argument("--gltf", action="store_true", help="with validate: also run the Khronos glTF validator on content")
     t.set_defaults(func=_cmd_tiles)
 
