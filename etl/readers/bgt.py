@@ -421,12 +421,13 @@ class _Collector:
             )
             frame["relatieve_hoogteligging"] = frame["relatieve_hoogteligging"].astype(np.int64)
             layers[object_type] = frame
-            if frame.empty:
-                note = f"{object_type}: no current objects in the inputs"
-                if not any(n.startswith(f"{object_type}:") for n in self.notes):
-                    self.notes.append(note)
+            if frame.empty and not any(n.startswith(f"{object_type}:") for n in self.notes):
+                # not a problem in itself (a tile or a selection may hold no scheiding), so only informed
+                self.notes.append(f"{object_type}: no current objects in the inputs")
+                log.info("BGT: %s", self.notes[-1])
         for note in self.notes:
-            log.warning("BGT: %s", note)
+            if "no current objects" not in note:
+                log.warning("BGT: %s", note)
         return BgtResult(layers=layers, skipped=self.skipped, counts_in=dict(self.counts_in), notes=self.notes)
 
 
