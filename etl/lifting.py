@@ -57,8 +57,15 @@ def grouped_summary(labels: np.ndarray, values: np.ndarray, n_groups: int, perce
     nan = np.full(n_groups, np.nan)
     if len(labels) == 0:
         return HeightSummary(count, nan.copy(), nan.copy(), {p: nan.copy() for p in percentiles})
-    order = np.lexsort((values, labels))
-    v = values[order].astype(np.float64)
+    # One float64 key sorts by label, then by value (values span far less than 2**14 m): one argsort is
+    # about twice as fast as lexsort on two keys, and exact to well below a millimetre.
+    v64 = values.astype(np.float64)
+    span = v64.max() - v64.min()
+    if span < 16384.0:
+        order = np.argsort(labels * 16384.0 + (v64 - v64.min()), kind="quicksort")
+    else:  # absurd heights: still correct, just slower
+        order = np.lexsort((v64, labels))
+    v = v64[order]
     start = np.concatenate(([0], np.cumsum(count)[:-1]))
     has = count > 0
     mins, maxs = nan.copy(), nan.copy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -43,6 +44,17 @@ class PointChunk:
     classification: np.ndarray  # uint8
 
 
+@lru_cache(maxsize=32)
+def _is_rd(wkt: str) -> bool:
+    """Whether a CRS has RD New as its horizontal part. Cached: pyproj's EPSG lookup takes milliseconds, and
+    all tiles of a delivery carry the same CRS."""
+    import pyproj
+
+    crs = pyproj.CRS.from_wkt(wkt)
+    epsgs = {crs.to_epsg()} | {sub.to_epsg() for sub in crs.sub_crs_list}
+    return bool(epsgs & RD_HORIZONTAL_EPSG)
+
+
 def _header_crs(header: laspy.LasHeader, path: Path) -> tuple[str, bool]:
     try:
         crs = header.parse_crs()
@@ -50,8 +62,7 @@ def _header_crs(header: laspy.LasHeader, path: Path) -> tuple[str, bool]:
         raise InputError(path, f"unreadable CRS in the LAS header ({e})") from None
     if crs is None:
         return "EPSG:7415", False
-    epsgs = {crs.to_epsg()} | {sub.to_epsg() for sub in getattr(crs, "sub_crs_list", [])}
-    if epsgs & RD_HORIZONTAL_EPSG:
+    if _is_rd(crs.to_wkt()):
         return "EPSG:7415", True
     name = crs.name or crs.to_string()
     raise InputError(path, f"point cloud is in {name}, expected RD New + NAP (EPSG:7415); reproject it first")

@@ -27,6 +27,10 @@ class CityObject:
     attributes: dict[str, Any]
     geometry: GeometryFactory | None  # called with the index its first vertex gets
 
+    def __post_init__(self) -> None:
+        # plain JSON values once, though the object is written twice (CityJSON and CityJSONSeq)
+        self.attributes = {k: json_value(v) for k, v in self.attributes.items()}
+
 
 def json_value(v: Any) -> Any:
     """Plain JSON for numpy scalars; NaN and pandas' missing values become null."""
@@ -61,7 +65,7 @@ def _quantise(vertices: np.ndarray, transform: dict) -> list[list[int]]:
 
 
 def _cityobject(o: CityObject, geometry: dict | None) -> dict:
-    co: dict[str, Any] = {"type": o.type, "attributes": {k: json_value(v) for k, v in o.attributes.items()}}
+    co: dict[str, Any] = {"type": o.type, "attributes": o.attributes}
     co["geometry"] = [geometry] if geometry else []
     return co
 
