@@ -795,7 +795,7 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
     jobs = []
     for key in sorted(keys, key=tile_order):
         bounds = grid.bounds(key)
-        parts = sorted(by_tile.get(key, []), key=lambda sp: sp[0]["key"])
+        parts = sorted(by_tile.get(key, []), key=lambda sp: sp[0]["source"])  # stable while files change
         core = _union([bounds] + [p["bounds"] for _, p in parts])
         window = (core[0] - margin, core[1] - margin, core[2] + margin, core[3] + margin)
         ahn = sorted((f for f in files if _overlaps(window, (f["info"].bounds[0], f["info"].bounds[1],
@@ -804,7 +804,9 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
         # The hash of everything but the points; `with_points` adds the content hash of the tile's bins.
         tile_hash = _sha({"code": code, "config": cfg_hash, "bounds": bounds, "window": window,
                           "footprints": footprint_source,
-                          "parts": [[s["key"], p["digest"]] for s, p in parts]})
+                          # the source by name, not by its cache key: that changes with any change to the
+                          # file, and would re-run every tile the file reaches instead of the changed ones
+                          "parts": [[s["source"], p["digest"]] for s, p in parts]})
         jobs.append(TileJob(key, bounds, window,
                             tuple(str(work / "sources" / s["key"] / f"{key}.pkl") for s, _ in parts),
                             tuple(schema_paths), tuple(str(f["info"].path) for f in ahn), footprint_source,

@@ -4,6 +4,10 @@ A rule file is one activity's decision tree (schema: config/rules/schema.json). 
 ``fact`` are answered from the data (see :data:`FACTS`, computed by the location check); the others are
 asked of the user through ``answers``. The engine never guesses: an unknown fact that the user has not
 answered, or an open user question, ends in outcome ``onbekend`` with the reason and the open question.
+
+Every text the engine and the location check generate for people (evidence, reasons, notes) is a
+:data:`Text`, ``{"nl": ..., "en": ...}``, as the rule files' own questions and conclusions are: a
+municipal service answers Dutch users in Dutch and others in English.
 """
 
 from __future__ import annotations
@@ -38,8 +42,28 @@ FACTS = {
     "hoogte_binnen_maximum": "the measured building height is within the maximum bouwhoogte",
 }
 OUTCOMES = ("vergunningvrij", "vergunning_nodig", "melding", "onbekend")
+LANGUAGES = ("nl", "en")
 YES = {"ja", "yes", "true", "1", "j", "y"}
 NO = {"nee", "no", "false", "0", "n"}
+
+
+# A generated text in both languages: {"nl": "...", "en": "..."}.
+Text = dict[str, str]
+
+
+def text(nl: str, en: str) -> Text:
+    """A generated text in Dutch and English (domain words such as bouwvlak stay Dutch in both)."""
+    return {"nl": nl, "en": en}
+
+
+def same_text(value: str) -> Text:
+    """A text that reads the same in both languages: an identifier or a name from the data."""
+    return text(value, value)
+
+
+def is_text(value: Any) -> bool:
+    return (isinstance(value, dict) and set(value) == set(LANGUAGES)
+            and all(isinstance(value[lang], str) and value[lang].strip() for lang in LANGUAGES))
 
 
 class RuleAnswerError(StadsmodelError):
@@ -48,10 +72,15 @@ class RuleAnswerError(StadsmodelError):
 
 @dataclass(frozen=True)
 class Fact:
-    """A value derived from the data, or None with the reason it is unknown."""
+    """A value derived from the data, or None with the reason it is unknown; the evidence in both languages."""
 
     value: Any
-    evidence: str
+    evidence: Text
+
+    def __post_init__(self):
+        if not is_text(self.evidence):
+            raise TypeError(f"fact evidence must be a text in both languages ({{'nl': ..., 'en': ...}}), "
+                            f"got {self.evidence!r}")
 
     @property
     def known(self) -> bool:
@@ -160,7 +189,7 @@ class Outcome:
     trail: list[dict[str, Any]] = field(default_factory=list)
     citations: list[dict[str, Any]] = field(default_factory=list)
     open_questions: list[dict[str, Any]] = field(default_factory=list)
-    reason: str | None = None
+    reason: Text | None = None
 
     def as_json(self) -> dict[str, Any]:
         out = {"activity": self.activity, "title": self.title, "outcome": self.outcome, "text": self.text,
@@ -186,15 +215,17 @@ def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
         node = nodes[name]
         step: dict[str, Any] = {"node": name, "question": node["question"]}
         if "fact" in node:
-            fact = facts.get(node["fact"], Fact(None, f"no data for '{node['fact']}'"))
+            fact = facts.get(node["fact"], _no_data(node["fact"]))
             user = answers.get(name, answers.get(node["fact"]))
             if fact.known:
                 value, step["source"], step["evidence"] = fact.value, "data", fact.evidence
             elif user is not None:
                 value, step["source"] = user, "gebruiker"
-                step["evidence"] = f"answered by the user; the data says: {fact.evidence}"
+                step["evidence"] = text(f"door de gebruiker beantwoord; de gegevens zeggen: {fact.evidence['nl']}",
+                                        f"answered by the user; the data says: {fact.evidence['en']}")
             else:
-                return _unknown(rules, trail, name, node, f"{fact.evidence} ({node['question']['en']})")
+                return _unknown(rules, trail, name, node, {lang: f"{fact.evidence[lang]} ({node['question'][lang]})"
+                                                           for lang in LANGUAGES})
             if "in" in node:
                 yes = str(value).strip().lower() in {v.lower() for v in node["in"]}
                 step["value"] = value
@@ -202,11 +233,12 @@ def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
                 yes = _yes_no(value, name)
         else:
             if name not in answers or answers[name] is None:
-                return _unknown(rules, trail, name, node, f"question '{name}' is not answered yet")
+                return _unknown(rules, trail, name, node, text(f"de vraag '{name}' is nog niet beantwoord",
+                                                               f"question '{name}' is not answered yet"))
             step["source"] = "gebruiker"
             if node["type"] == "getal":
                 planned = _number(answers[name], name)
-                limit = facts.get(node["lte_fact"], Fact(None, f"no data for '{node['lte_fact']}'"))
+                limit = facts.get(node["lte_fact"], _no_data(node["lte_fact"]))
                 if not limit.known:
                     return _unknown(rules, trail, name, node, limit.evidence)
                 yes = planned <= float(limit.value)
@@ -224,7 +256,11 @@ def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
     return Outcome(rules.activity, rules.title, end["conclusion"], end["text"], trail, cites)
 
 
-def _unknown(rules: RuleSet, trail: list, name: str, node: dict, reason: str) -> Outcome:
+def _no_data(fact: str) -> Fact:
+    return Fact(None, text(f"geen gegevens voor '{fact}'", f"no data for '{fact}'"))
+
+
+def _unknown(rules: RuleSet, trail: list, name: str, node: dict, reason: Text) -> Outcome:
     open_q = {"id": name, "question": node["question"], "type": node.get("type", "ja_nee")}
     if "fact" in node:
         open_q["answers_fact"] = node["fact"]

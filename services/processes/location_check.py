@@ -12,6 +12,9 @@ entrance, which b3_h_maaiveld (the median ground height around the footprint) ap
 roof *maximum*, not the 70th percentile, because the limit applies to the highest point; b3_h_dak_70p is
 reported beside it. Goothoogte (eaves) is not measured by an LoD1.2 model, so its check stays "onbekend",
 with b3_h_dak_min − maaiveld given only as an indication.
+
+Every generated text for people (evidence, reasons, summaries, notes) comes in Dutch and English
+(``services.rules.Text``); ids, status codes, numbers and the data's own names stay as they are.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import shapely
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point, box
 
-from services.rules import Fact, RuleAnswerError, evaluate, load_rules
+from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
 
 LOGGER = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ PLAN_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "
                "bouwaanduiding", "gebiedsaanduiding", "maatvoering", "figuur")
 OW_LAYERS = ("ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
 HEIGHT_METHOD = "b3_h_dak_max − b3_h_maaiveld"
+EAVES_METHOD = "b3_h_dak_min − b3_h_maaiveld"
 
 
 class LocationCheckInputError(ProcessorExecuteError):
@@ -234,7 +238,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
             f"point RD ({x:.2f}, {y:.2f}) lies outside the data (RD extent {', '.join(f'{v:.0f}' for v in ext)})")
 
     found = {layer: store.at_point(layer, x, y) for layer in PLAN_LAYERS + OW_LAYERS + ("ow_locatie",)}
-    notes: list[str] = []
+    notes: list[Text] = []
 
     # -- plans in force
     plans: dict[str, dict] = {}
@@ -264,26 +268,46 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
                                             lambda m: f"rijksmonument {m['identificatie']} {m.get('naam') or ''}".strip())
     facts["beschermd_gezicht"] = _coverage_fact(store, "beschermde_gezichten", x, y, gezichten,
                                                 lambda g: f"beschermd gezicht {g['identificatie']} {g.get('naam') or ''}".strip())
-    facts["gebouw_aanwezig"] = (Fact(building is not None, f"BAG pand {building['identificatie']}" if building
-                                     else "no BAG pand covers the point") if store.has("buildings")
-                                else Fact(None, "the store has no buildings layer"))
+    if not store.has("buildings"):
+        facts["gebouw_aanwezig"] = Fact(None, text("de opslag heeft geen laag buildings (stadsmodel build)",
+                                                   "the store has no buildings layer (stadsmodel build)"))
+    elif building is not None:
+        facts["gebouw_aanwezig"] = Fact(True, text(f"BAG-pand {building['identificatie']}", f"BAG pand {building['identificatie']}"))
+    else:
+        facts["gebouw_aanwezig"] = Fact(False, text("geen BAG-pand op dit punt", "no BAG pand covers the point"))
     imro_plan = bool(found["bestemmingsplangebied"])
     ow_plan = bool(found["ow_locatie"])
     any_zoning = any(store.has(layer) for layer in ("bestemmingsplangebied", "ow_locatie"))
-    facts["plan_aanwezig"] = (Fact(imro_plan or ow_plan, ", ".join(p.get("plan_naam") or p["plan_id"] for p in plans.values())
-                                   or "no plan in the store covers the point") if any_zoning
-                              else Fact(None, "no zoning data imported (stadsmodel zoning import)"))
+    if not any_zoning:
+        facts["plan_aanwezig"] = Fact(None, text("geen plangegevens geïmporteerd (stadsmodel zoning import)",
+                                                 "no zoning data imported (stadsmodel zoning import)"))
+    elif plans:
+        facts["plan_aanwezig"] = Fact(imro_plan or ow_plan, same_text(
+            ", ".join(p.get("plan_naam") or p["plan_id"] for p in plans.values())))
+    else:
+        facts["plan_aanwezig"] = Fact(False, text("geen plan uit de opslag geldt op dit punt",
+                                                  "no plan in the store covers the point"))
     enkel = found["enkelbestemming"]
     if enkel:
         hg = (enkel[0].get("bestemmingshoofdgroep") or enkel[0].get("naam") or "").lower()
-        facts["bestemmingshoofdgroep"] = Fact(hg, f"enkelbestemming '{enkel[0].get('naam')}' "
-                                                  f"(artikel {enkel[0].get('artikelnummer')}, {enkel[0].get('plan_naam')})")
+        e = enkel[0]
+        facts["bestemmingshoofdgroep"] = Fact(hg, text(
+            f"enkelbestemming '{e.get('naam')}' (artikel {e.get('artikelnummer')}, {e.get('plan_naam')})",
+            f"enkelbestemming '{e.get('naam')}' (article {e.get('artikelnummer')}, {e.get('plan_naam')})"))
+    elif imro_plan:
+        facts["bestemmingshoofdgroep"] = Fact(None, text("geen enkelbestemming op dit punt, hoewel er een plan geldt",
+                                                         "no enkelbestemming at the point although a plan covers it"))
     else:
-        facts["bestemmingshoofdgroep"] = Fact(None, "no enkelbestemming at the point" +
-                                              (" although a plan covers it" if imro_plan else ""))
-    facts["in_bouwvlak"] = (Fact(bool(found["bouwvlak"]), f"bouwvlak {found['bouwvlak'][0]['identificatie']}"
-                                 if found["bouwvlak"] else "no bouwvlak of the plan covers the point")
-                            if imro_plan else Fact(None, "no bestemmingsplan with bouwvlakken covers the point"))
+        facts["bestemmingshoofdgroep"] = Fact(None, text("geen enkelbestemming op dit punt",
+                                                         "no enkelbestemming at the point"))
+    if not imro_plan:
+        facts["in_bouwvlak"] = Fact(None, text("op dit punt geldt geen bestemmingsplan met bouwvlakken",
+                                               "no bestemmingsplan with bouwvlakken covers the point"))
+    elif found["bouwvlak"]:
+        facts["in_bouwvlak"] = Fact(True, same_text(f"bouwvlak {found['bouwvlak'][0]['identificatie']}"))
+    else:
+        facts["in_bouwvlak"] = Fact(False, text("het punt ligt in geen enkel bouwvlak van het plan",
+                                                "no bouwvlak of the plan covers the point"))
 
     max_h, max_src = _maximum(found, "max_bouwhoogte", "MaximumBouwhoogte")
     max_g, max_g_src = _maximum(found, "max_goothoogte", "MaximumGoothoogte")
@@ -291,12 +315,15 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         facts["maximum_bouwhoogte"] = Fact(max_h, max_src)
         facts["maximum_bouwhoogte_bekend"] = Fact(True, max_src)
     elif imro_plan or ow_plan:
-        facts["maximum_bouwhoogte"] = Fact(None, "the plan data gives no maximum bouwhoogte at this point")
-        facts["maximum_bouwhoogte_bekend"] = Fact(False, "no maatvoering 'maximum bouwhoogte (m)' and no "
-                                                         "omgevingsnorm MaximumBouwhoogte at the point")
+        facts["maximum_bouwhoogte"] = Fact(None, text("de plangegevens geven op dit punt geen maximale bouwhoogte",
+                                                      "the plan data gives no maximum bouwhoogte at this point"))
+        facts["maximum_bouwhoogte_bekend"] = Fact(False, text(
+            "geen maatvoering 'maximum bouwhoogte (m)' en geen omgevingsnorm MaximumBouwhoogte op dit punt",
+            "no maatvoering 'maximum bouwhoogte (m)' and no omgevingsnorm MaximumBouwhoogte at the point"))
     else:
-        facts["maximum_bouwhoogte"] = Fact(None, "no plan covers the point")
-        facts["maximum_bouwhoogte_bekend"] = Fact(None, "no plan covers the point")
+        no_plan = text("op dit punt geldt geen plan", "no plan covers the point")
+        facts["maximum_bouwhoogte"] = Fact(None, no_plan)
+        facts["maximum_bouwhoogte_bekend"] = Fact(None, no_plan)
 
     building_out, measured = _building(store, building, footprint)
     compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src)
@@ -329,7 +356,8 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
             raise LocationCheckInputError(f"activity {name}: {e}") from None
 
     if not any_zoning:
-        notes.append("no zoning data in the store: plan questions stay 'onbekend'")
+        notes.append(text("geen plangegevens in de opslag: vragen over het plan blijven 'onbekend'",
+                          "no zoning data in the store: plan questions stay 'onbekend'"))
     return {
         "location": {"rd": [round(x, 3), round(y, 3)], "crs84": [round(v, 7) for v in lonlat] if lonlat else None},
         "plans": list(plans.values()),
@@ -373,31 +401,39 @@ def _monuments_at(store: Store, x: float, y: float, footprint) -> list[dict]:
 RCE_COVERAGE_MARGIN = 1000.0
 
 
+# What one object of an RCE layer is called, in Dutch in both languages (a domain word).
+RCE_OBJECT = {"monumenten": "rijksmonument", "beschermde_gezichten": "beschermd gezicht"}
+
+
 def _coverage_fact(store: Store, layer: str, x: float, y: float, hits: list[dict], describe) -> Fact:
     if not store.has(layer):
-        return Fact(None, f"no {layer} data in the store")
+        return Fact(None, text(f"de opslag heeft geen laag {layer} (stadsmodel zoning import)",
+                               f"the store has no {layer} layer (stadsmodel zoning import)"))
     if hits:
-        return Fact(True, "; ".join(describe(h) for h in hits))
+        return Fact(True, same_text("; ".join(describe(h) for h in hits)))
     exts = [store.layers[n]["extent"] for n in ("monumenten", "beschermde_gezichten")
             if store.has(n) and store.layers[n]["extent"]]
     m = RCE_COVERAGE_MARGIN
     if not any(e[0] - m <= x <= e[2] + m and e[1] - m <= y <= e[3] + m for e in exts):
-        return Fact(None, f"the imported RCE data ({layer}) does not cover this point")
-    return Fact(False, f"no {layer} object at the point")
+        return Fact(None, text(f"de geïmporteerde RCE-gegevens ({layer}) dekken dit punt niet",
+                               f"the imported RCE data ({layer}) does not cover this point"))
+    return Fact(False, text(f"geen {RCE_OBJECT[layer]} op dit punt", f"no {RCE_OBJECT[layer]} at the point"))
 
 
-def _maximum(found: dict, column: str, norm_type: str) -> tuple[float | None, str]:
+def _maximum(found: dict, column: str, norm_type: str) -> tuple[float | None, Text | None]:
     """The strictest (lowest) maximum at the point from maatvoeringen and omgevingsnormen, with its source."""
     cands = []
     for rec in found["maatvoering"]:
         if (v := _num(rec.get(column))) is not None:
-            cands.append((v, f"maatvoering {rec['identificatie']} '{rec.get('naam')}' ({rec.get('plan_naam')})"))
+            cands.append((v, same_text(f"maatvoering {rec['identificatie']} '{rec.get('naam')}' ({rec.get('plan_naam')})")))
     for rec in found["ow_omgevingsnorm"]:
         if rec.get("type") == norm_type and (v := _num(rec.get("kwantitatieve_waarde"))) is not None:
-            cands.append((v, f"omgevingsnorm '{rec.get('naam')}' at {rec.get('locatie_noemer')} ({rec.get('plan_naam')})"))
+            where = (rec.get("naam"), rec.get("locatie_noemer"), rec.get("plan_naam"))
+            cands.append((v, text("omgevingsnorm '{}' op {} ({})".format(*where),
+                                  "omgevingsnorm '{}' at {} ({})".format(*where))))
     if not cands:
-        return None, ""
-    return min(cands)
+        return None, None
+    return min(cands, key=lambda c: c[0])
 
 
 def _building(store: Store, building: dict | None, footprint) -> tuple[dict | None, float | None]:
@@ -429,40 +465,66 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
     return out, measured
 
 
-def _compliance(building: dict | None, measured: float | None, max_h: float | None, max_src: str,
-                max_g: float | None, max_g_src: str) -> dict:
+def _metres(value: float, spec: str) -> dict[str, str]:
+    """A length per language: Dutch writes a decimal comma (9,53 m), English a point (9.53 m)."""
+    plain = format(value, spec)
+    return {"nl": f"{plain.replace('.', ',')} m", "en": f"{plain} m"}
+
+
+def _compliance(building: dict | None, measured: float | None, max_h: float | None, max_src: Text | None,
+                max_g: float | None, max_g_src: Text | None) -> dict:
     """The 3D compliance line: measured roof height vs the plan's maximum bouwhoogte."""
     out: dict[str, Any] = {"measured_height_m": measured, "method": HEIGHT_METHOD, "max_bouwhoogte_m": max_h,
-                           "max_bouwhoogte_source": max_src or None}
+                           "max_bouwhoogte_source": max_src}
     if building is None:
-        out.update(status="onbekend", reason="no building at the point")
+        out.update(status="onbekend", reason=text("geen gebouw op dit punt", "no building at the point"))
     elif measured is None:
-        out.update(status="onbekend", reason="the building's height could not be measured: "
-                                             + (building.get("onvolledig_reden") or "no roof or ground height"))
+        # b3_onvolledig_reden is the ETL's own (Dutch) wording: quoted as it is in both languages
+        why = building.get("onvolledig_reden")
+        out.update(status="onbekend", reason=text(
+            f"de hoogte van het gebouw kon niet worden gemeten: {why or 'geen dak- of maaiveldhoogte'}",
+            f"the building's height could not be measured: {why or 'no roof or ground height'}"))
     elif max_h is None:
-        out.update(status="onbekend", reason="no maximum bouwhoogte in the plan data at this point")
+        out.update(status="onbekend", reason=text("geen maximale bouwhoogte in de plangegevens op dit punt",
+                                                  "no maximum bouwhoogte in the plan data at this point"))
     elif measured <= max_h:
         out.update(status="binnen_maximum", headroom_m=round(max_h - measured, 2))
     else:
         out.update(status="overschrijdt", exceedance_m=round(measured - max_h, 2))
-    if out["status"] == "binnen_maximum":
-        out["summary"] = f"{measured:.2f} m measured, maximum {max_h:g} m: {out['headroom_m']:.2f} m headroom"
-    elif out["status"] == "overschrijdt":
-        out["summary"] = f"{measured:.2f} m measured, maximum {max_h:g} m: exceeds by {out['exceedance_m']:.2f} m"
-    else:
+    if out["status"] == "onbekend":
         out["summary"] = out["reason"]
-    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src or None, "status": "onbekend",
-                            "reason": ("no maximum goothoogte at this point" if max_g is None else
-                                       "eaves height is not measured by an LoD1.2 model")}
+    else:
+        m, mx = _metres(measured, ".2f"), _metres(max_h, "g")
+        if out["status"] == "binnen_maximum":
+            d = _metres(out["headroom_m"], ".2f")
+            out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: nog {d['nl']} ruimte",
+                                  f"{m['en']} measured, maximum {mx['en']}: {d['en']} headroom")
+        else:
+            d = _metres(out["exceedance_m"], ".2f")
+            out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: {d['nl']} te hoog",
+                                  f"{m['en']} measured, maximum {mx['en']}: exceeds by {d['en']}")
+    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src, "status": "onbekend",
+                            "reason": (text("geen maximale goothoogte op dit punt", "no maximum goothoogte at this point")
+                                       if max_g is None else
+                                       text("een LoD1.2-model meet de goothoogte niet",
+                                            "goothoogte is not measured by an LoD1.2 model"))}
     # only for a measured building: a flagged reconstruction gives no height figure at all, not even an indication
     if measured is not None and max_g is not None and building["heights_nap"]["dak_min"] is not None:
         goot["indicative_eaves_m"] = round(building["heights_nap"]["dak_min"] - building["heights_nap"]["maaiveld"], 2)
-        goot["indicative_method"] = "b3_h_dak_min − b3_h_maaiveld (lowest roof point; an indication only)"
+        goot["indicative_method"] = EAVES_METHOD
+        goot["reason"] = text("een LoD1.2-model meet de goothoogte niet; het laagste dakpunt boven maaiveld "
+                              "(indicative_eaves_m) is alleen een indicatie",
+                              "goothoogte is not measured by an LoD1.2 model; the lowest roof point above maaiveld "
+                              "(indicative_eaves_m) is an indication only")
     out["goothoogte"] = goot
     return out
 
 
 # --------------------------------------------------------------------------------------------- pygeoapi
+
+# A generated text in the output: Dutch and English, both non-empty (services.rules.Text).
+TEXT_SCHEMA = {"type": "object", "required": ["nl", "en"], "additionalProperties": False,
+               "properties": {"nl": {"type": "string", "minLength": 1}, "en": {"type": "string", "minLength": 1}}}
 
 PROCESS_METADATA = {
     "version": "1.0.0",
@@ -516,10 +578,42 @@ PROCESS_METADATA = {
         },
     },
     "outputs": {
-        "result": {"title": "Location check result",
-                   "description": "location, plans, monuments, beschermde_gezichten, building, compliance, facts, "
-                                  "activities (outcome, text, trail, citations, open_questions), notes",
-                   "schema": {"type": "object", "contentMediaType": "application/json"}},
+        "result": {
+            "title": "Location check result",
+            "description": "location, plans, monuments, beschermde_gezichten, building, compliance, facts, "
+                         "activities (outcome, text, trail, citations, open_questions), notes. Every text meant for "
+                         "people comes in Dutch and English as an object {\"nl\": ..., \"en\": ...}: facts.*.evidence, "
+                         "compliance.reason/summary/max_bouwhoogte_source, compliance.goothoogte.reason/source, "
+                         "activities[].title/text/reason, trail[].question/evidence, open_questions[].question and "
+                         "notes[]; ids, status codes, numbers and the names in the plan data stay as they are.",
+            # schemas inline, without $ref: pygeoapi copies this schema into its OpenAPI document
+            "schema": {
+                "type": "object", "contentMediaType": "application/json",
+                "required": ["location", "plans", "building", "compliance", "facts", "activities", "notes"],
+                "properties": {
+                    "facts": {"type": "object", "additionalProperties": {
+                        "type": "object", "required": ["value", "evidence"], "properties": {"evidence": TEXT_SCHEMA}},
+                        "examples": [{"in_bouwvlak": {"value": False, "evidence": {
+                            "nl": "het punt ligt in geen enkel bouwvlak van het plan",
+                            "en": "no bouwvlak of the plan covers the point"}}}]},
+                    "compliance": {"type": "object", "required": ["status", "summary"], "properties": {
+                        "status": {"enum": ["binnen_maximum", "overschrijdt", "onbekend"]},
+                        "reason": TEXT_SCHEMA, "summary": TEXT_SCHEMA,
+                        "goothoogte": {"type": "object", "properties": {"reason": TEXT_SCHEMA}}},
+                        "examples": [{"status": "overschrijdt", "measured_height_m": 11.52, "max_bouwhoogte_m": 10.0,
+                                      "exceedance_m": 1.52,
+                                      "summary": {"nl": "11,52 m gemeten, maximaal 10 m: 1,52 m te hoog",
+                                                  "en": "11.52 m measured, maximum 10 m: exceeds by 1.52 m"}}]},
+                    "activities": {"type": "array", "items": {
+                        "type": "object", "required": ["activity", "title", "outcome", "text"], "properties": {
+                            "outcome": {"enum": ["vergunningvrij", "vergunning_nodig", "melding", "onbekend"]},
+                            "title": TEXT_SCHEMA, "text": TEXT_SCHEMA, "reason": TEXT_SCHEMA,
+                            "trail": {"type": "array", "items": {"type": "object", "properties": {
+                                "question": TEXT_SCHEMA, "evidence": TEXT_SCHEMA}}}}}},
+                    "notes": {"type": "array", "items": TEXT_SCHEMA},
+                },
+            },
+        },
     },
     "example": {
         "inputs": {"location": {"type": "Point", "coordinates": [155000.0, 463000.0]},

@@ -146,3 +146,30 @@ def test_corrupt_laz_fails_only_its_tiles_and_fixing_it_reruns_only_those(distri
     # The store records the newest input's time, which the fix changed; everything else is byte-identical.
     names = ("model.city.json", "model.city.jsonl", "dtm.tif", "dsm.tif")
     assert _bytes(out, names) == _bytes(reference, names)
+
+
+@pytest.mark.slow
+def test_changed_bgt_feature_reruns_only_its_tile(district, reference, tmp_path):
+    """One BGT wegdeel gets another function: only the tile that feature belongs to is lifted again, and the
+    assembled model carries the change."""
+    from etl.tiled import TileGrid
+
+    inp, out = tmp_path / "input", tmp_path / "model"
+    shutil.copytree(district, inp)  # input paths are part of a tile's hash: build once from the copy
+    assert build_tiled(**_inputs(inp), out=out, tile_size=TILE, workers=2, processes=False).complete
+    gml = inp / "bgt" / "bgt_wegdeel.gml"
+    text = gml.read_text(encoding="utf-8")
+    at = text.index(">voetpad</function>")
+    feature_id = text[:at].rsplit("<imgeo:lokaalID>", 1)[1].split("<", 1)[0]
+    gml.write_text(text[:at] + ">fietspad</function>" + text[at + len(">voetpad</function>"):], encoding="utf-8")
+
+    wegdeel = gpd.read_file(reference / "stadsmodel.gpkg", layer="bgt_wegdeel").set_index("identificatie")
+    point = wegdeel.geometry[feature_id].point_on_surface()
+    tile = TileGrid(TILE).keys(np.array([point.x]), np.array([point.y]))[0]
+
+    report = build_tiled(**_inputs(inp), out=out, tile_size=TILE, workers=2, processes=False)
+    assert report.complete
+    assert report.data["tiles"]["executed"] == [tile]
+    changed = gpd.read_file(out / "stadsmodel.gpkg", layer="bgt_wegdeel").set_index("identificatie")
+    assert changed.loc[feature_id, "functie"] == "fietspad"
+    assert (changed.drop(index=feature_id)["functie"] == wegdeel.drop(index=feature_id)["functie"]).all()
