@@ -9,6 +9,7 @@ something usable remains.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import logging
 import os
@@ -57,21 +58,19 @@ class BuildReport:
 
 
 class _Stopwatch:
+    """Times named stages into `timings` (report.json) and logs each as it starts."""
+
     def __init__(self, timings: dict[str, float]):
         self.timings = timings
 
-    def stage(self, name: str):
-        timings = self.timings
-
-        class _Stage:
-            def __enter__(self):
-                log.info("%s …", name)
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc):
-                timings[name] = round(time.perf_counter() - self.t, 3)
-
-        return _Stage()
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        log.info("%s …", name)
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(time.perf_counter() - t, 3)
 
 
 def check_inputs(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path]) -> None:

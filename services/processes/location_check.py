@@ -272,7 +272,8 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         facts["gebouw_aanwezig"] = Fact(None, text("de opslag heeft geen laag buildings (stadsmodel build)",
                                                    "the store has no buildings layer (stadsmodel build)"))
     elif building is not None:
-        facts["gebouw_aanwezig"] = Fact(True, text(f"BAG-pand {building['identificatie']}", f"BAG pand {building['identificatie']}"))
+        pand = building["identificatie"]
+        facts["gebouw_aanwezig"] = Fact(True, text(f"BAG-pand {pand}", f"BAG pand {pand}"))
     else:
         facts["gebouw_aanwezig"] = Fact(False, text("geen BAG-pand op dit punt", "no BAG pand covers the point"))
     imro_plan = bool(found["bestemmingsplangebied"])

@@ -104,15 +104,22 @@ def test_every_pand_gets_its_known_answer(zoned_district, store):
             assert comp["exceedance_m"] == pytest.approx(EXCEEDANCE_M, abs=HEIGHT_TOLERANCE_M + 0.05)  # max to 0.1 m
             assert comp["exceedance_m"] == pytest.approx(b["measured_height_m"] - exp["max_bouwhoogte"], abs=0.011)
             assert facts["hoogte_binnen_maximum"] is False
+            delta = f"{comp['exceedance_m']:.2f}"
+            assert comp["summary"]["nl"].endswith(f": {delta.replace('.', ',')} m te hoog")
+            assert comp["summary"]["en"].endswith(f": exceeds by {delta} m")
         elif exp["compliance"] == "binnen_maximum":
             assert comp["headroom_m"] > 0 and "exceedance_m" not in comp
             assert comp["headroom_m"] == pytest.approx(HEADROOM_M, abs=HEIGHT_TOLERANCE_M + 0.05)
             assert facts["hoogte_binnen_maximum"] is True
+            delta = f"{comp['headroom_m']:.2f}"
+            assert comp["summary"]["nl"].endswith(f": nog {delta.replace('.', ',')} m ruimte")
+            assert comp["summary"]["en"].endswith(f": {delta} m headroom")
         else:
             assert "headroom_m" not in comp and "exceedance_m" not in comp
             assert facts["hoogte_binnen_maximum"] is None
             if exp["onbekend_omdat"] == "geen_maximum":
-                assert comp["reason"] == "no maximum bouwhoogte in the plan data at this point"
+                assert comp["reason"] == {"nl": "geen maximale bouwhoogte in de plangegevens op dit punt",
+                                          "en": "no maximum bouwhoogte in the plan data at this point"}
                 assert facts["maximum_bouwhoogte_bekend"] is False
             else:
                 _assert_height_unknown(res, truth[pid])
@@ -126,10 +133,13 @@ def _assert_height_unknown(res: dict, truth: dict) -> None:
     assert b["measured_height_m"] is None and b["height_70p_m"] is None
     assert comp["measured_height_m"] is None
     assert comp["max_bouwhoogte_m"] is not None  # the plan does give a maximum: the height is what is unknown
-    assert comp["reason"].startswith("the building's height could not be measured: ")
-    assert b["onvolledig_reden"] in comp["reason"] and comp["summary"] == comp["reason"]
+    assert comp["reason"]["nl"].startswith("de hoogte van het gebouw kon niet worden gemeten: ")
+    assert comp["reason"]["en"].startswith("the building's height could not be measured: ")
+    # the ETL's reason is quoted as it is, in both languages
+    assert all(b["onvolledig_reden"] in comp["reason"][lang] for lang in ("nl", "en"))
+    assert comp["summary"] == comp["reason"]
     assert "indicative_eaves_m" not in comp["goothoogte"]
-    assert "could not be measured" in res["facts"]["hoogte_binnen_maximum"]["evidence"]
+    assert res["facts"]["hoogte_binnen_maximum"]["evidence"] == comp["reason"]
 
 
 def test_open_spots_have_no_building(zoned_district, store):
@@ -140,7 +150,7 @@ def test_open_spots_have_no_building(zoned_district, store):
         assert res["facts"]["bestemmingshoofdgroep"]["value"] == spot["bestemming"]
         assert res["facts"]["beschermd_gezicht"]["value"] is spot["beschermd_gezicht"]
         assert res["compliance"]["status"] == "onbekend"
-        assert res["compliance"]["reason"] == "no building at the point"
+        assert res["compliance"]["reason"] == {"nl": "geen gebouw op dit punt", "en": "no building at the point"}
 
 
 def test_rule_outcomes_on_known_places(zoned_district, store):
@@ -159,7 +169,9 @@ def test_rule_outcomes_on_known_places(zoned_district, store):
     # the same place without answers: onbekend, with the first open question
     out = _outcome(_check(store, wonen["point"], activity="aanbouw"), "aanbouw")
     assert out["outcome"] == "onbekend" and out["open_questions"][0]["id"] == "achtererf"
-    assert out["reason"] == "question 'achtererf' is not answered yet" and out["citations"] == []
+    assert out["reason"] == {"nl": "de vraag 'achtererf' is nog niet beantwoord",
+                             "en": "question 'achtererf' is not answered yet"}
+    assert out["citations"] == []
 
     # a rijksmonument: every activity that starts at the monument question needs a permit, citing Ow 5.1
     _, monument = _first(expected, rijksmonument=True)
@@ -170,7 +182,7 @@ def test_rule_outcomes_on_known_places(zoned_district, store):
         assert out["outcome"] == "vergunning_nodig", act
         assert [c["id"] for c in out["citations"]] == ["ow_5_1_rijksmonument"], act
         assert out["trail"][-1] == {**out["trail"][-1], "node": "rijksmonument", "source": "data", "answer": "ja"}
-        assert "rijksmonument 999001" in out["trail"][-1]["evidence"]
+        assert all("rijksmonument 999001" in out["trail"][-1]["evidence"][lang] for lang in ("nl", "en"))
 
     # Groen: no yard, so an aanbouw needs a permit and the plan's own article is cited
     _, groen = _first(expected, bestemming="groen", in_bouwvlak=False)

@@ -35,11 +35,16 @@ export function has(key) {
   return key in (texts[current] ?? {});
 }
 
-/** A value the server gave in both languages ({nl: …, en: …}) or as a plain string. */
+/**
+ * A value the server gave in both languages ({nl: …, en: …}) or as a plain string (a name or id from
+ * the data). A text missing or empty in the selected language falls back to the other language.
+ */
 export function localized(value) {
   if (value === null || value === undefined) return "";
   if (typeof value === "object" && !Array.isArray(value)) {
-    return value[current] ?? value.nl ?? value.en ?? Object.values(value)[0] ?? "";
+    const order = [current, ...LANGUAGES.filter((lang) => lang !== current)];
+    const found = order.map((lang) => value[lang]).find((text) => typeof text === "string" && text.trim() !== "");
+    return found ?? String(Object.values(value).find((v) => typeof v === "string") ?? "");
   }
   return String(value);
 }

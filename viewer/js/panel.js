@@ -1,7 +1,8 @@
 // The side panel: what applies at the selected spot. This is the one module that knows the shape of
 // the location-check output (services/processes/location_check.py); it reads it tolerantly, so a
 // missing section is left out rather than breaking the panel. DOM is built with textContent only:
-// nothing the server returns is ever parsed as HTML.
+// nothing the server returns is ever parsed as HTML. The process writes its texts (evidence, reasons,
+// notes, sources) as {nl, en}; localized() shows them in the selected language.
 
 import { t, has, localized, formatNumber } from "./i18n.js";
 
@@ -148,7 +149,7 @@ function complianceSection(c, building) {
     el("li", { class: `compliance compliance-${status}` },
       el("span", { class: "badge", text: t(`compliance.status.${status}`) }), " ", sentence,
       c.method ? el("span", { class: "meta block", text: t("compliance.method", { method: c.method }) }) : null,
-      c.max_bouwhoogte_source ? el("span", { class: "meta block", text: t("compliance.source", { source: c.max_bouwhoogte_source }) }) : null),
+      c.max_bouwhoogte_source ? el("span", { class: "meta block", text: t("compliance.source", { source: localized(c.max_bouwhoogte_source) }) }) : null),
   ];
   const g = c.goothoogte;
   if (g && (g.max_goothoogte_m !== null && g.max_goothoogte_m !== undefined)) {
@@ -264,7 +265,7 @@ function stepText(step) {
 
 function stepSource(step) {
   const source = step.source === "data" ? t("activity.from_data") : step.source === "gebruiker" ? t("activity.from_user") : "";
-  return [source, step.evidence].filter(Boolean).join(": ");
+  return [source, localized(step.evidence)].filter(Boolean).join(": ");
 }
 
 function activityBlock(activity, index, onAnswer) {
@@ -290,7 +291,7 @@ function activityBlock(activity, index, onAnswer) {
         },
       },
       el("p", { id: `${headingId}-q`, class: "sublist-title", text: t("activity.questions") }),
-      activity.reason ? el("p", { class: "meta", text: activity.reason }) : null,
+      activity.reason ? el("p", { class: "meta", text: localized(activity.reason) }) : null,
       questions.map((q, i) => questionField(q, id, i)),
       el("button", { type: "submit", text: t("activity.answer") }))
     : null;
