@@ -426,7 +426,8 @@ def _maximum(found: dict, column: str, norm_type: str) -> tuple[float | None, Te
     cands = []
     for rec in found["maatvoering"]:
         if (v := _num(rec.get(column))) is not None:
-            cands.append((v, same_text(f"maatvoering {rec['identificatie']} '{rec.get('naam')}' ({rec.get('plan_naam')})")))
+            source = f"maatvoering {rec['identificatie']} '{rec.get('naam')}' ({rec.get('plan_naam')})"
+            cands.append((v, same_text(source)))
     for rec in found["ow_omgevingsnorm"]:
         if rec.get("type") == norm_type and (v := _num(rec.get("kwantitatieve_waarde"))) is not None:
             where = (rec.get("naam"), rec.get("locatie_noemer"), rec.get("plan_naam"))
@@ -466,7 +467,7 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
     return out, measured
 
 
-def _metres(value: float, spec: str) -> dict[str, str]:
+def _metres(value: float, spec: str) -> Text:
     """A length per language: Dutch writes a decimal comma (9,53 m), English a point (9.53 m)."""
     plain = format(value, spec)
     return {"nl": f"{plain.replace('.', ',')} m", "en": f"{plain} m"}
@@ -504,11 +505,11 @@ def _compliance(building: dict | None, measured: float | None, max_h: float | No
             d = _metres(out["exceedance_m"], ".2f")
             out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: {d['nl']} te hoog",
                                   f"{m['en']} measured, maximum {mx['en']}: exceeds by {d['en']}")
-    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src, "status": "onbekend",
-                            "reason": (text("geen maximale goothoogte op dit punt", "no maximum goothoogte at this point")
-                                       if max_g is None else
-                                       text("een LoD1.2-model meet de goothoogte niet",
-                                            "goothoogte is not measured by an LoD1.2 model"))}
+    if max_g is None:
+        goot_reason = text("geen maximale goothoogte op dit punt", "no maximum goothoogte at this point")
+    else:
+        goot_reason = text("een LoD1.2-model meet de goothoogte niet", "goothoogte is not measured by an LoD1.2 model")
+    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src, "status": "onbekend", "reason": goot_reason}
     # only for a measured building: a flagged reconstruction gives no height figure at all, not even an indication
     if measured is not None and max_g is not None and building["heights_nap"]["dak_min"] is not None:
         goot["indicative_eaves_m"] = round(building["heights_nap"]["dak_min"] - building["heights_nap"]["maaiveld"], 2)
@@ -587,24 +588,25 @@ PROCESS_METADATA = {
                          "compliance.reason/summary/max_bouwhoogte_source, compliance.goothoogte.reason/source, "
                          "activities[].title/text/reason, trail[].question/evidence, open_questions[].question and "
                          "notes[]; ids, status codes, numbers and the names in the plan data stay as they are.",
-            # schemas inline, without $ref: pygeoapi copies this schema into its OpenAPI document
+            # OpenAPI 3.0 schema objects (inline, no $ref, "example" not "examples"): pygeoapi copies this
+            # schema into its OpenAPI document
             "schema": {
                 "type": "object", "contentMediaType": "application/json",
                 "required": ["location", "plans", "building", "compliance", "facts", "activities", "notes"],
                 "properties": {
                     "facts": {"type": "object", "additionalProperties": {
                         "type": "object", "required": ["value", "evidence"], "properties": {"evidence": TEXT_SCHEMA}},
-                        "examples": [{"in_bouwvlak": {"value": False, "evidence": {
+                        "example": {"in_bouwvlak": {"value": False, "evidence": {
                             "nl": "het punt ligt in geen enkel bouwvlak van het plan",
-                            "en": "no bouwvlak of the plan covers the point"}}}]},
+                            "en": "no bouwvlak of the plan covers the point"}}}},
                     "compliance": {"type": "object", "required": ["status", "summary"], "properties": {
                         "status": {"enum": ["binnen_maximum", "overschrijdt", "onbekend"]},
                         "reason": TEXT_SCHEMA, "summary": TEXT_SCHEMA,
                         "goothoogte": {"type": "object", "properties": {"reason": TEXT_SCHEMA}}},
-                        "examples": [{"status": "overschrijdt", "measured_height_m": 11.52, "max_bouwhoogte_m": 10.0,
-                                      "exceedance_m": 1.52,
-                                      "summary": {"nl": "11,52 m gemeten, maximaal 10 m: 1,52 m te hoog",
-                                                  "en": "11.52 m measured, maximum 10 m: exceeds by 1.52 m"}}]},
+                        "example": {"status": "overschrijdt", "measured_height_m": 11.52, "max_bouwhoogte_m": 10.0,
+                                    "exceedance_m": 1.52,
+                                    "summary": {"nl": "11,52 m gemeten, maximaal 10 m: 1,52 m te hoog",
+                                                "en": "11.52 m measured, maximum 10 m: exceeds by 1.52 m"}}},
                     "activities": {"type": "array", "items": {
                         "type": "object", "required": ["activity", "title", "outcome", "text"], "properties": {
                             "outcome": {"enum": ["vergunningvrij", "vergunning_nodig", "melding", "onbekend"]},

@@ -4,9 +4,13 @@ processor directly, and over HTTP on loopback through OWSLib against the project
 
 from __future__ import annotations
 
+import re
+
+import jsonschema
 import pytest
 
-from services.processes.location_check import LocationCheckInputError, LocationCheckProcessor, to_rd
+from services.processes.location_check import PROCESS_METADATA, LocationCheckInputError, LocationCheckProcessor, to_rd
+from services.rules import load_rules
 from tests.services.conftest import LiveServer
 
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
@@ -133,7 +137,7 @@ def test_height_unknown_over_http(server, zoned_district):
     assert out["building"]["identificatie"] == pid
     assert comp["status"] == "onbekend" and comp["measured_height_m"] is None
     assert comp["max_bouwhoogte_m"] == exp["max_bouwhoogte"]
-    assert "could not be measured" in comp["reason"]
+    assert "could not be measured" in comp["reason"]["en"] and "niet worden gemeten" in comp["reason"]["nl"]
     assert not {"headroom_m", "exceedance_m"} & set(comp)
 
 
@@ -148,3 +152,91 @@ def test_bad_input_over_http_is_400(server, zoned_district):
     r = httpx.post(f"{server}/processes/location-check/execution",
                    json={"inputs": {"location": {"type": "Point", "coordinates": [4.0, 51.0]}}})
     assert r.status_code == 400 and "outside the data" in r.text
+
+
+# ---- every generated text in Dutch and English
+
+# Subtrees that pass the registers' and plans' own records on as imported (names, ids, addresses): data,
+# not texts the process writes.
+RECORD_KEYS = {"plans", "monuments", "beschermde_gezichten", "addresses"}
+# Anywhere else a plain string may only be an identifier, a code, a formula or a value from the data.
+PLAIN_KEYS = {"activity", "outcome", "node", "source", "answer", "value", "id", "type", "fact", "answers_fact", "url",
+              "status", "method", "indicative_method", "measured_height_method", "identificatie", "gebruiksdoel",
+              "onvolledig_reden"}
+# Words that give a text away as written in the other language.
+ENGLISH_WORDS = {"the", "no", "not", "could", "answered", "measured", "exceeds"}
+DUTCH_WORDS = {"het", "geen", "niet", "kon", "beantwoord", "gemeten", "hoog"}
+
+
+def language_problems(value, path: str = "$") -> list[str]:
+    """Every string meant for people must be a {"nl": ..., "en": ...} text with both languages filled in."""
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in language_problems(v, f"{path}[{i}]")]
+    if not isinstance(value, dict):
+        return []
+    problems = []
+    if "nl" in value or "en" in value:  # a text (a citation also carries its id and url)
+        nl, en = value.get("nl"), value.get("en")
+        if not (isinstance(nl, str) and nl.strip() and isinstance(en, str) and en.strip()):
+            return [f"{path}: not filled in both languages: {value!r}"]
+        if english := ENGLISH_WORDS & set(re.findall(r"\w+", nl.lower())):
+            problems.append(f"{path}.nl reads as English ({', '.join(sorted(english))}): {nl!r}")
+        if dutch := DUTCH_WORDS & set(re.findall(r"\w+", en.lower())):
+            problems.append(f"{path}.en reads as Dutch ({', '.join(sorted(dutch))}): {en!r}")
+        value = {k: v for k, v in value.items() if k not in ("nl", "en")}
+    for key, v in value.items():
+        if key in RECORD_KEYS:
+            continue
+        if isinstance(v, str) and key not in PLAIN_KEYS:
+            problems.append(f"{path}.{key}: a plain string, not a text in both languages: {v!r}")
+        problems += language_problems(v, f"{path}.{key}")
+    return problems
+
+
+def _every_answer() -> dict:
+    """An answer to every question of every rule (by node name), so each activity reaches a conclusion."""
+    answers = {}
+    for rules in load_rules().values():
+        for name, node in rules.doc["nodes"].items():
+            if "question" in node:
+                answers[name] = 3 if node.get("type") == "getal" else "ja"
+    return answers
+
+
+def test_language_check_catches_an_english_only_text():
+    """The walk below must not pass vacuously: it finds a plain, a half and a mislabelled text."""
+    out = {"facts": {"x": {"value": None, "evidence": "no data"}}, "notes": [{"nl": "geen plan", "en": ""}],
+           "compliance": {"status": "onbekend", "reason": {"nl": "the point", "en": "geen gebouw"}},
+           "plans": [{"plan_naam": "Bestemmingsplan Centrum"}]}
+    assert len(language_problems(out)) == 4
+
+
+def test_every_generated_text_is_in_dutch_and_english(processor, zoned_district, built_district):
+    """A full response (all activities, without and with answers) at a building, an open spot, a monument,
+    a beschermd gezicht and a pand without roof points, and at a building in a store without zoning (the
+    data is silent, the user answers): every text for people in both languages."""
+    panden = sorted(zoned_district.expected["panden"].values(), key=lambda e: e["point"])
+    building = next(e for e in panden if e["compliance"] == "overschrijdt")
+    unzoned = LocationCheckProcessor({"name": "location-check", "data": str(built_district)})
+    places = {
+        "building": (processor, building),
+        "open spot": (processor, zoned_district.expected["spots"]["wonen"]),
+        "monument": (processor, next(e for e in panden if e["rijksmonument"])),
+        "beschermd gezicht": (processor, next(e for e in panden if e["beschermd_gezicht"])),
+        "no roof points": (processor, next(e for e in panden if e["onbekend_omdat"] == "hoogte_niet_gemeten")),
+        "no zoning data": (unzoned, building),
+    }
+    schema = PROCESS_METADATA["outputs"]["result"]["schema"]
+    seen = {"reason": 0, "evidence": 0, "gebruiker": 0, "notes": 0}
+    for place, (proc, exp) in places.items():
+        for answers in ({}, _every_answer()):
+            _, out = proc.execute({**_rd_location(exp["point"]), "answers": answers})
+            assert len(out["activities"]) == len(load_rules())
+            assert language_problems(out) == [], place
+            jsonschema.validate(out, schema)  # the output the process description promises
+            trail = [s for a in out["activities"] for s in a["trail"]]
+            seen["reason"] += sum("reason" in a for a in out["activities"])
+            seen["evidence"] += sum("evidence" in s for s in trail)
+            seen["gebruiker"] += sum(s["source"] == "gebruiker" and "evidence" in s for s in trail)
+            seen["notes"] += len(out["notes"])
+    assert all(seen.values()), seen  # the walk did see every kind of generated text

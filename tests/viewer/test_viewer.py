@@ -176,6 +176,34 @@ def test_language_switch_translates_page_and_panel(viewer, panden):
     viewer.screenshot("04-english")
 
 
+def _generated_texts(result: dict) -> list[dict]:
+    """The texts the location check writes itself (reasoning evidence, reasons) that differ per language."""
+    found = []
+    for activity in result["activities"]:
+        found += [s["evidence"] for s in activity["trail"] if "evidence" in s]
+        found += [activity["reason"]] if "reason" in activity else []
+    return [t for t in found if t["nl"] != t["en"]]
+
+
+def test_process_texts_follow_the_language(viewer, panden):
+    """The location check's own texts (evidence, reasons) are shown in the chosen language: in English
+    no Dutch-only text of the response is left in the panel, and back in Dutch no English one."""
+    pid, p = _one(panden, compliance="overschrijdt")
+    viewer.open()
+    with viewer.page.expect_response("**/processes/location-check/execution") as response:
+        select(viewer, pid, p)
+    texts = _generated_texts(response.value.json())
+    assert {"nl": "geen rijksmonument op dit punt", "en": "no rijksmonument at the point"} in texts
+    # textContent: the reasoning sits in closed <details>, which inner_text leaves out
+    panel_text = "() => document.getElementById('panel-body').textContent"
+    for lang, other in (("nl", "en"), ("en", "nl"), ("nl", "en")):
+        viewer.page.select_option("#lang-select", lang)
+        shown = viewer.evaluate(panel_text)
+        assert [t[lang] for t in texts if t[lang] not in shown] == [], f"missing in {lang}"
+        assert [t[other] for t in texts if t[other] in shown] == [], f"{other} text shown in {lang}"
+    viewer.assert_clean()
+
+
 def test_permalink_restores_camera_and_selection(viewer, browser, server_url, panden):
     pid, p = _one(panden, rijksmonument=True)
     viewer.open()

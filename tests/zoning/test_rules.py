@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.rules import RULES_DIR, Fact, RuleAnswerError, check_rule_doc, evaluate, load_rule_file, load_rules
+from services.rules import (RULES_DIR, Fact, RuleAnswerError, check_rule_doc, evaluate, load_rule_file, load_rules,
+                            same_text, text)
 
 REQUIRED = {"dakkapel", "aanbouw", "bijgebouw", "erfafscheiding", "zonnepanelen", "bouwen_tot_maximale_hoogte"}
 
@@ -41,13 +42,23 @@ def test_broken_rule_file_reports_every_problem(tmp_path):
 def test_unknown_fact_is_onbekend_unless_user_answers():
     rules = load_rule_file(RULES_DIR / "slopen.yml")
     out = evaluate(rules, {}, {})
-    assert out.outcome == "onbekend" and "no data for 'rijksmonument'" in out.reason
-    out = evaluate(rules, {"rijksmonument": Fact(None, "no monumenten data")},
+    assert out.outcome == "onbekend"
+    assert "geen gegevens voor 'rijksmonument'" in out.reason["nl"] and "no data for 'rijksmonument'" in out.reason["en"]
+    out = evaluate(rules, {"rijksmonument": Fact(None, text("geen monumentgegevens", "no monumenten data"))},
                    {"rijksmonument": "nee", "gezicht": "nee", "hoeveelheid": "ja"})
     assert out.outcome == "melding" and out.trail[0]["source"] == "gebruiker"
+    assert out.trail[0]["evidence"] == text("door de gebruiker beantwoord; de gegevens zeggen: geen monumentgegevens",
+                                            "answered by the user; the data says: no monumenten data")
     # data wins over the user where the data knows
-    out = evaluate(rules, {"rijksmonument": Fact(True, "rijksmonument 1")}, {"rijksmonument": "nee"})
+    out = evaluate(rules, {"rijksmonument": Fact(True, same_text("rijksmonument 1"))}, {"rijksmonument": "nee"})
     assert out.outcome == "vergunning_nodig"
     with pytest.raises(RuleAnswerError, match="ja or nee"):
-        evaluate(rules, {"rijksmonument": Fact(False, "x"), "beschermd_gezicht": Fact(False, "y")},
+        evaluate(rules, {"rijksmonument": Fact(False, same_text("x")), "beschermd_gezicht": Fact(False, same_text("y"))},
                  {"hoeveelheid": "misschien"})
+
+
+def test_fact_evidence_must_be_in_both_languages():
+    with pytest.raises(TypeError, match="both languages"):
+        Fact(None, "no monumenten data")
+    with pytest.raises(TypeError, match="both languages"):
+        Fact(None, text("geen monumentgegevens", ""))
