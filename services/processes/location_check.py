@@ -33,6 +33,7 @@ import shapely
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point, box
 
+from services.gpkg import gpkg_geometries
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
 
 LOGGER = logging.getLogger(__name__)
@@ -111,19 +112,12 @@ class Store:
             blob = rec.pop(m["geom"])
             if blob is None:
                 continue
-            out.append((rec, gpkg_geometry(blob)))
+            out.append((rec, gpkg_geometries([blob])[0]))
         return out
 
     def at_point(self, layer: str, x: float, y: float) -> list[dict]:
         pt = Point(x, y)
         return [rec for rec, geom in self.query(layer, x, y, x, y) if geom.covers(pt)]
-
-
-def gpkg_geometry(blob: bytes):
-    """Shapely geometry from a GeoPackage geometry blob (GP header, optional envelope, then WKB)."""
-    flags = blob[3]
-    envelope = (0, 32, 48, 48, 64)[(flags >> 1) & 0x07]
-    return shapely.from_wkb(bytes(blob[8 + envelope:]))
 
 
 _STORES: dict[str, Store] = {}

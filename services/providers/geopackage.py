@@ -51,6 +51,8 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
+from services.gpkg import gpkg_geometries
+
 LOGGER = logging.getLogger(__name__)
 
 RD_NEW_URI = "http://www.opengis.net/def/crs/EPSG/0/28992"
@@ -72,9 +74,6 @@ _JSON_TYPES = {
     "DATETIME": ("string", "date-time"),
 }
 
-# Envelope size in bytes per GeoPackage header envelope indicator (spec 2.1.3, flags bits 1-3).
-_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
-
 _SPATIAL_OPS = {
     ast.GeometryIntersects: shapely.intersects,
     ast.GeometryDisjoint: shapely.intersects,  # negated below
@@ -95,19 +94,6 @@ _COMPARISONS = {
     ast.GreaterEqual: ">=",
 }
 _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
-
-
-def gpkg_to_wkb(blob: bytes) -> bytes:
-    """The WKB part of a GeoPackage geometry blob (header: magic, version, flags, srs_id, envelope)."""
-    if blob[:2] != b"GP":
-        raise ValueError("not a GeoPackage geometry blob")
-    envelope = (blob[3] >> 1) & 0b111
-    return blob[8 + _ENVELOPE_BYTES[envelope]:]
-
-
-def gpkg_geometries(blobs: list[bytes | None]):
-    """Decode GeoPackage blobs to shapely geometries in one vectorised call (None stays None)."""
-    return shapely.from_wkb([gpkg_to_wkb(b) if b else None for b in blobs])
 
 
 @dataclass(frozen=True)
