@@ -14,12 +14,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -175,31 +176,45 @@ def postgis_dsn(service_store) -> str:
 
 
 class LiveServer:
-    """The real ASGI app under uvicorn in a background thread on a free loopback port."""
+    """The real server, `stadsmodel serve`, in a process of its own on a free loopback port.
+
+    A process per server, not a thread: pygeoapi caches its translated configuration per locale in a module
+    global (pygeoapi.l10n._cfg_cache), so two apps with different collections in one process would render
+    each other's HTML pages (schemathesis found the 500s that gives)."""
 
     def __init__(self, data: Path, postgres: str | None = None):
-        import uvicorn
-
-        from services.app import create_app
-
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        app = create_app(data, base_url=f"{self.url}/api", postgres=postgres)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.cmd = [sys.executable, "-m", "stadsmodel.cli", "serve", "--data", str(data),
+                    "--host", "127.0.0.1", "--port", str(self.port)]
+        if postgres:
+            self.cmd += ["--postgres", postgres]
+        self.process: subprocess.Popen | None = None
+        # a file, not a pipe: a pipe nobody reads fills up with the server's log and then blocks it
+        self.log = tempfile.TemporaryFile(mode="w+")
 
     def __enter__(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("server did not start")
-            time.sleep(0.05)
-        return self
+        self.process = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{self.url}/api?f=json", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                self.log.seek(0)
+                raise RuntimeError(f"server did not start: {self.log.read()[-2000:]}")
+            time.sleep(0.1)
 
     def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.log.close()
 
 
 @pytest.fixture(scope="session")
