@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from etl.footprint_index import FootprintIndex
 from etl.grid import ElevationGrids, GridSpec
-from etl.lifting import SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
+from etl.lifting import PointScan, SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
 from etl.model import building_object
 from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
 from etl.readers.bag import read_bag

@@ -6,7 +6,6 @@ are refused before any work; `iter_point_chunks` then streams the points in chun
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,10 +17,9 @@ import numpy as np
 from stadsmodel.crs import RD_BOUNDS, in_rd_bounds
 from stadsmodel.errors import InputError
 
-log = logging.getLogger(__name__)
 
-# EPSG codes whose horizontal part is RD New: RD New, RD New + NAP, and the Amersfoort geographic
-# codes sometimes (wrongly) written by tools for the same coordinates.
+# EPSG codes that mean RD New coordinates: RD New itself, and RD New + NAP (a compound CRS whose parts are
+# checked too, so RD New with any vertical CRS is accepted).
 RD_HORIZONTAL_EPSG = {28992, 7415}
 
 

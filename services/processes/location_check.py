@@ -29,9 +29,8 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
-import shapely
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
-from shapely.geometry import Point, box
+from shapely.geometry import Point
 
 from services.gpkg import gpkg_geometries
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text

@@ -35,7 +35,6 @@ import json
 import logging
 import os
 import sqlite3
-import struct
 import threading
 from dataclasses import dataclass
 from functools import lru_cache

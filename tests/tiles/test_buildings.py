@@ -1,6 +1,5 @@
 """Buildings → 3D Tiles: positions back within 1 cm of RD/NAP, properties equal to the model's."""
 
-from pathlib import Path
 
 import numpy as np
 import orjson

@@ -31,7 +31,7 @@ def test_arc_stays_within_deviation_and_keeps_its_ends():
 
 
 def test_clockwise_arc_goes_through_its_middle_point():
-    c, r = np.array([0.0, 0.0]), 10.0
+    r = 10.0
     p0, p1, p2 = np.array([0.0, r]), np.array([r, 0.0]), np.array([0.0, -r])  # right half, clockwise
     points = stroke_arc(p0, p1, p2)
     assert points[:, 0].min() >= -1e-9 and points[:, 0].max() == pytest.approx(r, abs=ARC_MAX_DEVIATION)
