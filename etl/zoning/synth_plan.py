@@ -33,6 +33,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
+from stadsmodel.crs import rdnap_to_etrs89
 from stadsmodel.errors import InputError
 
 PLAN_ID = "NL.IMRO.9999.SYNTH-0001"
@@ -219,13 +220,9 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
     plan_path = out / f"{PLAN_ID}.gml"
     plan_path.write_text(gml, encoding="utf-8")
 
-    from pyrdnap import RDNAP2018v1
-
-    rd = RDNAP2018v1()
-
     def lonlat(geom):
         def conv(xy):
-            return np.array([[(r := rd.reverse(x, y, 0.0)).lon, r.lat] for x, y in xy])
+            return np.array([rdnap_to_etrs89(x, y, 0.0)[1::-1] for x, y in xy])
         return shapely.transform(geom, conv)
 
     def fc(name, feats):

