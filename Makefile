@@ -11,5 +11,7 @@ test:
 	bash scripts/setup.sh --test
 	.venv/bin/python -m pytest -n 2 --dist loadgroup -q
 
-bench: setup
-	.venv/bin/python bench/run.py
+# make bench [BENCH="etl_build api_load"]: every benchmark (or those named) at a small size, time-limited
+bench:
+	bash scripts/setup.sh --bench
+	.venv/bin/python bench/run.py $(BENCH)

@@ -6,13 +6,16 @@ click-to-panel latency, in Debian's Chromium (headless, WebGL on SwiftShader) ag
     .venv/bin/python bench/viewer.py --screenshot docs/screenshot.png
 
 Times count from navigation start. SwiftShader renders on the CPU, so the figures are an upper bound
-for a machine with a GPU; on a busy 2-core machine they vary by tens of percent between runs.
+for a machine with a GPU; on a busy 2-core machine they vary by tens of percent between runs. Every wait
+has a time limit (--step-timeout); a step that runs out stops the run with the step's name. Chromium:
+$STADSMODEL_CHROMIUM, else chromium or chromium-browser on PATH, else /usr/lib/chromium/chromium.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -24,12 +27,51 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
     "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
+STEP_TIMEOUT_MS = 120_000
+
+
+class StepFailed(SystemExit):
+    """A step of the benchmark did not finish (in time): the message names the run and the step."""
+
+
+def find_chromium() -> str:
+    candidates = [os.environ.get("STADSMODEL_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
+                  "/usr/lib/chromium/chromium"]
+    found = next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
+    if found is None:
+        raise SystemExit("Chromium not found: set STADSMODEL_CHROMIUM, or apt-get install chromium")
+    return found
+
+
+def wait(page, step: str, js: str, arg=None, timeout_ms: float | None = None):
+    """page.evaluate of ``js`` (a function expression) awaiting its promise, raced against a timer: Playwright's
+    evaluate itself never times out, so a promise that never settles would hang the benchmark."""
+    race = (f"([arg, ms]) => Promise.race([Promise.resolve(({js})(arg)), new Promise((_, reject) => "
+            f"setTimeout(() => reject(new Error(`no answer within ${{ms}} ms`)), ms))])")
+    try:
+        return page.evaluate(race, [arg, timeout_ms or STEP_TIMEOUT_MS])
+    except Exception as e:  # playwright.sync_api.Error, TimeoutError
+        raise StepFailed(f"{step}: {str(e).splitlines()[0]}") from None
+
+
+def goto(page, url: str) -> None:
+    try:
+        page.goto(url, timeout=STEP_TIMEOUT_MS)
+    except Exception as e:
+        raise StepFailed(f"open {url}: {str(e).splitlines()[0]}") from None
+
+
+def wait_for(page, step: str, js: str, arg=None, timeout_ms: float | None = None) -> None:
+    """page.wait_for_function with a time limit, failing with the step's name."""
+    try:
+        page.wait_for_function(js, arg=arg, timeout=timeout_ms or STEP_TIMEOUT_MS)
+    except Exception as e:
+        raise StepFailed(f"{step}: {str(e).splitlines()[0]}") from None
 
 
 def build_site(work: Path, buildings: int, seed: int) -> Path:
@@ -90,19 +132,26 @@ def roofs(site: Path) -> list[dict]:
 
 def click(page, p: dict) -> float:
     """Clicks the pand's roof seen from above; returns ms from the click until the panel shows its rules."""
-    page.evaluate("s => window.stadsmodel.setCamera(s)",
-                  {"lon": p["lon"], "lat": p["lat"], "height": p["h"] + 150, "heading": 0, "pitch": -90, "roll": 0})
-    page.evaluate("window.stadsmodel.tilesLoaded()")
-    pos = page.evaluate("p => window.stadsmodel.windowPositionOf(p.lon, p.lat, p.h)", p)
-    box = page.locator("#cesium canvas").bounding_box()
-    page.evaluate("() => { window.__clicked = performance.now(); }")
+    step = f"click on {p['id']}"
+    wait(page, f"{step}: set camera", "s => window.stadsmodel.setCamera(s)",
+         {"lon": p["lon"], "lat": p["lat"], "height": p["h"] + 150, "heading": 0, "pitch": -90, "roll": 0})
+    wait(page, f"{step}: tiles loaded", "() => window.stadsmodel.tilesLoaded()")
+    pos = wait(page, f"{step}: window position", "p => window.stadsmodel.windowPositionOf(p.lon, p.lat, p.h)", p)
+    if not pos:
+        raise StepFailed(f"{step}: the roof is not on screen")
+    box = page.locator("#cesium canvas").bounding_box(timeout=STEP_TIMEOUT_MS)
+    if box is None:
+        raise StepFailed(f"{step}: the Cesium canvas is not visible")
+    wait(page, f"{step}: start clock", "() => { window.__clicked = performance.now(); }")
     page.mouse.click(box["x"] + pos["x"], box["y"] + pos["y"])
-    page.wait_for_function("id => document.getElementById('panel').dataset.buildingId === id"
-                           " && !document.querySelector('#panel-body .loading')", arg=p["id"])
-    return page.evaluate("() => performance.now() - window.__clicked")
+    wait_for(page, f"{step}: panel shows the pand's rules",
+             "id => document.getElementById('panel').dataset.buildingId === id"
+             " && !document.querySelector('#panel-body .loading')", p["id"])
+    return wait(page, f"{step}: read clock", "() => performance.now() - window.__clicked")
 
 
 def main() -> None:
+    global STEP_TIMEOUT_MS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--buildings", type=int, default=300)
     ap.add_argument("--seed", type=int, default=1)
@@ -110,7 +159,11 @@ def main() -> None:
     ap.add_argument("--clicks", type=int, default=5, help="buildings clicked per page load (default 5)")
     ap.add_argument("--data", type=Path, help="an already built, zoned and tiled site directory to serve")
     ap.add_argument("--screenshot", type=Path, help="also save a screenshot with the panel open here")
+    ap.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_MS / 1000,
+                    help="seconds any one step may take (default %(default)s)")
     args = ap.parse_args()
+    STEP_TIMEOUT_MS = args.step_timeout * 1000
+    chromium = find_chromium()
 
     from playwright.sync_api import sync_playwright
 
@@ -121,19 +174,26 @@ def main() -> None:
         first, loaded, latency = [], [], []
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+                                             timeout=STEP_TIMEOUT_MS)
                 for run in range(args.runs):
                     context = browser.new_context(viewport=VIEWPORT)
                     page = context.new_page()
-                    page.set_default_timeout(120_000)
-                    page.goto(url + "/")
-                    page.wait_for_function("window.stadsmodel !== undefined")
-                    first.append(page.evaluate("window.stadsmodel.firstFrame"))
-                    page.evaluate("window.stadsmodel.ready")
-                    page.wait_for_function("window.stadsmodel.timings.tilesLoadedMs !== undefined")
-                    loaded.append(page.evaluate("window.stadsmodel.timings.tilesLoadedMs"))
-                    for p in targets[run * args.clicks:(run + 1) * args.clicks] or targets[:args.clicks]:
-                        latency.append(click(page, p))
+                    page.set_default_timeout(STEP_TIMEOUT_MS)
+                    try:
+                        goto(page, url + "/")
+                        wait_for(page, "viewer API present", "() => window.stadsmodel !== undefined")
+                        first.append(wait(page, "first frame", "() => window.stadsmodel.firstFrame"))
+                        wait(page, "viewer ready", "() => window.stadsmodel.ready")
+                        wait_for(page, "all tiles loaded",
+                                 "() => window.stadsmodel.timings.tilesLoadedMs !== undefined")
+                        loaded.append(wait(page, "read tile timing", "() => window.stadsmodel.timings.tilesLoadedMs"))
+                        for p in targets[run * args.clicks:(run + 1) * args.clicks] or targets[:args.clicks]:
+                            latency.append(click(page, p))
+                    except StepFailed as e:
+                        raise StepFailed(f"run {run + 1}: {e}") from None
+                    except Exception as e:  # playwright's own timeouts (goto) and errors
+                        raise StepFailed(f"run {run + 1}: {str(e).splitlines()[0]}") from None
                     print(f"run {run + 1}: first frame {first[-1]:.0f} ms, all tiles {loaded[-1]:.0f} ms, "
                           f"clicks {', '.join(f'{v:.0f}' for v in latency[-args.clicks:])} ms", flush=True)
                     context.close()
@@ -142,10 +202,14 @@ def main() -> None:
                 browser.close()
         finally:
             proc.terminate()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def line(name, values):
-        q = statistics.quantiles(values, n=10) if len(values) > 1 else values * 9
+        q = statistics.quantiles(values, n=10, method="inclusive") if len(values) > 1 else values * 9
         print(f"{name:<34} median {statistics.median(values):7.0f} ms   p90 {q[-1]:7.0f} ms   (n={len(values)})")
 
     print(f"\nviewer, synthetic district of {args.buildings if not args.data else '?'} panden, "
@@ -160,18 +224,19 @@ def screenshot(browser, url: str, targets: list[dict], path: Path) -> None:
     over = next((p for p in targets if p.get("compliance") == "overschrijdt"), targets[0])
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(url + "/")
-    page.wait_for_function("window.stadsmodel !== undefined")
-    page.evaluate("window.stadsmodel.ready")
-    page.evaluate("window.stadsmodel.setStyle('compliance')")
-    page.evaluate("s => window.stadsmodel.setCamera(s)",
-                  {"lon": over["lon"] - 0.0012, "lat": over["lat"] - 0.0016, "height": over["h"] + 170,
-                   "heading": 25, "pitch": -38, "roll": 0})
-    page.evaluate("window.stadsmodel.tilesLoaded()")
-    page.evaluate("p => window.stadsmodel.select(p.lon, p.lat)", over)
-    page.wait_for_function("id => document.getElementById('panel').dataset.buildingId === id", arg=over["id"])
-    page.evaluate("window.stadsmodel.tilesLoaded()")
+    page.set_default_timeout(STEP_TIMEOUT_MS)
+    goto(page, url + "/")
+    wait_for(page, "screenshot: viewer API present", "() => window.stadsmodel !== undefined")
+    wait(page, "screenshot: viewer ready", "() => window.stadsmodel.ready")
+    wait(page, "screenshot: compliance style", "() => window.stadsmodel.setStyle('compliance')")
+    wait(page, "screenshot: set camera", "s => window.stadsmodel.setCamera(s)",
+         {"lon": over["lon"] - 0.0012, "lat": over["lat"] - 0.0016, "height": over["h"] + 170,
+          "heading": 25, "pitch": -38, "roll": 0})
+    wait(page, "screenshot: tiles loaded", "() => window.stadsmodel.tilesLoaded()")
+    wait(page, f"screenshot: select {over['id']}", "p => window.stadsmodel.select(p.lon, p.lat)", over)
+    wait_for(page, "screenshot: panel open", "id => document.getElementById('panel').dataset.buildingId === id",
+             over["id"])
+    wait(page, "screenshot: tiles loaded after selection", "() => window.stadsmodel.tilesLoaded()")
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path))
     context.close()

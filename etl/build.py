@@ -29,10 +29,11 @@ from etl.grid import ElevationGrids, GridSpec
 from etl.lifting import PointScan, SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
 from etl.model import building_object
 from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
-from etl.readers.bag import read_bag
+from etl.readers.bag import normalise_id, read_bag
 from etl.readers.bgt import read_bgt
 from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
 from etl.writers.cityjson import CityObject, write_cityjson, write_cityjsonseq
+from etl.writers.publish import REPORT_NAME, Publication, unusable_reason
 from etl.writers.raster import write_cog
 from etl.writers.store import STORE_NAME, write_store
 from stadsmodel.config import pipeline_config
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 
 MODEL_JSON = "model.city.json"
 MODEL_JSONL = "model.city.jsonl"
-REPORT = "report.json"
-PAND_PREFIX = "NL.IMBAG.Pand."
 
 
 @dataclass
@@ -91,9 +90,9 @@ def _check_paths(kind: str, paths: Sequence[Path]) -> None:
 
 def footprints_from_bgt(panden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Building footprints when no BAG is given: BGT pand, identified by its BAG id where it carries one."""
-    bag_id = panden.get("identificatie_bag_pnd")
-    ids = np.where(pd.notna(bag_id), PAND_PREFIX + bag_id.astype(str).str[-16:], "NL.IMGeo.Pand." + panden["identificatie"].astype(str)) \
-        if bag_id is not None else ("NL.IMGeo.Pand." + panden["identificatie"].astype(str)).to_numpy()
+    bag_ids = panden.get("identificatie_bag_pnd", pd.Series(None, index=panden.index, dtype=object))
+    ids = [normalise_id(bag_id, "PND") or f"NL.IMGeo.Pand.{lokaal_id}"
+           for bag_id, lokaal_id in zip(bag_ids, panden["identificatie"])]
     out = gpd.GeoDataFrame({"identificatie": ids, "status": panden.get("bgt_status"),
                             "bron": panden.get("bron")}, geometry=panden.geometry.values, crs=RD_NEW)
     return out.drop_duplicates("identificatie")
@@ -119,15 +118,16 @@ def clean_geometries(frame: gpd.GeoDataFrame, scale: float, source: str, skipped
 
 
 def _inspect_point_clouds(paths: Sequence[Path], skipped: SkipLog) -> list[AhnFile]:
-    files = []
+    files, refused = [], []
     for p in paths:
         try:
             files.append(inspect_ahn(p))
         except InputError as e:
             log.warning("%s", e)
             skipped.add(e.path, None, e.reason)
+            refused.append(str(e))
     if not files:
-        raise LiftingError("no usable point cloud: every AHN input was refused (see the messages above)")
+        raise LiftingError("no usable point cloud, every AHN input was refused: " + "; ".join(refused))
     return files
 
 
@@ -145,7 +145,7 @@ class VectorInputs:
 
 def bgt_layers_from(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, int]]:
     """The configured BGT layers of `paths`; the ones that become CityJSON surfaces snapped to the output grid."""
-    result = read_bgt(list(paths), object_types=list(cfg["bgt"]))
+    result = read_bgt(list(paths), object_types=list(cfg["bgt"]), skip_broken_files=True)
     skipped.extend(result.skipped)
     layers = {}
     for t, layer_cfg in cfg["bgt"].items():
@@ -195,6 +195,61 @@ def lift_margin(cfg: dict) -> float:
     """How far (m) beyond a footprint or BGT polygon the points that lift it can lie."""
     lift_cfg = cfg["lifting"]
     return DTM_FILL_DISTANCE + float(lift_cfg["maaiveld_ring_offset"]) + 2.0 + 2 * float(cfg["rasters"]["resolution"])
+
+
+Box = tuple[float, float, float, float]  # minx, miny, maxx, maxy (RD New)
+
+
+def modelled_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], cfg: dict) -> Box:
+    """The area the model covers: its footprints and BGT features, plus the distance lifting looks beyond them."""
+    boxes = np.array([footprints.total_bounds] + [layer.total_bounds for layer in bgt_layers.values() if len(layer)])
+    m = lift_margin(cfg)
+    return (float(boxes[:, 0].min() - m), float(boxes[:, 1].min() - m),
+            float(boxes[:, 2].max() + m), float(boxes[:, 3].max() + m))
+
+
+def _xy_box(f: AhnFile) -> Box:
+    return f.bounds[0], f.bounds[1], f.bounds[3], f.bounds[4]
+
+
+def _intersection(a: Box, b: Box) -> Box | None:
+    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return box if box[0] <= box[2] and box[1] <= box[3] else None
+
+
+def point_clouds_over(files: Sequence[AhnFile], area: Box, skipped: SkipLog) -> list[AhnFile]:
+    """The point clouds whose header extent reaches the modelled area; the others are reported and skipped
+    (an empty file, or a tile of somewhere else, adds nothing but work)."""
+    kept, refused = [], []
+    for f in files:
+        box = _xy_box(f)
+        if f.point_count == 0:
+            reason = "the file holds no points"
+        elif not np.all(np.isfinite(box)):
+            reason = f"the header gives no finite extent ({', '.join(map(str, box))})"
+        elif _intersection(box, area) is None:
+            reason = (f"its extent {box[0]:.0f},{box[1]:.0f} – {box[2]:.0f},{box[3]:.0f} does not overlap the "
+                      f"modelled area {area[0]:.0f},{area[1]:.0f} – {area[2]:.0f},{area[3]:.0f}: nothing to lift")
+        else:
+            kept.append(f)
+            continue
+        log.warning("%s: skipped, %s", f.path, reason)
+        skipped.add(f.path, None, f"point cloud skipped: {reason}")
+        refused.append(f"{f.path}: {reason}")
+    if not kept:
+        raise LiftingError("no usable point cloud over the footprints and BGT: " + "; ".join(refused))
+    return kept
+
+
+def model_grid(footprints: gpd.GeoDataFrame, files: Sequence[AhnFile], area: Box, resolution: float) -> GridSpec:
+    """The DTM/DSM grid: the footprints and the point clouds' extents, each point cloud cut to the modelled area.
+
+    A header's extent is never trusted beyond the area (a header may claim anything): the grid's size is bounded
+    by the vector data actually read.
+    """
+    boxes = [tuple(footprints.total_bounds)] + [_intersection(_xy_box(f), area) for f in files]
+    b = np.array([box for box in boxes if box is not None])
+    return GridSpec.covering(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max(), resolution)
 
 
 @dataclass
@@ -328,75 +383,79 @@ def build_counts(cfg: dict, bgt_counts_in: dict, bgt_read: dict[str, int], bgt_l
 
 
 def write_report(out: Path, report: dict) -> None:
-    tmp = out / f".{REPORT}.tmp-{os.getpid()}"
+    tmp = out / f".{REPORT_NAME}.tmp-{os.getpid()}"
     tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, out / REPORT)
+    os.replace(tmp, out / REPORT_NAME)
 
 
 def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], out: Path,
                 config_path: str | Path | None = None, progress: bool | None = None) -> BuildReport:
     """Run the ETL and write model.city.json(l), stadsmodel.gpkg, dtm.tif, dsm.tif and report.json into `out`.
 
+    The products are written into a staging folder and replace those in `out` only when the model is usable
+    (`etl.writers.publish`); plan layers that `zoning import` wrote into the store in `out` are kept.
+
     :param progress: show a progress bar (default: when stderr is a terminal).
-    :raises InputError: a named input does not exist or cannot be read at all.
-    :raises LiftingError: nothing usable remains (no point cloud, no footprints).
+    :raises InputError: a named input does not exist or cannot be read at all, or `out` is a file.
+    :raises LiftingError: nothing usable remains (no point cloud, no footprints); `ModelNotPublished` when the run
+        ended without a usable model (the products in `out` are then left as they were).
     """
     cfg = pipeline_config(config_path)
     raster_cfg = cfg["rasters"]
     scale = float(cfg["cityjson_scale"])
     check_inputs(bgt, bag, ahn)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     skipped = SkipLog()
     timings: dict[str, float] = {}
     watch = _Stopwatch(timings)
     t_start = time.perf_counter()
 
-    vectors = read_vector_inputs(bgt, bag, cfg, skipped, watch)
-    footprints = vectors.footprints
-    with watch.stage("inspect AHN"):
-        files = _inspect_point_clouds(ahn, skipped)
+    with Publication(out) as publication:
+        stage = publication.staging
+        vectors = read_vector_inputs(bgt, bag, cfg, skipped, watch)
+        footprints = vectors.footprints
+        with watch.stage("inspect AHN"):
+            area = modelled_area(footprints, vectors.bgt_layers, cfg)
+            files = point_clouds_over(_inspect_point_clouds(ahn, skipped), area, skipped)
+        spec = model_grid(footprints, files, area, raster_cfg["resolution"])
+        lifted = lift_area(footprints, vectors.bgt_layers, files, spec, cfg, skipped, vectors.footprint_source,
+                           watch=watch, progress=progress)
+        buildings, scan = lifted.buildings, lifted.scan
 
-    b = np.array([f.bounds for f in files])
-    fb = footprints.total_bounds
-    spec = GridSpec.covering(min(b[:, 0].min(), fb[0]), min(b[:, 1].min(), fb[1]),
-                             max(b[:, 3].max(), fb[2]), max(b[:, 4].max(), fb[3]), raster_cfg["resolution"])
-    area = lift_area(footprints, vectors.bgt_layers, files, spec, cfg, skipped, vectors.footprint_source,
-                     watch=watch, progress=progress)
-    buildings, scan = area.buildings, area.scan
+        with watch.stage("write CityJSON"):
+            objects = lifted.objects
+            written = write_cityjson(objects, stage / MODEL_JSON, scale)
+            write_cityjsonseq(objects, stage / MODEL_JSONL, written["transform"], written["extent"])
 
-    with watch.stage("write CityJSON"):
-        objects = area.objects
-        written = write_cityjson(objects, out / MODEL_JSON, scale)
-        write_cityjsonseq(objects, out / MODEL_JSONL, written["transform"], written["extent"])
+        with watch.stage("write store"):
+            store_counts = write_store(stage / STORE_NAME, store_layers(buildings, vectors.addresses, lifted.bgt_layers))
 
-    with watch.stage("write store"):
-        store_counts = write_store(out / STORE_NAME, store_layers(buildings, vectors.addresses, area.bgt_layers))
-
-    with watch.stage("write rasters"):
         nodata = float(raster_cfg["nodata"])
-        write_cog(out / "dtm.tif", area.dtm_filled, spec, nodata)
-        write_cog(out / "dsm.tif", area.dsm, spec, nodata)
+        with watch.stage("write rasters"):
+            write_cog(stage / "dtm.tif", lifted.dtm_filled, spec, nodata)
+            write_cog(stage / "dsm.tif", lifted.dsm, spec, nodata)
 
-    timings["total"] = round(time.perf_counter() - t_start, 3)
-    counts = build_counts(
-        cfg, vectors.bgt_counts_in, {t: int(len(layer)) for t, layer in area.bgt_layers.items()},
-        {t: len(layer.objects) for t, layer in area.lifted.items()}, vectors.bag_counts_in, vectors.footprint_source,
-        len(buildings), sum(o.geometry is not None for o in area.building_objects), flag_reasons(buildings),
-        {"files": len(files), "files_read_completely": scan.files_read, "points": scan.points_read,
-         "points_per_class": scan.points_per_class}, store_counts)
-    report = {
-        "complete": len(skipped) == 0,
-        "inputs": {"bgt": [str(p) for p in bgt], "bag": [str(p) for p in bag], "ahn": [str(p) for p in ahn]},
-        "counts": counts,
-        "skipped_count": len(skipped),
-        "skipped": skipped.as_json(),
-        "notes": area.notes,
-        "timings_s": timings,
-        "throughput": {"points_per_s": round(scan.points_read / max(timings["total"], 1e-9)),
-                       "buildings_per_s": round(len(buildings) / max(timings["total"], 1e-9))},
-    }
-    write_report(out, report)
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        with_geometry = sum(o.geometry is not None for o in lifted.building_objects)
+        counts = build_counts(
+            cfg, vectors.bgt_counts_in, {t: int(len(layer)) for t, layer in lifted.bgt_layers.items()},
+            {t: len(layer.objects) for t, layer in lifted.lifted.items()}, vectors.bag_counts_in,
+            vectors.footprint_source, len(buildings), with_geometry, flag_reasons(buildings),
+            {"files": len(files), "files_read_completely": scan.files_read, "points": scan.points_read,
+             "points_per_class": scan.points_per_class}, store_counts)
+        report = {
+            "complete": len(skipped) == 0,
+            "inputs": {"bgt": [str(p) for p in bgt], "bag": [str(p) for p in bag], "ahn": [str(p) for p in ahn]},
+            "counts": counts,
+            "skipped_count": len(skipped),
+            "skipped": skipped.as_json(),
+            "notes": lifted.notes,
+            "timings_s": timings,
+            "throughput": {"points_per_s": round(scan.points_read / max(timings["total"], 1e-9)),
+                           "buildings_per_s": round(len(buildings) / max(timings["total"], 1e-9))},
+        }
+        write_report(stage, report)
+        publication.publish(unusable_reason(with_geometry, bool((lifted.dtm_filled != nodata).any())))
     log.info("model written to %s: %d buildings (%d flagged), %d points, %d skipped, %.1f s",
              out, len(buildings), counts["buildings"]["flagged"], scan.points_read, len(skipped), timings["total"])
     return BuildReport(report, timings)

@@ -9,6 +9,8 @@ import numpy as np
 from rasterio.fill import fillnodata
 from rasterio.transform import Affine, from_origin
 
+from stadsmodel.errors import LiftingError
+
 
 @dataclass
 class GridSpec:
@@ -46,9 +48,15 @@ class ElevationGrids:
     def __init__(self, spec: GridSpec):
         self.spec = spec
         n = spec.width * spec.height
-        self._dtm_sum = np.zeros(n, dtype=np.float64)
-        self._dtm_count = np.zeros(n, dtype=np.uint32)
-        self._dsm = np.full(n, -np.inf, dtype=np.float32)
+        try:
+            self._dtm_sum = np.zeros(n, dtype=np.float64)
+            self._dtm_count = np.zeros(n, dtype=np.uint32)
+            self._dsm = np.full(n, -np.inf, dtype=np.float32)
+        except MemoryError:
+            raise LiftingError(
+                f"the DTM/DSM grid of {spec.width:,} × {spec.height:,} cells at {spec.resolution} m "
+                f"({n * 16 / 2**30:.1f} GiB) does not fit in memory: the area is too large for one machine, "
+                "use the tiled build (--tile-size)") from None
 
     def add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, is_ground: np.ndarray, is_surface: np.ndarray) -> None:
         idx, inside = self.spec.cell_index(x, y)

@@ -4,6 +4,11 @@ One streamed pass over the point clouds feeds the DTM/DSM grids and collects, pe
 the building-class points inside it (and, per BGT water or bridge polygon, the heights of the water or
 bridge points inside it). Statistics per footprint are then computed for all footprints at once with
 grouped sorts: no Python loop over points or footprints.
+
+Real footprints sit a few decimetres off the points: before the roof statistics, each footprint is moved to
+where its free walls are in the points (etl.footprint_index.register_footprints). A roof's min and max are
+those of the roof itself, not of a chimney, an antenna, a bird or a neighbour's roof along a shared wall
+(see ROOF_TAIL). A footprint that its roof points do not cover gets no heights, only the flag.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from etl.footprint_index import FootprintIndex
+from etl.footprint_index import FootprintIndex, register_footprints
 from etl.grid import ElevationGrids, GridSpec, sample
 from etl.readers.ahn import AhnFile, PointChunk, iter_point_chunks
 from stadsmodel.errors import InputError, SkipLog
@@ -37,10 +42,57 @@ class HeightsPerPolygon:
             self.labels.append(labels[keep])
             self.z.append(z[keep])
 
-    def summary(self, n_polygons: int, percentiles: Sequence[float]) -> "HeightSummary":
+    def summary(self, n_polygons: int, percentiles: Sequence[float], robust_extremes: bool = False) -> "HeightSummary":
         labels = np.concatenate(self.labels) if self.labels else np.empty(0, np.int32)
         z = np.concatenate(self.z) if self.z else np.empty(0, np.float32)
-        return grouped_summary(labels, z, n_polygons, percentiles)
+        return grouped_summary(labels, z, n_polygons, percentiles, robust_extremes)
+
+
+@dataclass
+class RoofPoints:
+    """Building points per footprint. A point deep inside a footprint counts for it at once; one near a
+    footprint boundary waits until the footprints are registered to the points (`register_footprints`), so
+    a footprint a few decimetres off its roof still gets its own roof points, and not its neighbour's."""
+
+    index: FootprintIndex
+    inner: HeightsPerPolygon = field(default_factory=HeightsPerPolygon)
+    inner_cells: list[np.ndarray] = field(default_factory=list)  # (footprint, 1 m cell) keys holding a point
+    near: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    def add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+        labels, near = self.index.assign_with_band(x, y)
+        inner = ~near & (labels >= 0)
+        self.inner.add(labels[inner], z[inner])
+        self.inner_cells.append(np.unique(_cell_keys(labels[inner], x[inner], y[inner])))
+        if near.any():
+            self.near.append((x[near], y[near], z[near], labels[near]))
+
+    def summary(self, n_polygons: int, percentiles: Sequence[float]) -> "HeightSummary":
+        x, y, z, labels = (np.concatenate([part[i] for part in self.near]) if self.near else np.empty(0)
+                           for i in range(4))
+        shifts, pt, fp, beside_shared = register_footprints(self.index.polygons, x, y, labels.astype(np.int64))
+        summary = HeightsPerPolygon(self.inner.labels + [fp], self.inner.z + [z[pt]]).summary(
+            n_polygons, percentiles, robust_extremes=True)
+        # The roof's min and max leave out the strips along shared walls, where a neighbour's higher or lower
+        # roof may show (the shift along a row is not known); a few of its points move a percentile little.
+        # A roof that is all strip keeps its points.
+        away = ~beside_shared
+        inner = HeightsPerPolygon(self.inner.labels + [fp[away]], self.inner.z + [z[pt][away]]).summary(
+            n_polygons, [], robust_extremes=True)
+        enough = inner.count >= MIN_HEIGHT_POINTS
+        summary.min[enough], summary.max[enough] = inner.min[enough], inner.max[enough]
+        # a point near a boundary counts in the cell where its shifted footprint holds it
+        moved = shifts[fp]
+        cells = np.unique(np.concatenate(self.inner_cells + [_cell_keys(fp, x[pt] - moved[:, 0], y[pt] - moved[:, 1])]))
+        summary.cells = np.bincount((cells >> 40).astype(np.int64), minlength=n_polygons)[:n_polygons]
+        return summary
+
+
+def _cell_keys(labels: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """One int64 per (footprint, COVERAGE_CELL cell): footprint in the high bits, RD cell column and row below."""
+    col = np.floor(x / COVERAGE_CELL).astype(np.int64) & 0xFFFFF
+    row = np.floor(y / COVERAGE_CELL).astype(np.int64) & 0xFFFFF
+    return (labels.astype(np.int64) << 40) | (col << 20) | row
 
 
 @dataclass
@@ -49,10 +101,30 @@ class HeightSummary:
     min: np.ndarray                     # NaN where a polygon has no points
     max: np.ndarray
     percentiles: dict[float, np.ndarray]
+    cells: np.ndarray | None = None     # roofs: 1 m cells holding a roof point, per polygon
 
 
-def grouped_summary(labels: np.ndarray, values: np.ndarray, n_groups: int, percentiles: Sequence[float]) -> HeightSummary:
-    """Count, min, max and linear-interpolated percentiles (numpy's default method) per group label."""
+# Roof minimum and maximum: chimneys, antennas, birds, multipath and crown points taken for roof lie apart from
+# the roof in height and are few. Among the highest (lowest) ROOF_TAIL of a roof's points, everything beyond the
+# innermost jump of more than ROOF_GAP m is dropped; the ROOF_EXTREME_PERCENTILE-th and the (100 − it)-th
+# percentile of the rest are the roof's min and max (the very highest point of a flat roof stands some 3 sigma
+# of noise above it, not on it).
+ROOF_TAIL = 0.05
+ROOF_GAP = 0.2
+ROOF_EXTREME_PERCENTILE = 1.0
+# A footprint whose roof points fill less than this share of it (in 1 m cells) is not measured: its points
+# are a strip of a neighbour's roof or a few returns of a dark roof.
+MIN_ROOF_COVERAGE = 0.5
+COVERAGE_CELL = 1.0
+MIN_HEIGHT_POINTS = 5  # min and max from the points away from shared walls need at least this many
+
+
+def grouped_summary(labels: np.ndarray, values: np.ndarray, n_groups: int, percentiles: Sequence[float],
+                    robust_extremes: bool = False) -> HeightSummary:
+    """Count, min, max and linear-interpolated percentiles (numpy's default method) per group label.
+
+    :param robust_extremes: min and max of a roof (see ROOF_TAIL) instead of the lowest and highest value.
+    """
     count = np.bincount(labels, minlength=n_groups)[:n_groups] if len(labels) else np.zeros(n_groups, np.int64)
     nan = np.full(n_groups, np.nan)
     if len(labels) == 0:
@@ -69,18 +141,49 @@ def grouped_summary(labels: np.ndarray, values: np.ndarray, n_groups: int, perce
     start = np.concatenate(([0], np.cumsum(count)[:-1]))
     has = count > 0
     mins, maxs = nan.copy(), nan.copy()
-    mins[has] = v[start[has]]
-    maxs[has] = v[start[has] + count[has] - 1]
+    if robust_extremes:
+        first, last = _without_outlying_tails(v, start, count)
+        mins[has] = _percentile_of_sorted(v, first[has], last[has] - first[has] + 1, ROOF_EXTREME_PERCENTILE)
+        maxs[has] = _percentile_of_sorted(v, first[has], last[has] - first[has] + 1, 100 - ROOF_EXTREME_PERCENTILE)
+    else:
+        mins[has] = v[start[has]]
+        maxs[has] = v[start[has] + count[has] - 1]
     result = {}
     for p in percentiles:
-        pos = (count[has] - 1) * (p / 100.0)
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.minimum(lo + 1, count[has] - 1)
-        frac = pos - lo
         out = nan.copy()
-        out[has] = v[start[has] + lo] * (1 - frac) + v[start[has] + hi] * frac
+        out[has] = _percentile_of_sorted(v, start[has], count[has], p)
         result[p] = out
     return HeightSummary(count, mins, maxs, result)
+
+
+def _percentile_of_sorted(v: np.ndarray, start: np.ndarray, count: np.ndarray, p: float) -> np.ndarray:
+    """The p-th percentile (linear interpolation) of each run v[start:start + count] of sorted values."""
+    pos = (count - 1) * (p / 100.0)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, count - 1)
+    frac = pos - lo
+    return v[start + lo] * (1 - frac) + v[start + hi] * frac
+
+
+def _without_outlying_tails(v: np.ndarray, start: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run of sorted values, the first and last index kept: within the lowest and highest ROOF_TAIL of
+    the run, the values beyond the innermost jump of more than ROOF_GAP are dropped."""
+    n = len(v)
+    group = np.repeat(np.arange(len(count)), count)
+    rank = np.arange(n) - start[group]
+    tail = np.maximum(1, np.floor(ROOF_TAIL * count)).astype(np.int64)[group]
+    jump = np.r_[np.diff(v) > ROOF_GAP, False] & (rank < count[group] - 1)  # between value i and i + 1
+    big = np.iinfo(np.int64).max
+    top = np.where(jump & (rank >= count[group] - 1 - tail), np.arange(n), big)
+    bottom = np.where(jump & (rank < tail), np.arange(n), -1)
+    last = start + count - 1
+    first = start.copy()
+    runs = count > 0
+    if runs.any() and n:
+        starts = start[runs]
+        last[runs] = np.minimum(np.minimum.reduceat(top, starts), last[runs])
+        first[runs] = np.maximum(np.maximum.reduceat(bottom, starts) + 1, first[runs])
+    return first, last
 
 
 @dataclass
@@ -96,7 +199,7 @@ class SurfaceIndex:
 @dataclass
 class PointScan:
     grids: ElevationGrids
-    roofs: HeightsPerPolygon
+    roofs: RoofPoints
     surfaces: HeightsPerPolygon
     points_read: int = 0          # decoded
     points_in_home: int = 0       # inside `home` (all points when there is none)
@@ -135,7 +238,7 @@ def scan_point_clouds(
         lut[c] |= SURFACE
     for c in classes.get("ignore", []):
         lut[c] |= IGNORE
-    scan = PointScan(grids, HeightsPerPolygon(), HeightsPerPolygon())
+    scan = PointScan(grids, RoofPoints(buildings), HeightsPerPolygon())
     class_counts = np.zeros(256, dtype=np.int64)
     for info in files:
         try:
@@ -147,7 +250,7 @@ def scan_point_clouds(
                 grids.add(chunk.x, chunk.y, chunk.z, (role & GROUND) > 0, (role & IGNORE) == 0)
                 b = (role & BUILDING) > 0
                 if b.any():
-                    scan.roofs.add(buildings.assign(chunk.x[b], chunk.y[b]), chunk.z[b])
+                    scan.roofs.add(chunk.x[b], chunk.y[b], chunk.z[b])
                 s = (role & SURFACE) > 0
                 if s.any():
                     xs, ys, zs, cs = chunk.x[s], chunk.y[s], chunk.z[s], chunk.classification[s]
@@ -222,6 +325,14 @@ def building_heights(footprints: np.ndarray, roofs: HeightSummary, maaiveld: np.
     reasons = np.full(len(footprints), None, dtype=object)
     few = (count < lifting_cfg["min_roof_points"]) | (density < lifting_cfg["min_roof_density"])
     reasons[few] = [f"te weinig dakpunten ({c} punten, {d:.2f} per m²)" for c, d in zip(count[few], density[few])]
+    if roofs.cells is not None:
+        coverage = np.where(area > 0, roofs.cells * COVERAGE_CELL**2 / np.maximum(area, 1e-9), 0.0)
+        patchy = ~few & (coverage < MIN_ROOF_COVERAGE)
+        reasons[patchy] = [f"te weinig dakpunten: maar {c:.0%} van de footprint heeft dakpunten"
+                           for c in coverage[patchy]]
+        few |= patchy
+    # Points that do not describe the roof give no heights: no LoD1.2 solid is made of them.
+    df.loc[few, [c for c in df.columns if c.startswith("b3_h_dak_")]] = np.nan
     no_ground = np.isnan(maaiveld)
     reasons[no_ground] = "geen maaiveldhoogte: geen grondpunten rond de footprint"
     roof = df[f"b3_h_dak_{int(lifting_cfg['lod12_roof_percentile'])}p"].to_numpy()

@@ -8,14 +8,18 @@ detached houses, flats, a courtyard block, parks), a canal with banks and a brid
 - ``bag.gpkg``: layers ``pand`` and ``verblijfsobject`` modelled on PDOK's bag-light GeoPackage,
 - ``ahn/ahn_<x>_<y>.laz``: a classified AHN-like point cloud in 250 m sheets (LAS 1.4, point format 6,
   EPSG:7415 in a WKT VLR),
-- ``truth.json``: the noise-free ground and roof heights per pand, the water level and the bridge decks.
+- ``truth.json``: what is true in the generated world per pand (ground along its walls, the roof surface's
+  heights; see `_truth`), the water level and the bridge decks.
 
-Every coordinate is a whole number of millimetres built from integers and divided by 1000 once, so the
-GML text, the GeoPackage doubles and the polygons the points were tested against are the same numbers.
-The level-0 BGT surfaces (panden included) tile the district without gaps or overlaps; points are drawn
-per surface, so each point knows what it hit without a point-in-polygon search. Points are made sheet
-by sheet, in bounded chunks, so 100,000 buildings and hundreds of millions of points never sit in memory.
-The same seed gives byte-identical GML and LAZ files.
+Every register coordinate is a whole number of millimetres built from integers and divided by 1000 once, so
+the GML text and the GeoPackage doubles are the same numbers. The level-0 BGT surfaces (panden included)
+tile the district without gaps or overlaps; each point is drawn for the surface it hits, so it knows what it
+hit. The nuisances of real data are in it, each from its own random stream: the world (the points) lies a
+few decimetres off the registers (`Misalignment`), 3 cm noise, outliers (birds, multipath; most classified
+as noise or unclassified, some as ground or roof), chimneys and antennas, garden trees whose crowns reach
+over roof edges (a few crown points classified as roof), and dark roofs that return few pulses. Points are
+made sheet by sheet, in bounded chunks, so 100,000 buildings and hundreds of millions of points never sit in
+memory. The same seed gives byte-identical GML and LAZ files.
 """
 
 from __future__ import annotations
@@ -63,14 +67,30 @@ CANAL_BANK = 2_500
 TILE = 250_000  # AHN-like sheets of 250 m × 250 m
 SCALE = 0.001
 CHUNK_POINTS = 2_000_000  # points generated and written at a time
-ROOF_SIGMA = 0.02
-GROUND_SIGMA = 0.02
+ROOF_SIGMA = 0.03  # AHN4 states a stochastic error of at most 5 cm (1 sigma)
+GROUND_SIGMA = 0.03
 WATER_SIGMA = 0.01
 WATER_RETURN = 0.5  # water absorbs the laser: fewer returns
 CLUTTER = 0.004  # share of yard/green points on bins, bushes, sheds (class 1)
-CROWN_HIT = 0.8  # share of points under a crown that hit vegetation rather than the ground
-TREE_CLEARANCE = 1.5  # crowns keep at least this far (m) from any building
-GROUND, UNCLASSIFIED, BUILDING, WATER, BRIDGE = 2, 1, 6, 9, 26
+CROWN_HIT = 0.8  # share of points under a crown that hit vegetation rather than what is below
+TREE_CLEARANCE = 1.5  # crowns of park and courtyard trees keep this far (m) from buildings; garden trees do not
+GROUND, UNCLASSIFIED, BUILDING, NOISE, WATER, BRIDGE = 2, 1, 6, 7, 9, 26
+
+# --- what real AHN and BAG get wrong (each drawn from its own random stream, so the layout stays the same) ---
+MISALIGN_SHIFT = (0.12, 0.28)  # m: the registers sit this far from the points, in one direction per district ...
+MISALIGN_WAVE = 0.05  # ... plus a slow wave of this amplitude (m), a local twist of about 0.03 degrees
+MISALIGN_WAVELENGTH = (400.0, 700.0)  # m
+MISALIGN_REACH = 0.45  # m: an upper bound of the offset, for the search of candidate points
+OVERHANG_P = 0.12  # share of built panden with a garden tree whose crown reaches over the roof edge
+CROWN_AS_BUILDING = 0.08  # share of crown points over a roof that the classifier takes for roof (as in AHN)
+CHIMNEY_P = 0.5  # share of gable roofs with a chimney at the ridge
+FLAT_OPBOUW = (0, 3)  # chimneys, vents and antennas per flat roof
+ANTENNA_P = 0.3  # share of flat-roof superstructures that are antenna masts (thin, points at all heights)
+OUTLIER_RATE = 2e-4  # birds, multipath: points far above or below what the laser hit
+DARK_ROOF_SHARE = 0.03  # flat dark roofs (bitumen) that return only part of the pulses ...
+DARK_ROOF_RETURN = (0.15, 0.4)
+SPARSE_ROOF_SHARE = 0.01  # ... and a few that return almost nothing (wet or black roofs)
+SPARSE_ROOF_RETURN = (0.01, 0.03)
 CREATION_DATE = dt.date(2024, 1, 1)
 
 # How points are made on a level-0 surface.
@@ -482,6 +502,44 @@ class Terrain:
                 + 0.15 * np.sin(t * x / self.l4 + p[3]) * np.sin(t * y / self.l4 + p[4]))
 
 
+class Misalignment:
+    """Where the world lies against the registers: the laser measures at RD point p what BAG and BGT draw at
+    p − offset(p). A shift of a few decimetres, the same way over the district, plus a slow wave (a slight
+    local twist), as between a BAG survey and an AHN flight."""
+
+    def __init__(self, rng: np.random.Generator):
+        angle = float(rng.uniform(0, 2 * math.pi))
+        size = float(rng.uniform(*MISALIGN_SHIFT))
+        self.shift = (size * math.cos(angle), size * math.sin(angle))
+        self.wavelength = rng.uniform(*MISALIGN_WAVELENGTH, 2)
+        self.phase = rng.uniform(0, 2 * math.pi, 2)
+
+    def __call__(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t = 2 * math.pi
+        return (self.shift[0] + MISALIGN_WAVE * np.sin(t * y / self.wavelength[0] + self.phase[0]),
+                self.shift[1] + MISALIGN_WAVE * np.sin(t * x / self.wavelength[1] + self.phase[1]))
+
+    def sheet_tables(self, ox: float, oy: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The offset on a sheet with lower-left (ox, oy) for LAS integer coordinates 0 … n−1 (mm): x offsets
+        by row Y, y offsets by column X (each depends on the other coordinate only), the same numbers as
+        `__call__` gives, looked up instead of computed for every point."""
+        t = 2 * math.pi
+        mm = np.arange(n) * SCALE
+        return (self.shift[0] + MISALIGN_WAVE * np.sin(t * (mm + oy) / self.wavelength[0] + self.phase[0]),
+                self.shift[1] + MISALIGN_WAVE * np.sin(t * (mm + ox) / self.wavelength[1] + self.phase[1]))
+
+    def to_register(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the registers draw the world point (x, y)."""
+        dx, dy = self(x, y)
+        return x - dx, y - dy
+
+    def to_world(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the world holds the register point (x, y): the inverse, to well below a millimetre (the
+        offset changes by less than 1 mm per metre)."""
+        dx, dy = self(x, y)
+        return x + dx, y + dy
+
+
 # --- the district: blocks placed on the grid, streets, canal, bridge -----------------------------------
 @dataclass
 class District:
@@ -511,9 +569,15 @@ class District:
     s_param: np.ndarray  # roof: pand index; fence: height (mm); bank: row in banks
     s_geom: np.ndarray
     banks: np.ndarray  # (y_land, y_water) in RD metres per bank surface
-    trees: np.ndarray  # (surface, cx, cy, r, height) sorted by surface
+    trees: np.ndarray  # (surface of the trunk, cx, cy, r, height above ground) sorted by surface
     water_level: float
     bridges: list[tuple[int, float]] = field(default_factory=list)  # (surface index of the deck, deck height)
+    # what the registers and the laser get wrong
+    misalignment: Misalignment | None = None
+    # roof superstructures: (pand, x0, y0, x1, y1 in register RD m, top NAP, is_antenna), sorted by pand
+    opbouw: np.ndarray = field(default_factory=lambda: np.empty((0, 7)))
+    roof_return: np.ndarray = field(default_factory=lambda: np.empty(0))  # share of pulses a roof returns
+    overhanging: np.ndarray = field(default_factory=lambda: np.empty(0, bool))  # a tree crown over the roof
 
 
 def _street_names(n: int) -> list[str]:
@@ -669,7 +733,7 @@ def plan_district(buildings: int, seed: int) -> District:
     for k, (h, bx, by, _, _) in enumerate(houses):
         footprints[k] = _to_rd([h.footprint], bx, by)[0]
     footprints = shapely.orient_polygons(footprints)
-    h_maaiveld = np.round(_ring_median(footprints, terrain), 3)
+    h_maaiveld = np.round(_outline_median(footprints, terrain), 3)  # the ground the design stands on
     status = [PAND_IN_GEBRUIK] * n
     bouwjaar = np.array([h.bouwjaar for h, *_ in houses], dtype=np.int32)
     candidates = np.array([k for k, (h, *_) in enumerate(houses) if h.kind != "hofblok"], dtype=np.int64)
@@ -700,8 +764,15 @@ def plan_district(buildings: int, seed: int) -> District:
         surf_geom.append(footprints[k])
 
     vbo = _addresses(houses, status, bouwjaar, nrows, canal_row)
-    trees_arr = np.array(sorted(trees), dtype=np.float64).reshape(-1, 5)
     geoms = shapely.orient_polygons(np.array(surf_geom, dtype=object))
+    built = np.array([st != PAND_VERGUND for st in status])
+    flat = np.array([h.roof == "flat" for h, *_ in houses])
+    nuisance = np.random.default_rng([seed, 4])  # its own stream: the layout above stays as it was
+    misalignment = Misalignment(nuisance)
+    overhanging = _garden_trees(nuisance, footprints, built, eave - h_maaiveld, geoms, np.array(surf_rule), trees)
+    opbouw = _superstructures(nuisance, footprints, built, flat, eave, ridge, ridge_axis, ridge_c)
+    roof_return = _roof_returns(nuisance, footprints, built, flat, [h.kind for h, *_ in houses])
+    trees_arr = np.array(sorted(trees), dtype=np.float64).reshape(-1, 5)
     return District(
         seed=seed, terrain=terrain,
         bbox=((ox - ROAD_HALF) / 1000, (oy - ROAD_HALF) / 1000,
@@ -711,24 +782,91 @@ def plan_district(buildings: int, seed: int) -> District:
         ridge_half=ridge_half, h_maaiveld=h_maaiveld, vbo=vbo,
         s_type=surf_type, s_attrs=surf_attrs, s_level=surf_level, s_rule=np.array(surf_rule, dtype=np.int8),
         s_param=np.array(surf_param, dtype=np.int64), s_geom=geoms, banks=np.array(banks).reshape(-1, 2),
-        trees=trees_arr, water_level=water_level, bridges=deck,
+        trees=trees_arr, water_level=water_level, bridges=deck, misalignment=misalignment, opbouw=opbouw,
+        roof_return=roof_return, overhanging=overhanging,
     )
 
 
-def _ring_median(footprints: np.ndarray, terrain: Terrain, offset: float = 1.0, spacing: float = 0.25) -> np.ndarray:
-    """Median of the analytic terrain on the ring `offset` m outside each footprint (holes included)."""
-    out = np.empty(len(footprints))
-    for start in range(0, len(footprints), 5000):
-        part = footprints[start:start + 5000]
-        rings = shapely.segmentize(shapely.boundary(shapely.buffer(part, offset)), spacing)
-        xy, idx = shapely.get_coordinates(rings, return_index=True)
-        z = terrain(xy[:, 0], xy[:, 1])
-        order = np.lexsort((z, idx))
-        idx, z = idx[order], z[order]
-        starts = np.searchsorted(idx, np.arange(len(part)))
-        ends = np.searchsorted(idx, np.arange(len(part)), side="right")
-        lo, hi = (starts + ends - 1) // 2, (starts + ends) // 2
-        out[start:start + len(part)] = (z[lo] + z[hi]) / 2
+def _garden_trees(rng: np.random.Generator, footprints: np.ndarray, built: np.ndarray, eave_above_ground: np.ndarray,
+                  geoms: np.ndarray, rules: np.ndarray, trees: list) -> np.ndarray:
+    """Adds a garden tree next to some built panden whose crown reaches 1–2.5 m over the roof edge and
+    stands 3–7 m above the eave; returns per pand whether it has one. The trunk stands in a garden or green."""
+    open_ground = np.flatnonzero(np.isin(rules, (R_YARD, R_GREEN)))
+    ground_tree = shapely.STRtree(geoms[open_ground])
+    overhanging = np.zeros(len(footprints), dtype=bool)
+    for k in np.flatnonzero(built & (rng.random(len(footprints)) < OVERHANG_P)):
+        ring = shapely.get_coordinates(footprints[k].exterior)
+        edge = int(rng.integers(0, len(ring) - 1))
+        (x0, y0), (x1, y1) = ring[edge], ring[edge + 1]
+        length = math.hypot(x1 - x0, y1 - y0)
+        if length < 3.0:
+            continue
+        r = float(rng.uniform(2.5, 4.5))
+        overhang = float(rng.uniform(1.0, 2.5))
+        t = float(rng.uniform(0.25, 0.75))
+        # rings are counter-clockwise (orient_polygons): the outward normal is to the right of the edge
+        nx, ny = (y1 - y0) / length, -(x1 - x0) / length
+        cx, cy = x0 + t * (x1 - x0) + nx * (r - overhang), y0 + t * (y1 - y0) + ny * (r - overhang)
+        trunk = shapely.Point(cx, cy)
+        where = ground_tree.query(trunk, predicate="within")
+        if not len(where) or shapely.distance(trunk, footprints).min() < r - overhang - 1e-6:
+            continue  # the trunk would stand on a street, in water or nearer another building
+        height = round(float(eave_above_ground[k] + rng.uniform(3.0, 7.0)), 3)
+        trees.append((int(open_ground[where[0]]), round(cx, 3), round(cy, 3), round(r, 3), height))
+        overhanging[k] = True
+    return overhanging
+
+
+def _superstructures(rng: np.random.Generator, footprints: np.ndarray, built: np.ndarray, flat: np.ndarray,
+                     eave: np.ndarray, ridge: np.ndarray, ridge_axis: np.ndarray, ridge_c: np.ndarray) -> np.ndarray:
+    """Chimneys at the ridge of half the gable roofs; chimneys, vents and antenna masts on flat roofs.
+    Each stands at least 0.8 m inside its footprint. Rows: (pand, x0, y0, x1, y1, top, is_antenna)."""
+    rows = []
+    for k in np.flatnonzero(built):
+        fp = footprints[k]
+        inner = fp.buffer(-0.8)
+        if inner.is_empty:
+            continue
+        x0, y0, x1, y1 = inner.bounds
+        if flat[k]:
+            n_opbouw = int(rng.integers(FLAT_OPBOUW[0], FLAT_OPBOUW[1] + 1))
+            wanted = [bool(rng.random() < ANTENNA_P) for _ in range(n_opbouw)]
+        else:
+            wanted = [False] if rng.random() < CHIMNEY_P else []
+        for antenna in wanted:
+            half = 0.06 if antenna else float(rng.uniform(0.25, 0.45))
+            if flat[k]:
+                cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+                top = eave[k] + (rng.uniform(2.0, 4.0) if antenna else rng.uniform(0.5, 1.5))
+            else:  # on the ridge line, somewhere along it
+                along = rng.uniform(*((x0, x1) if ridge_axis[k] == 0 else (y0, y1)))
+                cx, cy = (along, ridge_c[k]) if ridge_axis[k] == 0 else (ridge_c[k], along)
+                top = ridge[k] + rng.uniform(0.6, 1.2)
+            box = shapely.box(cx - half, cy - half, cx + half, cy + half)
+            if inner.contains(box):
+                rows.append((k, cx - half, cy - half, cx + half, cy + half, round(float(top), 3), float(antenna)))
+    return np.array(rows, dtype=np.float64).reshape(-1, 7)
+
+
+def _roof_returns(rng: np.random.Generator, footprints: np.ndarray, built: np.ndarray, flat: np.ndarray,
+                  kinds: list[str]) -> np.ndarray:
+    """Share of the pulses each roof returns: 1, except dark flat roofs (some) and nearly black ones (a few,
+    only free-standing panden, so no neighbour's roof shows through a misaligned footprint)."""
+    out = np.ones(len(footprints))
+    candidates = np.flatnonzero(built & flat)
+    if not len(candidates):
+        return out
+    left, right = shapely.STRtree(footprints).query(footprints, predicate="intersects")
+    neighbours = np.bincount(left[left != right], minlength=len(footprints))
+    alone = np.array([k for k in candidates if neighbours[k] == 0 and kinds[k] != "hofblok"], dtype=np.int64)
+    n = len(footprints)
+    sparse = (rng.choice(alone, min(len(alone), max(1, round(SPARSE_ROOF_SHARE * n))), replace=False)
+              if len(alone) else np.empty(0, np.int64))
+    out[sparse] = rng.uniform(*SPARSE_ROOF_RETURN, len(sparse))
+    rest = np.setdiff1d(candidates, sparse)
+    dark = (rng.choice(rest, min(len(rest), max(1, round(DARK_ROOF_SHARE * n))), replace=False)
+            if len(rest) else np.empty(0, np.int64))
+    out[dark] = rng.uniform(*DARK_ROOF_RETURN, len(dark))
     return out
 
 
@@ -1099,7 +1237,11 @@ class _TileWriter:
 
 
 class _PointMaker:
-    """Draws and classifies points sheet by sheet from the level-0 partition of the district."""
+    """Draws and classifies points sheet by sheet from the level-0 partition of the district.
+
+    Points are laid out in the world; the surface a point hits is the one the registers draw at its
+    register position (`Misalignment.to_register`), so BAG and BGT sit a few decimetres off the points.
+    """
 
     def __init__(self, d: District, density: float):
         self.d = d
@@ -1113,11 +1255,19 @@ class _PointMaker:
         bbox_area = (self.bounds[:, 2] - self.bounds[:, 0]) * (self.bounds[:, 3] - self.bounds[:, 1])
         self.is_rect = (shapely.get_num_coordinates(d.s_geom) == 5) & np.isclose(
             shapely.area(d.s_geom), bbox_area, rtol=0, atol=1e-6)
-        tree_surface = d.trees[:, 0].astype(np.int64)
-        self.tree_start = np.searchsorted(tree_surface, np.arange(len(d.s_geom)))
-        self.tree_end = np.searchsorted(tree_surface, np.arange(len(d.s_geom)), side="right")
+        # the crowns over each surface (a garden tree's crown reaches over fences, sidewalks and roofs)
+        crowns = shapely.buffer(shapely.points(d.trees[:, 1], d.trees[:, 2]), d.trees[:, 3])
+        tree_i, surf_i = shapely.STRtree(d.s_geom[self.level0]).query(crowns, predicate="intersects")
+        surf_i = self.level0[surf_i]
+        order = np.lexsort((tree_i, surf_i))
+        self.crown_tree, crown_surface = tree_i[order], surf_i[order]
+        self.crown_start = np.searchsorted(crown_surface, np.arange(len(d.s_geom)))
+        self.crown_end = np.searchsorted(crown_surface, np.arange(len(d.s_geom)), side="right")
+        opbouw_pand = d.opbouw[:, 0].astype(np.int64)
+        self.opbouw_start = np.searchsorted(opbouw_pand, np.arange(len(d.footprints)))
+        self.opbouw_end = np.searchsorted(opbouw_pand, np.arange(len(d.footprints)), side="right")
         self.decks = [(d.s_geom[s], h) for s, h in d.bridges]
-        self.roof_points = np.zeros(len(d.footprints), dtype=np.int64)
+        self.roof_points = np.zeros(len(d.footprints), dtype=np.int64)  # roof returns classified as building
         self.class_counts: dict[int, int] = {}
 
     def tile(self, x0: int, y0: int, tile_no: int, path: Path, seed: int) -> int:
@@ -1127,7 +1277,10 @@ class _PointMaker:
         self.sheet_j = np.uint64(y0 // TILE * self.cells)
         ox, oy = x0 / 1000, y0 / 1000
         out = _TileWriter(path, _las_header(ox, oy, tile_no))
-        hits = np.sort(self.level0[self.tree.query(shapely.box(ox, oy, ox + TILE / 1000, oy + TILE / 1000))])
+        self.dx_by_row, self.dy_by_col = self.d.misalignment.sheet_tables(ox, oy, TILE)
+        reach = MISALIGN_REACH
+        sheet = shapely.box(ox - reach, oy - reach, ox + TILE / 1000 + reach, oy + TILE / 1000 + reach)
+        hits = np.sort(self.level0[self.tree.query(sheet)])
         pieces, pending = [], 0
         for s in hits:
             X, Y = self._sample(s, rng, ox, oy)
@@ -1147,12 +1300,13 @@ class _PointMaker:
 
         The sheet is cut into cells of 1/density m², each holding one point at a random place in it (a
         jittered grid, like a scanner's regular pattern). The place is a hash of the cell, so a cell on
-        the border of two surfaces gives its one point to whichever surface it falls in.
+        the border of two surfaces gives its one point to whichever surface its register position falls in.
         """
+        reach = MISALIGN_REACH
         minx, miny, maxx, maxy = self.bounds[s]
         n, cell = self.cells, TILE * SCALE / self.cells
-        i0, i1 = max(0, math.floor((minx - ox) / cell)), min(n, math.floor((maxx - ox) / cell) + 1)
-        j0, j1 = max(0, math.floor((miny - oy) / cell)), min(n, math.floor((maxy - oy) / cell) + 1)
+        i0, i1 = max(0, math.floor((minx - reach - ox) / cell)), min(n, math.floor((maxx + reach - ox) / cell) + 1)
+        j0, j1 = max(0, math.floor((miny - reach - oy) / cell)), min(n, math.floor((maxy + reach - oy) / cell) + 1)
         if i1 <= i0 or j1 <= j0:
             return np.empty(0, np.int32), np.empty(0, np.int32)
         i = np.arange(i0, i1, dtype=np.uint64)[:, None]
@@ -1161,15 +1315,22 @@ class _PointMaker:
         per_mm = cell / SCALE
         X = np.minimum(((np.broadcast_to(i, (i1 - i0, j1 - j0)).ravel() + u) * per_mm).astype(np.int32), TILE - 1)
         Y = np.minimum(((np.broadcast_to(j, (i1 - i0, j1 - j0)).ravel() + v) * per_mm).astype(np.int32), TILE - 1)
-        # the coordinates exactly as a LAS reader computes them, so "inside" holds for its users too
-        x, y = X * SCALE + ox, Y * SCALE + oy
+        x, y = self._register(X, Y, ox, oy)
         if self.is_rect[s]:
             keep = (x > minx) & (x < maxx) & (y > miny) & (y < maxy)
         else:
             keep = shapely.contains_xy(self.d.s_geom[s], x, y)
-        if self.d.s_rule[s] == R_WATER:
+        rule = self.d.s_rule[s]
+        if rule == R_WATER:
             keep &= rng.random(len(keep)) < WATER_RETURN
+        elif rule == R_ROOF and self.d.roof_return[self.d.s_param[s]] < 1:
+            keep &= rng.random(len(keep)) < self.d.roof_return[self.d.s_param[s]]
         return X[keep], Y[keep]
+
+    def _register(self, X: np.ndarray, Y: np.ndarray, ox: float, oy: float) -> tuple[np.ndarray, np.ndarray]:
+        """Where the registers draw the sheet's points (LAS integers X, Y, taken exactly as a LAS reader
+        computes their coordinates)."""
+        return X * SCALE + ox - self.dx_by_row[Y], Y * SCALE + oy - self.dy_by_col[X]
 
     def _flush(self, pieces, rng: np.random.Generator, ox: float, oy: float, out: _TileWriter) -> None:
         if not pieces:
@@ -1177,12 +1338,15 @@ class _PointMaker:
         d = self.d
         X = np.concatenate([p[0] for p in pieces])
         Y = np.concatenate([p[1] for p in pieces])
-        sid = np.concatenate([p[2] for p in pieces])
-        x, y = X * SCALE + ox, Y * SCALE + oy
+        sid = np.concatenate([p[2] for p in pieces])  # ascending: pieces come surface by surface
+        wx, wy = X * SCALE + ox, Y * SCALE + oy
+        x, y = self._register(X, Y, ox, oy)  # everything drawn in the registers is tested here
         rule = d.s_rule[sid]
-        ground = d.terrain(x, y)
+        ground = d.terrain(wx, wy)  # the ground is where the points are
         z = ground + rng.normal(0.0, GROUND_SIGMA, len(x))
         cls = np.full(len(x), GROUND, dtype=np.uint8)
+        surface_start = np.searchsorted(sid, np.arange(len(d.s_geom)))
+        surface_end = np.searchsorted(sid, np.arange(len(d.s_geom)), side="right")
 
         roof = rule == R_ROOF
         if roof.any():
@@ -1191,7 +1355,9 @@ class _PointMaker:
             t = np.clip(np.abs(across - d.ridge_c[k]) / np.where(d.ridge_half[k] > 0, d.ridge_half[k], 1.0), 0, 1)
             z[roof] = d.ridge[k] - (d.ridge[k] - d.eave[k]) * t + rng.normal(0.0, ROOF_SIGMA, len(k))
             cls[roof] = BUILDING
-            self.roof_points += np.bincount(k, minlength=len(self.roof_points))
+            for pand in np.unique(k):
+                self._superstructures(int(pand), surface_start[len(d.s_geom) - len(d.footprints) + pand],
+                                      surface_end[len(d.s_geom) - len(d.footprints) + pand], x, y, z, rng)
 
         water = rule == R_WATER
         z[water] = d.water_level + rng.normal(0.0, WATER_SIGMA, int(water.sum()))
@@ -1211,12 +1377,11 @@ class _PointMaker:
         z[clutter] = ground[clutter] + rng.uniform(0.2, 1.8, int(clutter.sum()))
         cls[clutter] = UNCLASSIFIED
 
-        for s in np.unique(sid[rule == R_GREEN]):
-            a, b = self.tree_start[s], self.tree_end[s]
-            if a == b:
-                continue
-            idx = np.flatnonzero(sid == s)
-            self._crowns(idx, d.trees[a:b], x, y, ground, z, cls, rng)
+        for s in np.unique(sid):
+            a, b = self.crown_start[s], self.crown_end[s]
+            if a < b and d.s_rule[s] not in (R_WATER, R_BANK):
+                idx = np.arange(surface_start[s], surface_end[s])
+                self._crowns(idx, d.trees[self.crown_tree[a:b]], x, y, ground, z, cls, rng, d.s_rule[s] == R_ROOF)
 
         for deck, h in self.decks:  # the deck hides the water and banks below it
             under = np.flatnonzero((rule == R_WATER) | (rule == R_BANK))
@@ -1225,15 +1390,29 @@ class _PointMaker:
                 z[on] = h + rng.normal(0.0, ROOF_SIGMA, len(on))
                 cls[on] = BRIDGE
 
+        self._outliers(rng, z, cls)
+        built = roof & (cls == BUILDING)
+        self.roof_points += np.bincount(d.s_param[sid[built]], minlength=len(self.roof_points))
         base = np.select([cls == GROUND, cls == BUILDING, cls == WATER, cls == BRIDGE], [900, 1400, 50, 1100], 600)
         intensity = (base + rng.integers(0, 200, len(x))).astype(np.uint16)
         for c, m in zip(*np.unique(cls, return_counts=True)):
             self.class_counts[int(c)] = self.class_counts.get(int(c), 0) + int(m)
         out.write(X, Y, np.round(z / SCALE).astype(np.int32), cls, intensity)
 
+    def _superstructures(self, k: int, start: int, end: int, x, y, z, rng) -> None:
+        """Roof points of pand k that hit a chimney top, or an antenna mast anywhere along its height."""
+        for x0, y0, x1, y1, top, antenna in self.d.opbouw[self.opbouw_start[k]:self.opbouw_end[k], 1:]:
+            px, py = x[start:end], y[start:end]
+            on = start + np.flatnonzero((px > x0) & (px < x1) & (py > y0) & (py < y1))
+            if antenna:
+                z[on] = rng.uniform(z[on], top)
+            else:
+                z[on] = top + rng.normal(0.0, ROOF_SIGMA, len(on))
+
     @staticmethod
-    def _crowns(idx, trees, x, y, ground, z, cls, rng) -> None:
-        """Points under a crown hit the highest crown above them (class 1) or, through gaps, the ground."""
+    def _crowns(idx, trees, x, y, ground, z, cls, rng, over_roof: bool) -> None:
+        """Points under a crown hit the highest crown above them (class 1; over a roof the classifier takes
+        some for roof) where the crown is higher than what lies below, or go through gaps."""
         px, py = x[idx][:, None], y[idx][:, None]
         dist2 = (px - trees[:, 1]) ** 2 + (py - trees[:, 2]) ** 2
         r = trees[:, 3]
@@ -1242,10 +1421,30 @@ class _PointMaker:
         base = np.maximum(height - 2.4 * r, 1.5)
         shape = np.sqrt(np.clip(1 - dist2 / r**2, 0, 1))
         crown_z = np.where(inside, base + (height - base) * shape, -np.inf).max(axis=1)
-        hit = np.isfinite(crown_z) & (rng.random(len(idx)) < CROWN_HIT)
+        crown_abs = ground[idx] + crown_z * rng.uniform(0.75, 1.0, len(idx))
+        hit = np.isfinite(crown_z) & (crown_abs > z[idx]) & (rng.random(len(idx)) < CROWN_HIT)
         sel = idx[hit]
-        z[sel] = ground[sel] + crown_z[hit] * rng.uniform(0.75, 1.0, len(sel))
+        z[sel] = crown_abs[hit]
         cls[sel] = UNCLASSIFIED
+        if over_roof:
+            cls[sel[rng.random(len(sel)) < CROWN_AS_BUILDING]] = BUILDING
+
+    @staticmethod
+    def _outliers(rng, z, cls) -> None:
+        """Birds and multipath: a few points far above (5–50 m) or below (0.5–4 m) what the laser hit. Most are
+        classified as noise or left unclassified; some keep the class of the surface (a bird on a roof, a
+        multipath return taken for ground or roof), never water or bridge."""
+        n = int(rng.binomial(len(z), OUTLIER_RATE))
+        if not n:
+            return
+        idx = rng.choice(len(z), n, replace=False)
+        high = rng.random(n) < 0.5
+        z[idx] += np.where(high, rng.uniform(5.0, 50.0, n), -rng.uniform(0.5, 4.0, n))
+        u = rng.random(n)
+        keep = np.where(high, u < 0.1, u < 0.2) & np.isin(cls[idx], (GROUND, BUILDING)) & ~(high & (cls[idx] == GROUND))
+        noise = ~keep & np.where(high, u < 0.3, u < 0.7)
+        cls[idx[noise]] = NOISE
+        cls[idx[~keep & ~noise]] = UNCLASSIFIED
 
 
 def _unit_hash2(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1274,7 +1473,37 @@ def _write_ahn(d: District, folder: Path, density: float) -> tuple[int, _PointMa
 
 
 # --- truth and the entry point --------------------------------------------------------------------------
-def _truth(d: District, roof_points: np.ndarray) -> dict:
+# A roof returning fewer pulses than this per m² cannot be measured: AHN-like processing (and this ETL, which
+# flags roofs below 0.5 points/m²) needs a few points on every part of it. The generator keeps its sparse
+# roofs well below (≤ 0.3) and its dark roofs well above (≥ 1.5 at 10 points/m²).
+MEASURABLE_RETURNS_PER_M2 = 1.0
+
+
+def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
+    """What is true in the generated world, per pand, independent of how any ETL measures it.
+
+    - ``h_maaiveld``: median NAP height of the true ground along the foot of the pand's true outer walls
+      (its footprint as the points see it, i.e. moved by the misalignment), sampled every 0.25 m;
+    - ``h_dak_min``, ``h_dak_max``: lowest and highest point of the roof surface itself (eave and ridge of
+      a gable roof, the height of a flat one); chimneys, vents and antennas are not part of it, as plans
+      measure bouwhoogte without such ondergeschikte bouwdelen; their highest top is ``h_opbouw_max``;
+    - ``h_dak_50p``, ``h_dak_70p``: percentiles of the roof surface's height over the footprint, weighted by
+      area (a gable's height is uniform between eave and ridge). Superstructures cover < 2 % of a roof and
+      stand on flat roofs or at the ridge, above the 70th percentile, so they do not move these;
+    - ``roof_type``, ``status``, ``dark_roof`` (returns part of the pulses), ``roof_returns_per_m2``,
+      ``tree_over_roof`` (a crown reaches over the roof edge), ``opbouw`` (number of superstructures);
+    - ``n_roof_points``: returns of the roof (and its superstructures) classified as building, wherever the
+      BAG footprint lies; ``has_points``: there is at least one; ``measurable``: built and returning at least
+      MEASURABLE_RETURNS_PER_M2 (otherwise a model can only flag the pand).
+    Heights of a pand not built yet are null. ``misalignment_m`` gives the offset of the world against the
+    registers at each pand's centroid (x, y).
+    """
+    maaiveld = _outline_median(d.footprints, d.terrain, d.misalignment)
+    top = np.full(len(d.footprints), np.nan)
+    np.fmax.at(top, d.opbouw[:, 0].astype(np.int64), d.opbouw[:, 5])
+    n_opbouw = np.bincount(d.opbouw[:, 0].astype(np.int64), minlength=len(d.footprints))
+    centroid = shapely.get_coordinates(shapely.centroid(d.footprints))
+    offset = np.column_stack(d.misalignment(centroid[:, 0], centroid[:, 1]))
     panden = {}
     for k in range(len(d.footprints)):
         built = d.status[k] != PAND_VERGUND
@@ -1283,19 +1512,46 @@ def _truth(d: District, roof_points: np.ndarray) -> dict:
         def p(q: float) -> float | None:
             return round(eave + q * (ridge - eave), 3) if built else None
 
+        returns = round(float(density * d.roof_return[k]), 3) if built else 0.0
         panden[f"NL.IMBAG.Pand.{pand_id(k)}"] = {
-            "h_maaiveld": round(float(d.h_maaiveld[k]), 3),
+            "h_maaiveld": round(float(maaiveld[k]), 3),
             "h_dak_min": p(0.0), "h_dak_50p": p(0.5), "h_dak_70p": p(0.7), "h_dak_max": p(1.0),
+            "h_opbouw_max": None if np.isnan(top[k]) else round(float(top[k]), 3),
+            "opbouw": int(n_opbouw[k]),
             "roof_type": d.roof[k],
             "status": d.status[k],
+            "dark_roof": bool(built and d.roof_return[k] < 1),
+            "roof_returns_per_m2": returns,
+            "tree_over_roof": bool(d.overhanging[k]),
             "has_points": bool(roof_points[k] > 0),
+            "measurable": bool(built and returns >= MEASURABLE_RETURNS_PER_M2),
             "n_roof_points": int(roof_points[k]),
+            "misalignment_m": [round(float(v), 3) for v in offset[k]],
         }
     bridges = {}
     for s, h in d.bridges:
         _, lokaal = _ids(d.seed, "overbruggingsdeel", sum(1 for t in d.s_type[:s] if t == "overbruggingsdeel"))
         bridges[lokaal] = {"h_dek": h, "relatieve_hoogteligging": 1}
-    return {"crs": RD_NAP, "seed": d.seed, "panden": panden, "water_level": d.water_level, "bridges": bridges}
+    return {"crs": RD_NAP, "seed": d.seed, "panden": panden, "water_level": d.water_level, "bridges": bridges,
+            "about": "etl.synth._truth documents each value"}
+
+
+def _outline_median(footprints: np.ndarray, terrain: Terrain, misalignment: Misalignment | None = None,
+                    spacing: float = 0.25) -> np.ndarray:
+    """Median of the terrain along the walls of each footprint (all its rings), sampled every `spacing` m;
+    with a misalignment, along the walls as they stand in the world."""
+    out = np.empty(len(footprints))
+    for start in range(0, len(footprints), 5000):
+        part = footprints[start:start + 5000]
+        xy, idx = shapely.get_coordinates(shapely.segmentize(shapely.boundary(part), spacing), return_index=True)
+        z = terrain(*(misalignment.to_world(xy[:, 0], xy[:, 1]) if misalignment else (xy[:, 0], xy[:, 1])))
+        order = np.lexsort((z, idx))
+        idx, z = idx[order], z[order]
+        starts = np.searchsorted(idx, np.arange(len(part)))
+        ends = np.searchsorted(idx, np.arange(len(part)), side="right")
+        lo, hi = (starts + ends - 1) // 2, (starts + ends) // 2
+        out[start:start + len(part)] = (z[lo] + z[hi]) / 2
+    return out
 
 
 def write_district(out: Path, buildings: int, seed: int, points_per_m2: float = 10.0) -> dict:
@@ -1316,7 +1572,7 @@ def write_district(out: Path, buildings: int, seed: int, points_per_m2: float = 
     log.info("synth: BGT written (%s)", ", ".join(f"{k} {v}" for k, v in bgt_counts.items()))
     _write_bag(d, out / "bag.gpkg")
     tiles, maker = _write_ahn(d, out / "ahn", points_per_m2)
-    truth = _truth(d, maker.roof_points)
+    truth = _truth(d, maker.roof_points, points_per_m2)
     tmp = out / "truth.json.part"
     tmp.write_text(json.dumps(truth, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, out / "truth.json")

@@ -7,7 +7,9 @@ Stages, named after what they produce:
    surface, so a feature belongs to exactly one tile). Cached by the source's path, size and mtime.
 2. ``point_cloud_header``: every LAZ header is inspected (extent, count), one task per file. Each tile gets a
    window: the tile plus the extent of its features plus `etl.build.lift_margin`, so no building is cut, the
-   maaiveld ring is complete and the interpolated DTM equals the single-machine one cell for cell.
+   maaiveld ring is complete and the interpolated DTM equals the single-machine one cell for cell. The window's
+   raster grid is the model grid's cells inside it (`window_grid`): where the model grid ends, at the edge of
+   the data, the tile's grid ends too, so a BGT surface reaching beyond the points is lifted as in one piece.
    ``point_bins``: one task per LAZ file decodes it once and writes, for every tile window it overlaps, the
    points inside (``points/<file>/<tile>.pts``, with a SHA-256 per bin in ``bins.json``). Windows overlap
    and LAZ sheets do not follow the tile grid, so tiles reading the LAZ files themselves would decode most
@@ -20,11 +22,16 @@ Stages, named after what they produce:
    tiles in tile order, streamed tile by tile; report.json.
 
 A tile is done when its ``done.json`` holds the hash of its inputs now: the content digest of its vector
-parts and of its point bins, its bounds and window, the pipeline configuration and the code version. A re-run skips done tiles; every file is written under a temporary name and moved into place,
-so a run killed at any moment, run again, gives byte-identical products. A tile whose point cloud is corrupt
+parts and of its point bins, its bounds, window and grid, the pipeline configuration and the code version. A
+re-run skips done tiles; every file is written under a temporary name and moved into place, so a run killed at
+any moment, run again, gives byte-identical products. A tile whose point cloud is corrupt
 fails alone: it is reported with the file and the reason and retried on the next run; the rest completes.
 Bins are kept after their tile is done (so are the tile parts): about 21 bytes per point and window, the
 price of a resume that never decodes a LAZ file twice.
+
+Every work file (parts, bins, tile outputs, manifest.json) lives in ``OUT/.work/`` (`WORK_DIR`), never in
+``OUT/tiles/``: that folder is what `stadsmodel serve` publishes at /tiles/ (earlier builds kept their work files
+there; a build removes those, see `remove_legacy_work_files`).
 
 Store parts are pickled GeoDataFrames, not GeoPackages: a GeoPackage round trip through pyogrio without
 pyarrow turns nullable integer and boolean columns into floats and objects, and the assembled store would
@@ -45,6 +52,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import resource
 import shutil
 import time
@@ -64,20 +72,25 @@ from tqdm import tqdm
 
 from etl.build import (MODEL_JSON, MODEL_JSONL, BuildReport, bag_footprints, bgt_layers_from, build_counts,
                        check_inputs, clean_geometries, empty_addresses, flag_reasons, footprints_from_bgt, lift_area,
-                       lift_margin, write_report)
+                       lift_margin, model_grid, modelled_area, point_clouds_over, write_report)
 from etl.grid import GridSpec
 from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
 from etl.writers.cityjson import CityObject, feature, header, make_transform
 from etl.writers.raster import COG_OPTIONS
-from etl.writers.store import STORE_NAME
+from etl.writers.publish import Publication, output_folder, unusable_reason
+from etl.writers.store import STORE_NAME, index_identifiers
 from stadsmodel.config import pipeline_config
 from stadsmodel.crs import RD_NEW
 from stadsmodel.errors import InputError, LiftingError, SkipLog, StadsmodelError
 
 log = logging.getLogger(__name__)
 
-WORK_DIR = "tiles"          # below the output folder: sources/<key>/ and <tile key>/
+# The build's own work files (manifest.json, sources/<key>/, points/<file>/, <tile key>/), below the output
+# folder but hidden and apart from OUT/tiles/, which `stadsmodel serve` publishes: pickles, point bins and
+# absolute input paths are not a product.
+WORK_DIR = ".work"
 MANIFEST = "manifest.json"
+LEGACY_WORK_DIR = "tiles"   # where earlier builds kept them, in the served folder: see remove_legacy_work_files
 DEFAULT_TILE_SIZE = 1000
 STORE_BATCH_ROWS = 100_000  # rows gathered from tiles per GeoPackage write: few writes, bounded memory
 BGT_SUFFIXES = (".gml", ".xml", ".zip", ".gpkg", ".sqlite", ".db", ".geojson", ".json", ".fgb", ".shp")
@@ -193,6 +206,51 @@ def _remove_stale_temporaries(folder: Path) -> None:
     """Temporary files of a run that was killed: never part of a product, safe to drop."""
     for tmp in folder.glob(".*.tmp-*"):
         tmp.unlink(missing_ok=True)
+
+
+_TILE_KEY = re.compile(r"-?\d+(\.\d+)?_-?\d+(\.\d+)?")
+# Folder pattern → the names of the work files an earlier build wrote there (temporaries: ".*.tmp-*").
+_LEGACY_WORK_FILES = (
+    ("sources", re.compile(r"[0-9a-f]{20}"), re.compile(r"summary\.json|schema\.pkl|.+\.pkl")),
+    ("points", re.compile(r"[0-9a-f]{16}"), re.compile(r"bins\.json|.+\.pts")),
+    ("", _TILE_KEY, re.compile(r"done\.json|features\.city\.jsonl|store-.+\.pkl|dtm\.tif|dsm\.tif")),
+)
+
+
+def remove_legacy_work_files(out: Path) -> int:
+    """Remove the work files an earlier tiled build left in OUT/tiles/ (served at /tiles/) and its manifest.
+
+    Only files this module wrote, recognised by folder and file name, are removed, and folders only when that
+    leaves them empty: 3D Tiles a user made in OUT/tiles/ (buildings/, terrain/, index.json, …) stay. Returns
+    the number of files removed.
+    """
+    legacy, removed = out / LEGACY_WORK_DIR, 0
+    for parent, folder_name, file_name in _LEGACY_WORK_FILES:
+        base = legacy / parent if parent else legacy
+        if not base.is_dir():
+            continue
+        for folder in base.iterdir():
+            if not (folder.is_dir() and folder_name.fullmatch(folder.name)):
+                continue
+            for f in folder.iterdir():
+                if f.is_file() and (file_name.fullmatch(f.name) or ".tmp-" in f.name and f.name.startswith(".")):
+                    f.unlink()
+                    removed += 1
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only when empty
+        if parent:
+            with contextlib.suppress(OSError):
+                base.rmdir()
+    old_manifest = out / MANIFEST
+    with contextlib.suppress(FileNotFoundError, json.JSONDecodeError, AttributeError):
+        if {"code_version", "tiles"} <= json.loads(old_manifest.read_text(encoding="utf-8")).keys():
+            old_manifest.unlink()
+            removed += 1
+    with contextlib.suppress(OSError):
+        legacy.rmdir()  # only when empty: nothing else was in it
+    if removed:
+        log.info("removed %d work files of an earlier tiled build from %s", removed, legacy)
+    return removed
 
 
 # --- stage 1: vector sources cut into tile parts -----------------------------------------------------------
@@ -422,6 +480,7 @@ class TileJob:
     config_path: str | None
     hash: str                                   # of every input: vector parts, point bins, config, code
     folder: str
+    grid: GridSpec                              # the window's raster grid: the model grid's cells in the window
     points: tuple[PointBin, ...] = ()           # the tile's non-empty point bins
 
 
@@ -497,10 +556,12 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     if footprints is None:
         footprints = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=RD_NEW),
                                       crs=RD_NEW)
-    spec = GridSpec.covering(*job.window, cfg["rasters"]["resolution"])
+    spec = job.grid
     before = len(skipped)
+    # No `clip`: the bins hold exactly the window's points already. Without it lift_area fills the DTM as the
+    # single-machine build does at the model grid's edges, where the tile's grid ends too (see window_grid).
     area = lift_area(footprints, bgt_layers, list(job.points), spec, cfg, skipped, job.footprint_source,
-                     clip=job.window, home=job.bounds, progress=False, read_chunks=read_point_bin)
+                     home=job.bounds, progress=False, read_chunks=read_point_bin)
     if area.scan.files_read < len(job.points):
         bad = skipped.items[before:]
         raise TileFailed(job.key, "; ".join(str(s) for s in bad) or "a point cloud could not be read completely",
@@ -514,8 +575,9 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     for name, frame in store.items():  # one file per layer: assembly reads each layer of each tile once
         _write_pickle(folder / f"store-{name}.pkl", frame)
     nodata = float(cfg["rasters"]["nodata"])
-    _write_tile_raster(folder / "dtm.tif", area.dtm_filled, spec, job.bounds, nodata)
-    _write_tile_raster(folder / "dsm.tif", area.dsm, spec, job.bounds, nodata)
+    home_grid = window_grid(job.bounds, spec)
+    dtm_cells = _write_tile_raster(folder / "dtm.tif", area.dtm_filled, spec, home_grid, nodata)
+    _write_tile_raster(folder / "dsm.tif", area.dsm, spec, home_grid, nodata)
     buildings = area.buildings
     done = {
         "key": job.key, "hash": job.hash, "bounds": list(job.bounds), "window": list(job.window),
@@ -529,6 +591,7 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
             "bgt_lifted": {t: len(layer.objects) for t, layer in area.lifted.items()},
             "store": {name: int(len(frame)) for name, frame in store.items()},
             "points_loaded": area.scan.points_read, "points": area.scan.points_in_home,
+            "dtm_cells": dtm_cells,  # the tile's DTM cells with a height (a model without any is not usable)
             "points_per_class": {str(c): n for c, n in sorted(area.scan.points_per_class.items())},
         },
         "cityjson": {"transform": transform, "extent": extent, "objects": len(objects)},
@@ -565,9 +628,12 @@ def _write_tile_features(path: Path, objects: list[CityObject], scale: float) ->
     return extent, transform
 
 
-def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, bounds, nodata: float) -> None:
-    """The tile's own cells of a window grid, as a plain GeoTIFF."""
-    tile = GridSpec.covering(*bounds, spec.resolution)
+def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, tile: GridSpec, nodata: float) -> int:
+    """The tile's own cells (`tile`, part of the window grid `spec`) as a plain GeoTIFF; none for a tile
+    beyond the model grid, which has no cells. Returns how many of the cells hold a value."""
+    path.unlink(missing_ok=True)
+    if not tile.width or not tile.height:
+        return 0
     col0 = int(round((tile.minx - spec.minx) / spec.resolution))
     row0 = int(round((spec.maxy - tile.maxy) / spec.resolution))
     cells = grid[row0:row0 + tile.height, col0:col0 + tile.width]
@@ -577,6 +643,7 @@ def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, bounds, nod
     with _atomic(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as ds:
             ds.write(cells.astype(np.float32), 1)
+    return int(np.count_nonzero(cells != nodata))
 
 
 # --- stage 4: the model products from the tiles ------------------------------------------------------------
@@ -693,6 +760,7 @@ def assemble_store(folders: list[str], layer_names: list[str], templates: dict[s
                 if not created:  # every layer exists, empty or not, as in the single-machine store
                     pyogrio.write_dataframe(templates[name], tmp, layer=name, driver="GPKG",
                                             layer_options={"SPATIAL_INDEX": "YES"})
+            index_identifiers(tmp, {name: templates[name] for name in layer_names})  # as etl.writers.store
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
     return counts
@@ -701,13 +769,15 @@ def assemble_store(folders: list[str], layer_names: list[str], templates: dict[s
 def assemble_raster(folders: list[str], name: str, spec: GridSpec, nodata: float, out: str) -> None:
     """A COG over the whole model grid from the tiles' cells (one tile in memory at a time)."""
     path = Path(out) / name
-    staging = Path(out) / f".{name}.staging.tif"
+    staging = _tmp_name(path.with_name(f"{path.stem}-staging{path.suffix}"))  # the plain GeoTIFF the COG copies
     profile = {"driver": "GTiff", "width": spec.width, "height": spec.height, "count": 1, "dtype": "float32",
                "crs": RD_NEW, "transform": spec.transform, "nodata": nodata, "tiled": True,
                "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
-    with _atomic(staging) as tmp:
-        with rasterio.open(tmp, "w", **profile) as dst:
+    try:
+        with rasterio.open(staging, "w", **profile) as dst:
             for folder in folders:
+                if not (Path(folder) / name).exists():
+                    continue  # a tile beyond the model grid (only BGT there): no cells
                 with rasterio.open(Path(folder) / name) as src:
                     b = src.bounds
                     if not _overlaps((b.left, b.bottom, b.right, b.top), spec_bounds(spec)):
@@ -718,8 +788,25 @@ def assemble_raster(folders: list[str], name: str, spec: GridSpec, nodata: float
                     src_win = rasterio.windows.Window(inter.col_off - win.col_off, inter.row_off - win.row_off,
                                                       inter.width, inter.height)
                     dst.write(src.read(1, window=src_win), 1, window=inter)
-        with rasterio.open(tmp) as src, _atomic(path) as cog:
+        with rasterio.open(staging) as src, _atomic(path) as cog:
             rasterio.shutil.copy(src, cog, **COG_OPTIONS)
+    finally:
+        staging.unlink(missing_ok=True)
+
+
+def window_grid(window: Sequence[float], model: GridSpec) -> GridSpec:
+    """The cells of the model's raster grid that a window touches (as `GridSpec.covering`, clipped to it).
+
+    A tile's grid ends where the model grid ends, as the single-machine build's does: a vertex beyond the data
+    then has no DTM cell in either build (instead of an extrapolated one in the tile only), and the DTM fill is
+    padded alike at that edge. Empty (width or height 0) for a window wholly beyond the model grid.
+    """
+    res = model.resolution
+    c0 = max(0, math.floor((window[0] - model.minx) / res))
+    c1 = min(model.width, math.floor((window[2] - model.minx) / res) + 1)
+    r0 = max(0, math.floor((model.maxy - window[3]) / res))
+    r1 = min(model.height, math.floor((model.maxy - window[1]) / res) + 1)
+    return GridSpec(model.minx + c0 * res, model.maxy - r0 * res, max(c1 - c0, 0), max(r1 - r0, 0), res)
 
 
 def spec_bounds(spec: GridSpec) -> tuple[float, float, float, float]:
@@ -752,6 +839,7 @@ class _Plan:
     summaries: list[dict]
     headers: list[dict]
     footprint_source: str
+    refused: SkipLog              # point clouds that do not reach the modelled area
 
 
 def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[dict], headers: list[dict],
@@ -768,10 +856,19 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
     fp_bounds = [s["layer_bounds"][fp_layer] for s in good if fp_layer in s.get("layer_bounds", {})]
     if not fp_bounds:
         raise LiftingError("no footprints: the BAG/BGT input holds no usable pand")
-    ahn_bounds = [(f["info"].bounds[0], f["info"].bounds[1], f["info"].bounds[3], f["info"].bounds[4])
-                  for f in files]
-    # The model's raster grid: as the single-machine build, everything the points and footprints cover.
-    spec = GridSpec.covering(*_union(ahn_bounds + fp_bounds), cfg["rasters"]["resolution"])
+    # The modelled area, the point clouds that reach it and the model's raster grid: those of the
+    # single-machine build, from the extents the sources' summaries hold (the functions need only extents).
+    footprints_box = _box_frame(_union(fp_bounds))
+    bgt_boxes = {f"{s['key']}/{name}": _box_frame(b) for s in good
+                 for name, b in s.get("layer_bounds", {}).items() if name.startswith("bgt_")}
+    area = modelled_area(footprints_box, bgt_boxes, cfg)
+    refused = SkipLog()
+    reaching = {str(f.path) for f in point_clouds_over([f["info"] for f in files], area, refused)}
+    files = [f for f in files if str(f["info"].path) in reaching]
+    spec = model_grid(footprints_box, [f["info"] for f in files], area, cfg["rasters"]["resolution"])
+    # Each point cloud's extent as far as the grid reaches: a header may claim far more than its points cover.
+    ahn_bounds = [_clip_box((f["info"].bounds[0], f["info"].bounds[1], f["info"].bounds[3], f["info"].bounds[4]),
+                            spec_bounds(spec)) for f in files]
 
     templates: dict[str, gpd.GeoDataFrame] = {}
     schema_paths = []
@@ -801,8 +898,10 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
         ahn = sorted((f for f in files if _overlaps(window, (f["info"].bounds[0], f["info"].bounds[1],
                                                              f["info"].bounds[3], f["info"].bounds[4]))),
                      key=lambda f: f["path"])
+        tile_grid = window_grid(window, spec)
         # The hash of everything but the points; `with_points` adds the content hash of the tile's bins.
         tile_hash = _sha({"code": code, "config": cfg_hash, "bounds": bounds, "window": window,
+                          "grid": dataclasses.astuple(tile_grid),
                           "footprints": footprint_source,
                           # the source by name, not by its cache key: that changes with any change to the
                           # file, and would re-run every tile the file reaches instead of the changed ones
@@ -810,9 +909,9 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
         jobs.append(TileJob(key, bounds, window,
                             tuple(str(work / "sources" / s["key"] / f"{key}.pkl") for s, _ in parts),
                             tuple(schema_paths), tuple(str(f["info"].path) for f in ahn), footprint_source,
-                            config_path, tile_hash, str(work / key)))
+                            config_path, tile_hash, str(work / key), tile_grid))
     return _Plan(jobs, {str(f["info"].path): f for f in files}, spec, layer_names, templates, summaries, headers,
-                 footprint_source)
+                 footprint_source, refused)
 
 
 def _point_bins(client, plan: _Plan, work: Path, chunk_points: int, code: str) -> dict[str, dict]:
@@ -852,6 +951,16 @@ def _with_points(jobs: list[TileJob], bins: dict[str, dict], work: Path) -> tupl
     return out, unreadable
 
 
+def _clip_box(box: Sequence[float], to: Sequence[float]) -> tuple[float, float, float, float]:
+    """`box` cut to `to` (both overlap: the point clouds kept reach the modelled area)."""
+    return (max(box[0], to[0]), max(box[1], to[1]), min(box[2], to[2]), min(box[3], to[3]))
+
+
+def _box_frame(box: Sequence[float]) -> gpd.GeoDataFrame:
+    """A frame whose total_bounds is `box`."""
+    return gpd.GeoDataFrame(geometry=[shapely.box(*box)], crs=RD_NEW)
+
+
 def _touch_only(a, b) -> bool:
     """Boxes that share only an edge: a LAZ sheet ending on a tile line adds no points to the next tile."""
     return a[0] == b[2] or b[0] == a[2] or a[1] == b[3] or b[1] == a[3]
@@ -883,17 +992,20 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
     if tile_size <= 0 or not math.isclose(tile_size / res, round(tile_size / res)):
         raise StadsmodelError(f"--tile-size {tile_size}: must be a positive multiple of the raster resolution ({res} m)")
     check_inputs(bgt, bag, ahn)
-    out = Path(out)
+    out = output_folder(out)
     work = out / WORK_DIR
     (work / "sources").mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(out)
-    for folder in (work / "points").glob("*"):
+    remove_legacy_work_files(out)
+    for folder in (out, work, *(f for f in work.glob("*") if f.is_dir()), *work.glob("*/*/")):
         _remove_stale_temporaries(folder)
     grid = TileGrid(float(tile_size))
     cfg_hash, code = _sha(cfg), code_version()
     timings: dict[str, float] = {}
 
-    with dask_client(workers, scheduler, processes) as client:
+    # Products are staged and published only when the run gave a usable model (etl.writers.publish); the work
+    # files stay in `work`, outside the staging folder, so a re-run resumes from them.
+    with Publication(out) as publication, dask_client(workers, scheduler, processes) as client:
+        stage = str(publication.staging)
         t = time.perf_counter()
         sources = vector_sources(bgt, bag)
         source_keys = [s.key(cfg_hash, code, grid) for s in sources]
@@ -923,7 +1035,7 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
                 todo.append(job)
         log.info("%d tiles of %g m: %d done before, %d to build, %d without their point cloud", len(plan.jobs),
                  grid.size, reused, len(todo), len(unreadable))
-        manifest = _Manifest(out / MANIFEST, plan, code, cfg_hash, grid)
+        manifest = _Manifest(work / MANIFEST, plan, code, cfg_hash, grid)
         manifest.update(results, force=True)
         from distributed import as_completed
 
@@ -951,18 +1063,20 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         done = [results[j.key] for j in order]
         scale = float(cfg["cityjson_scale"])
         nodata = float(cfg["rasters"]["nodata"])
-        products = [client.submit(assemble_cityjson, folders, done, str(out), scale, pure=False),
-                    client.submit(assemble_store, folders, plan.layer_names, _templates(plan), str(out),
+        products = [client.submit(assemble_cityjson, folders, done, stage, scale, pure=False),
+                    client.submit(assemble_store, folders, plan.layer_names, _templates(plan), stage,
                                   _as_of([*bgt, *bag, *ahn]), pure=False),
-                    client.submit(assemble_raster, folders, "dtm.tif", plan.spec, nodata, str(out), pure=False),
-                    client.submit(assemble_raster, folders, "dsm.tif", plan.spec, nodata, str(out), pure=False)]
+                    client.submit(assemble_raster, folders, "dtm.tif", plan.spec, nodata, stage, pure=False),
+                    client.submit(assemble_raster, folders, "dsm.tif", plan.spec, nodata, stage, pure=False)]
         _, store_counts, _, _ = client.gather(products)
         timings["assemble"] = round(time.perf_counter() - t, 3)
 
-    timings["total"] = round(time.perf_counter() - t_start, 3)
-    decoded = sum(b["points"] for b in bins.values() if "error" not in b)
-    report = _report(cfg, plan, results, store_counts, timings, bgt, bag, ahn, grid, code, decoded)
-    write_report(out, report)
+        timings["total"] = round(time.perf_counter() - t_start, 3)
+        decoded = sum(b["points"] for b in bins.values() if "error" not in b)
+        report = _report(cfg, plan, results, store_counts, timings, bgt, bag, ahn, grid, code, decoded)
+        write_report(publication.staging, report)
+        publication.publish(unusable_reason(report["counts"]["buildings"]["with_geometry"],
+                                            any(d["counts"]["dtm_cells"] for d in done)))
     failed = report["tiles"]["failed"]
     log.info("tiled model written to %s: %d tiles (%d built now, %d failed), %d buildings, %.1f s", out,
              len(plan.jobs), len(report["tiles"]["executed"]), len(failed), report["counts"]["buildings"]["out"],
@@ -1018,6 +1132,7 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
     for h in plan.headers:
         if "error" in h:
             skipped.add(h["path"], None, h["error"])
+    skipped.extend(plan.refused)
     done = [results[j.key] for j in plan.jobs if "failed" not in results[j.key]]
     failed = [{"tile": j.key, "reason": results[j.key]["failed"], "files": results[j.key].get("files", [])}
               for j in plan.jobs if "failed" in results[j.key]]
@@ -1045,7 +1160,7 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
     counts = build_counts(
         cfg, dict(bgt_in), dict(total("bgt_read")), dict(total("bgt_lifted")), dict(bag_in), plan.footprint_source,
         buildings_out, sum(d["counts"]["with_geometry"] for d in done), total("flag_reasons"),
-        {"files": len(plan.headers), "files_refused": sum("error" in h for h in plan.headers), "points": points,
+        {"files": len(plan.laz), "files_refused": len(plan.headers) - len(plan.laz), "points": points,
          "points_decoded": decoded, "points_loaded_by_tiles": loaded,
          "points_per_class": {int(k): v for k, v in sorted(total("points_per_class").items(), key=lambda kv: int(kv[0]))}},
         store_counts)

@@ -9,9 +9,14 @@ URL layout (the viewer relies on it):
 * ``/api``         OGC API landing page; ``/api/collections``, ``/api/processes``, ``/api/openapi``, ...
 * ``/openapi``     redirects to ``/api/openapi``
 
+* ``/health``      200 when the store and rasters are readable, else 503 (services.health)
+
 The pygeoapi request handlers are called directly (not pygeoapi's own Starlette app, which reads its
 configuration from environment variables at import time). This module adds what pygeoapi lacks: a 400 for
-unknown query parameters, the conformance classes this deployment really meets, and ``f=cityjson``.
+unknown query parameters and for the values pygeoapi would fail on (services.params, services.filters),
+exact ``bbox`` areas (services.bbox), the conformance classes this deployment really meets, ``f=cityjson``,
+request limits (services.limits), and one rule for errors: a client's mistake is a 4xx saying what is
+wrong, anything else a 5xx with a generic message, the details in the log only.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import json
 import logging
 import mimetypes
 import os
-import re
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlencode
@@ -42,9 +46,17 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from services import bbox as exact_bbox
+from services import health
 from services.cityjson import cityjson_feature, cityjsonseq
+from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, effective_config
+from services.filters import filter_problem, normalised_filter
+from services.limits import RequestGuard, ServerLimits
+from services.middleware import ResponseRules, server_error
 from services.openapi import self_contained
-from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, CRS84, effective_config
+from services.params import (ClientError, coverage_request, items_problem, parsed_json, rewritten,
+                             without_refused_choices)
+from services.tilefiles import TileFiles
 
 LOGGER = logging.getLogger(__name__)
 
@@ -101,10 +113,17 @@ PROCESSES_CONFORMANCE = [
 
 GEOJSON_MEDIA_TYPE = "application/geo+json"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
-CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
+# A query longer than this is written once in the Link header (self), not once per alternate encoding.
+LINK_QUERY_MAX = 1024
+# pygeoapi reprojects a bbox by two corners; services.bbox reprojects the whole box, exactly.
+itemtypes_api.transform_bbox = exact_bbox.transform_bbox
 # The encodings pygeoapi offers for items (``f`` value → media type); buildings add CityJSONSeq.
 ITEMS_FORMATS = {"json": GEOJSON_MEDIA_TYPE, "html": "text/html", "jsonld": "application/ld+json",
                  "csv": "text/csv; charset=utf-8"}
+
+ROUTED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+ITEMS_ALLOW = "GET, HEAD, POST, OPTIONS"  # POST: a CQL2 JSON filter
+ITEM_ALLOW = "GET, HEAD, OPTIONS"
 
 # Query parameters each endpoint understands; anything else is a 400 (OGC API Features /req/core/query-param-unknown).
 COMMON_PARAMS = {"f", "lang"}
@@ -134,20 +153,6 @@ def conformance_classes(config: dict) -> list[str]:
     return sorted(set(out))
 
 
-class TileFiles(StaticFiles):
-    """Static 3D Tiles: media types above, range requests and ETags from Starlette, cache headers here.
-
-    ``tileset.json`` and subtrees are revalidated on every use (a rebuild replaces them); content is cached.
-    """
-
-    async def get_response(self, path: str, scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code in (200, 206, 304):
-            revalidate = path.endswith((".json", ".subtree"))
-            response.headers["Cache-Control"] = "no-cache" if revalidate else "public, max-age=86400"
-        return response
-
-
 class StadsmodelAPI:
     """pygeoapi's API object plus the Stadsmodel additions, adapted to Starlette requests."""
 
@@ -156,23 +161,26 @@ class StadsmodelAPI:
         self.openapi = self_contained(get_oas(config, fail_on_invalid_collection=False))
         self.api = API(config, self.openapi)
         self.conformance = conformance_classes(config)
-        self.fields: dict[str, set[str]] = {}
+        self.fields: dict[str, dict[str, dict]] = {}  # collection → property → JSON Schema ({"type": ...})
         self.cityjson: set[str] = set()
+        self.rasters: dict[str, dict] = {}
         for name, res in config["resources"].items():
             if res["type"] != "collection":
                 continue
             provider = res["providers"][0]
             if provider["type"] == "feature":
-                self.fields[name] = set(load_plugin("provider", provider).fields)
+                self.fields[name] = dict(load_plugin("provider", provider).fields)
                 if any(link["type"] == CITYJSONSEQ_MEDIA_TYPE for link in res.get("links", [])):
                     self.cityjson.add(name)
+            elif provider["type"] == "coverage":
+                self.rasters[name] = _raster_frame(provider["data"])
 
     # -- plumbing ---------------------------------------------------------------------------------
 
     async def _call(self, function, request: Request, *args, check_format: bool = True) -> Response:
         """Run a pygeoapi handler in a worker thread. ``check_format=False`` where the handler itself checks
         ``f`` against per-collection formats (items, coverage), as pygeoapi's own adapters do."""
-        api_request = await APIRequest.from_starlette(request, self.api.locales)
+        api_request = await APIRequest.from_starlette(without_refused_choices(request), self.api.locales)
         if check_format and not api_request.is_valid():
             headers, status, content = self.api.get_format_exception(api_request)
         else:
@@ -200,9 +208,21 @@ class StadsmodelAPI:
             rejected = self._unknown_params(request, ENDPOINT_PARAMS[endpoint])
             if rejected is not None:
                 return rejected
+            if endpoint == "coverage":
+                raster = self.rasters.get(request.path_params["collection_id"])
+                if raster is not None:
+                    try:
+                        request = coverage_request(request, raster)
+                    except ClientError as err:
+                        return self._bad_request(request, str(err))
             return await self._call(function, request, *(request.path_params[p] for p in path_params),
                                     check_format=endpoint != "coverage")
         return handler
+
+    async def health(self, request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        status, body = await loop.run_in_executor(None, health.health_report, self.config)
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     # -- endpoints with Stadsmodel behaviour --------------------------------------------------------
 
@@ -225,17 +245,29 @@ class StadsmodelAPI:
     async def items(self, request: Request) -> Response:
         collection = request.path_params["collection_id"]
         if request.method == "OPTIONS":
-            return await self._call(itemtypes_api.manage_collection_item, request, "options", collection)
+            response = await self._call(itemtypes_api.manage_collection_item, request, "options", collection)
+            return _with_allow(response, ITEMS_ALLOW)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return _read_only(request, ITEMS_ALLOW)
         if request.method == "POST" and request.headers.get("content-type", "").startswith("application/geo+json"):
-            return self._bad_request(request, "collections are read only")
-        allowed = ITEMS_PARAMS | self.fields.get(collection, set())
-        rejected = self._unknown_params(request, allowed)
+            return self._bad_request(request, "collections are read only; POST takes a CQL2 JSON filter")
+        fields = self.fields.get(collection, {})
+        rejected = self._unknown_params(request, ITEMS_PARAMS | set(fields))
         if rejected is not None:
             return rejected
-        request = await _normalised_filter(request)
-        if request.method == "POST" and not isinstance(await _json_body(request), dict):
-            return self._bad_request(request, "the request body must be a CQL2 JSON filter (a JSON object)")
-        problem = await _filter_problem(request, collection, self.fields.get(collection, set()))
+        problem = items_problem(request)
+        if problem:
+            return self._bad_request(request, problem)
+        if request.method == "POST" or request.query_params.get("filter-lang") == "cql2-json":
+            try:
+                body = parsed_json(await request.body() if request.method == "POST"
+                                   else request.query_params.get("filter", "").encode())
+            except ClientError as err:
+                return self._bad_request(request, f"the filter must be CQL2 JSON: {err}")
+            if not isinstance(body, dict):
+                return self._bad_request(request, "the request body must be a CQL2 JSON filter (a JSON object)")
+        request = await normalised_filter(request)
+        problem = await filter_problem(request, collection, fields)
         if problem:
             return self._bad_request(request, problem)
         if _wants_cityjson(request):
@@ -247,9 +279,11 @@ class StadsmodelAPI:
     async def item(self, request: Request) -> Response:
         collection, item_id = request.path_params["collection_id"], request.path_params["item_id"]
         if request.method == "OPTIONS":
-            return await self._call(itemtypes_api.manage_collection_item, request, "options", collection, item_id)
-        if request.method != "GET":
-            return self._bad_request(request, "collections are read only")
+            response = await self._call(itemtypes_api.manage_collection_item, request, "options", collection,
+                                        item_id)
+            return _with_allow(response, ITEM_ALLOW)
+        if request.method not in ("GET", "HEAD"):
+            return _read_only(request, ITEM_ALLOW)
         rejected = self._unknown_params(request, ENDPOINT_PARAMS["item"])
         if rejected is not None:
             return rejected
@@ -264,7 +298,7 @@ class StadsmodelAPI:
         params = [(k, v) for k, v in request.query_params.multi_items()
                   if k not in ("f", "crs", "properties", "skipGeometry")]
         params += [("f", "json"), ("crs", "http://www.opengis.net/def/crs/EPSG/0/28992")]
-        response = await self._call(function, _rewritten(request, params, drop_headers=(b"accept", b"accept-encoding")),
+        response = await self._call(function, rewritten(request, params, drop_headers=(b"accept", b"accept-encoding")),
                                     *args)
         return response.status_code, (json.loads(response.body) if response.status_code == 200 else response)
 
@@ -272,7 +306,11 @@ class StadsmodelAPI:
         rejected = self._unknown_params(request, set())
         if rejected is not None:
             return rejected
-        if not isinstance(await _json_body(request), dict):
+        try:
+            body = parsed_json(await request.body())
+        except ClientError as err:
+            return self._bad_request(request, str(err))
+        if not isinstance(body, dict):
             # pygeoapi answers a non-object body with a 500
             return self._bad_request(request, 'the request body must be a JSON object {"inputs": {...}}')
         return await self._call(processes_api.execute_process, request, request.path_params["process_id"])
@@ -325,12 +363,20 @@ def _as_geojson(headers: dict) -> None:
 
 
 def _items_link_header(base: str, collection: str, params, content_type: str, cityjson: bool) -> str:
+    """Self, alternates, collection and queryables. A long query (a big filter) is written in the self link
+    only; the alternates then point at the items without it (the body's links carry the full query)."""
     url = f"{base}/collections/{collection}"
     query = [(k, v) for k, v in params.items() if k != "f"]
     formats = {**ITEMS_FORMATS, **({"cityjson": CITYJSONSEQ_MEDIA_TYPE} if cityjson else {})}
-    links = [f'<{url}/items?{urlencode(query + [("f", f)])}>; '
-             f'rel="{"self" if content_type.startswith(media.split(";")[0]) else "alternate"}"; type="{media}"'
-             for f, media in formats.items()]
+    long_query = len(urlencode(query)) > LINK_QUERY_MAX
+    links = []
+    for f, media in formats.items():
+        is_self = content_type.startswith(media.split(";")[0])
+        if is_self or not long_query:
+            links.append(f'<{url}/items?{urlencode(query + [("f", f)])}>; '
+                         f'rel="{"self" if is_self else "alternate"}"; type="{media}"')
+        else:
+            links.append(f'<{url}/items?f={f}>; rel="alternate"; type="{media}"')
     links.append(f'<{url}>; rel="collection"; type="application/json"')
     links.append(f'<{url}/queryables>; rel="{QUERYABLES_REL}"; type="application/schema+json"')
     return ", ".join(links)
@@ -339,7 +385,7 @@ def _items_link_header(base: str, collection: str, params, content_type: str, ci
 def _queryables(api: API, api_request: APIRequest, collection: str):
     """Queryables as Features Part 3 /req/queryables/get-queryables-response words them: an https JSON Schema
     URI, ``$id`` the Queryables URI itself, and ``additionalProperties: false`` because a filter naming
-    anything else is rejected (see ``_filter_problem``)."""
+    anything else is rejected (see services.filters)."""
     headers, status, content = itemtypes_api.get_collection_queryables(api, api_request, collection)
     if status == HTTPStatus.OK and "json" in headers.get("Content-Type", ""):
         doc = json.loads(content)
@@ -350,117 +396,25 @@ def _queryables(api: API, api_request: APIRequest, collection: str):
     return headers, status, content
 
 
-def _rewritten(request: Request, params: list[tuple[str, str]], body: bytes | None = None,
-               drop_headers: tuple[bytes, ...] = ()) -> Request:
-    """A copy of ``request`` with other query parameters (and body), for calling pygeoapi with it."""
-    scope = dict(request.scope, query_string=urlencode(params).encode(),
-                 headers=[(k, v) for k, v in request.scope["headers"] if k.lower() not in drop_headers])
-    if body is None:
-        return Request(scope, request.receive)
-
-    async def receive():
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return Request(scope, receive)
+def _with_allow(response: Response, allow: str) -> Response:
+    if response.status_code < 300:
+        response.headers["Allow"] = allow
+    return response
 
 
-_BBOX_TEXT = re.compile(r"\bBBOX\s*\(\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*,\s*([-+\d.eE]+)\s*,"
-                        r"\s*([-+\d.eE]+)\s*(?:,\s*[-+\d.eE]+\s*,\s*[-+\d.eE]+\s*)?\)", re.IGNORECASE)
+def _read_only(request: Request, allow: str) -> Response:
+    return JSONResponse({"code": "MethodNotAllowed", "description": f"{request.method}: this collection is read only; "
+                                                                   f"allowed: {allow}"},
+                        status_code=405, headers={"Allow": allow})
 
 
-def _bbox_polygon(x0, y0, x1, y1) -> dict:
-    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
+def _raster_frame(path: str) -> dict:
+    """CRS (URI and EPSG code) and bounds of a coverage raster, for services.params.coverage_request."""
+    import rasterio
 
-
-def _json_bbox_as_polygon(node):
-    if isinstance(node, dict):
-        if set(node) == {"bbox"} and isinstance(node["bbox"], list) and len(node["bbox"]) in (4, 6):
-            b = node["bbox"]
-            return _bbox_polygon(*(b if len(b) == 4 else [b[0], b[1], b[3], b[4]]))
-        return {k: _json_bbox_as_polygon(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_json_bbox_as_polygon(v) for v in node]
-    return node
-
-
-async def _normalised_filter(request: Request) -> Request:
-    """Put CQL2 JSON where pygeoapi reads it (the body) and BBOX literals in a form it reprojects.
-
-    pygeoapi parses ``filter`` as CQL2 text only, and reprojects geometry literals from ``filter-crs`` to
-    the storage CRS but not BBOX literals; as polygons they are reprojected like any other geometry.
-    """
-    params = request.query_params
-    text = params.get("filter")
-    if text is not None and params.get("filter-lang") == "cql2-json":
-        body = text.encode()
-        rest = [(k, v) for k, v in params.multi_items() if k != "filter"]
-    elif text is not None:
-        poly = _BBOX_TEXT.sub(lambda m: "POLYGON(({0} {1}, {2} {1}, {2} {3}, {0} {3}, {0} {1}))".format(*m.groups()[:4]),
-                              text)
-        if poly == text:
-            return request
-        return _rewritten(request, [(k, poly if k == "filter" else v) for k, v in params.multi_items()])
-    elif request.method == "POST":
-        body, rest = await request.body(), list(params.multi_items())
-    else:
-        return request
-    try:
-        body = json.dumps(_json_bbox_as_polygon(json.loads(body))).encode()
-    except (ValueError, UnicodeDecodeError):
-        pass  # pygeoapi answers "Bad CQL JSON"
-    return _rewritten(request, rest, body)
-
-
-async def _filter_problem(request: Request, collection: str, fields: set[str]) -> str | None:
-    """Why the filter must be refused, where pygeoapi would answer otherwise: property names the collection
-    lacks (PostgreSQL would silently match nothing) and lon/lat literals outside the globe (a 500 on PostGIS)."""
-    import shapely.geometry
-    from pygeofilter import ast, values
-    from pygeofilter.parsers.cql2_json import parse as parse_json
-    from pygeofilter.parsers.cql2_text import parse as parse_text
-
-    try:
-        if "filter" in request.query_params:
-            tree = parse_text(request.query_params["filter"])
-        elif request.method == "POST":
-            tree = parse_json((await request.body()).decode())
-        else:
-            return None
-    except Exception:  # unparsable: pygeoapi answers 400 "Bad CQL"
-        return None
-    names: set[str] = set()
-    bounds: list[tuple[float, ...]] = []
-
-    def walk(node) -> None:
-        if isinstance(node, ast.Attribute):
-            names.add(node.name)
-        elif isinstance(node, values.Geometry):
-            bounds.append(shapely.geometry.shape(node.geometry).bounds)
-        elif isinstance(node, (list, tuple)):
-            for v in node:
-                walk(v)
-        elif isinstance(node, ast.Node):
-            for v in vars(node).values():
-                walk(v)
-
-    walk(tree)
-    unknown = names - fields - {"geometry", "geom"}
-    if unknown:
-        return (f"filter names unknown properties: {', '.join(sorted(unknown))}; "
-                f"see /collections/{collection}/queryables")
-    if request.query_params.get("filter-crs", CRS84) in (CRS84, CRS84H) and any(
-            not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90) for x0, y0, x1, y1 in bounds):
-        return "filter geometry lies outside longitude -180..180 / latitude -90..90; coordinates are CRS84 " \
-               "unless filter-crs names another CRS"
-    return None
-
-
-async def _json_body(request: Request):
-    """The parsed JSON body, or None when it is missing or not JSON."""
-    try:
-        return json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        return None
+    with rasterio.open(path) as src:
+        epsg = src.crs.to_epsg() if src.crs else 28992
+        return {"crs": f"http://www.opengis.net/def/crs/EPSG/0/{epsg}", "epsg": epsg, "bounds": tuple(src.bounds)}
 
 
 def _wants_cityjson(request: Request) -> bool:
@@ -488,7 +442,8 @@ def _response(headers: dict, status: int, content) -> Response:
     return response
 
 
-def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", postgres: str | None = None) -> Starlette:
+def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", postgres: str | None = None,
+               limits: ServerLimits | None = None) -> Starlette:
     """The whole site for one data directory (see the module docstring for the URL layout)."""
     data_dir = Path(data_dir)
     config = effective_config(data_dir, base_url=base_url, postgres=postgres)
@@ -503,9 +458,9 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
         Route("/collections/{collection_id}/schema", g("schema", core_api.get_collection_schema, "collection_id")),
         Route("/collections/{collection_id}/queryables",
               g("queryables", _queryables, "collection_id")),
-        Route("/collections/{collection_id}/items", s.items, methods=["GET", "POST", "OPTIONS"]),
-        Route("/collections/{collection_id}/items/{item_id:path}", s.item,
-              methods=["GET", "PUT", "DELETE", "OPTIONS"]),
+        # Every method routed here, so that the read-only ones answer 405 with the same Allow as OPTIONS.
+        Route("/collections/{collection_id}/items", s.items, methods=ROUTED_METHODS),
+        Route("/collections/{collection_id}/items/{item_id:path}", s.item, methods=ROUTED_METHODS),
         Route("/collections/{collection_id}/coverage",
               g("coverage", coverages_api.get_collection_coverage, "collection_id")),
         Route("/processes", g("processes", processes_api.describe_processes)),
@@ -525,12 +480,12 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
         return RedirectResponse("/api", status_code=307)
 
     routes = [
+        Route("/health", s.health),
         Route("/openapi", openapi_redirect),
         Route("/api", g("plain", core_api.landing_page)),
         Mount("/api", routes=api_routes),
     ]
-    tiles = data_dir / "tiles"
-    routes.append(Mount("/tiles", TileFiles(directory=tiles, check_dir=False), name="tiles"))
+    routes.append(Mount("/tiles", TileFiles(directory=data_dir / "tiles"), name="tiles"))
     if CESIUM_DIR.is_dir():
         routes.append(Mount("/cesium", StaticFiles(directory=CESIUM_DIR), name="cesium"))
     routes.append(Mount("/styles", StaticFiles(directory=STYLES_DIR), name="styles"))
@@ -539,10 +494,11 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
     else:
         routes.append(Route("/", api_redirect))
 
-    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+    middleware = [Middleware(RequestGuard, limits=limits or ServerLimits.from_env()), Middleware(ResponseRules),
+                  Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                              allow_headers=["*"], expose_headers=["Content-Range", "Accept-Ranges", "Content-Crs",
                                                                   "OGC-NumberMatched", "ETag"])]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={Exception: server_error})
     app.router.redirect_slashes = True
     return app
 
@@ -551,18 +507,3 @@ def app_from_env() -> Starlette:
     """uvicorn factory for multi-worker serving: the arguments travel in STADSMODEL_* variables."""
     return create_app(Path(os.environ["STADSMODEL_DATA"]), base_url=os.environ["STADSMODEL_BASE_URL"],
                       postgres=os.environ.get("STADSMODEL_POSTGRES") or None)
-
-
-def serve(data: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          postgres: str | None = None) -> None:
-    """Run the site with uvicorn until interrupted (``stadsmodel serve``)."""
-    import uvicorn
-
-    public = os.environ.get("STADSMODEL_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
-    os.environ.update(STADSMODEL_DATA=str(Path(data).resolve()), STADSMODEL_BASE_URL=f"{public}/api",
-                      STADSMODEL_POSTGRES=postgres or "")
-    if workers > 1:
-        uvicorn.run("services.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning")
-    else:
-        uvicorn.run(app_from_env(), host=host, port=port, log_level="warning")

@@ -23,10 +23,18 @@ EPILOG_BUILD = (
     "(exit status 3: partial, see report.json)"
 )
 EPILOG_TILES = "example: stadsmodel tiles --model demo/model --out demo/model/tiles"
-EPILOG_ZONING = "example: stadsmodel zoning import plan.gml --data demo/model"
+EPILOG_ZONING = ("example: stadsmodel zoning import plan.gml --data demo/model   "
+                 "(exit status 3: partial, a source rejected or features skipped; see zoning_report.json)")
 EPILOG_LOAD = "example: stadsmodel load --data demo/model --postgres postgresql://localhost/stadsmodel"
 EPILOG_SERVE = "example: stadsmodel serve --data demo/model --port 8000"
 EPILOG_DEMO = "example: stadsmodel demo --out demo --buildings 300"
+
+
+def _output_folder(path: str, option: str) -> Path:
+    """Refuse an output folder that is a file before any work (exit status 2, naming the path)."""
+    from etl.writers.publish import check_output_folder
+
+    return check_output_folder(path, option)
 
 
 def _cmd_synth(a: argparse.Namespace) -> int:
@@ -37,6 +45,7 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
 
 def _cmd_build(a: argparse.Namespace) -> int:
+    _output_folder(a.out, "--out")
     inputs = {"bgt": [Path(p) for p in a.bgt], "bag": [Path(p) for p in a.bag or []],
               "ahn": [Path(p) for p in a.ahn], "out": Path(a.out), "config_path": a.config}
     if a.workers or a.scheduler or a.tile_size:
@@ -58,6 +67,7 @@ def _cmd_tiles(a: argparse.Namespace) -> int:
         return validate_command(Path(a.path), gltf=a.gltf)
     from tiles import tile_model
 
+    _output_folder(a.out, "--out")
     tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []], lod=a.lod, jobs=a.jobs)
     return 0
 
@@ -65,8 +75,8 @@ def _cmd_tiles(a: argparse.Namespace) -> int:
 def _cmd_zoning_import(a: argparse.Namespace) -> int:
     from etl.zoning import import_zoning
 
-    import_zoning([Path(p) for p in a.paths], Path(a.data))
-    return 0
+    report = import_zoning([Path(p) for p in a.paths], _output_folder(a.data, "--data"))
+    return 0 if report.complete else 3
 
 
 def _cmd_load(a: argparse.Namespace) -> int:
@@ -77,9 +87,13 @@ def _cmd_load(a: argparse.Namespace) -> int:
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
-    from services.app import serve
+    from services.limits import ServerLimits
+    from services.server import serve
 
-    serve(Path(a.data), host=a.host, port=a.port, workers=a.workers, postgres=a.postgres)
+    limits = ServerLimits.from_env(max_body=a.max_body, max_url=a.max_url, max_head=a.max_head,
+                                   header_timeout=a.header_timeout, keep_alive=a.keep_alive,
+                                   max_connections=a.max_connections, request_timeout=a.request_timeout)
+    serve(Path(a.data), host=a.host, port=a.port, workers=a.workers, postgres=a.postgres, limits=limits)
     return 0
 
 
@@ -155,6 +169,19 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--workers", type=int, default=1, help="server worker processes (production: several)")
     sv.add_argument("--postgres", metavar="DSN", help="serve from PostGIS instead of the GeoPackage")
+    limits = sv.add_argument_group("limits (each also as STADSMODEL_<NAME> in the environment, e.g. "
+                                   "STADSMODEL_MAX_BODY; see README 'Server limits')")
+    limits.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (default 1048576; 413)")
+    limits.add_argument("--max-url", type=int, metavar="BYTES", help="longest URL, path and query (default 65536; 414)")
+    limits.add_argument("--max-head", type=int, metavar="BYTES",
+                        help="largest request line + headers (default 262144; 400)")
+    limits.add_argument("--header-timeout", type=float, metavar="SECONDS",
+                        help="time to send a request head or a body chunk (default 10)")
+    limits.add_argument("--keep-alive", type=float, metavar="SECONDS", help="idle keep-alive timeout (default 5)")
+    limits.add_argument("--max-connections", type=int, metavar="N",
+                        help="open connections per worker (default 1000, and below the file-descriptor limit; 503)")
+    limits.add_argument("--request-timeout", type=float, metavar="SECONDS",
+                        help="time to answer one request (default 60; 503)")
     sv.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser("demo", help="synthetic district → ETL → tiles → server → viewer", epilog=EPILOG_DEMO)

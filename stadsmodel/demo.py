@@ -31,7 +31,7 @@ def run_demo(out: Path, buildings: int = 300, seed: int = 1, host: str = "127.0.
     import_zoning(list(plans), model)
     tile_model(model, model / "tiles", ahn=lazs)
     if serve:
-        from services.app import serve as serve_app
+        from services.server import serve as serve_app
 
         log.info("demo: viewer on http://%s:%d/  (OGC API on /api)", host, port)
         serve_app(model, host=host, port=port)

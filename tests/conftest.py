@@ -1,13 +1,17 @@
 """Shared fixtures: the real data in ../shared/data, and a small synthetic district built once per session.
 
-Real data is read in place, never copied into the repository; tests that need it skip with a reason
-when the folder is absent (e.g. on a user's machine without the shared crops).
+Real data is read in place, never copied into the repository. Whatever a test needs from outside the venv
+(the shared data, PostgreSQL + PostGIS, Chromium, Node + the Khronos glTF validator, ogctests) is a *tier*;
+a missing tier goes through ``missing_tier``: it skips with the reason on a developer's machine and fails in
+CI (CI=true), where scripts/setup.sh --test has installed and proven every tier, so CI never goes green by
+skipping.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -22,18 +26,50 @@ DISTRICT_BUILDINGS = 60
 DISTRICT_SEED = 7
 
 
+def in_ci() -> bool:
+    """True under CI (CI=true, as GitHub, GitLab and .ci/run's callers set it)."""
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def missing_tier(reason: str) -> NoReturn:
+    """The one rule for a test whose tier is missing: skip with the reason, but fail with it in CI."""
+    if in_ci():
+        pytest.fail(f"{reason} [CI=true: every test tier must run; scripts/setup.sh --test installs them]",
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+def _skip_fails_in_ci(report) -> None:
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true, where every test must run: {reason}"
+
+
+# In CI a skip from anywhere (a skipif, importorskip, a bare or module-level pytest.skip) is a failure that
+# keeps its reason; missing_tier says what to install, these hooks catch the skips that do not go through it.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    _skip_fails_in_ci((yield).get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    _skip_fails_in_ci((yield).get_result())
+
+
 def shared_path(*parts: str) -> Path:
-    """A path below ../shared/data; skips the test when it is absent."""
+    """A path below ../shared/data; a missing tier when it is absent."""
     p = SHARED_DATA.joinpath(*parts)
     if not p.exists():
-        pytest.skip(f"real sample data not available: {p} (needs ../shared/data beside the project)")
+        missing_tier(f"real sample data not available: {p} (needs ../shared/data beside the project)")
     return p
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real sample data not available: {SHARED_DATA}")
+        missing_tier(f"real sample data not available: {SHARED_DATA} (needs ../shared beside the project)")
     return SHARED_DATA
 
 
@@ -41,8 +77,17 @@ def shared_data() -> Path:
 def cityjson_schema_dir() -> Path:
     d = SCHEMAS / "cityjson-2.0.2"
     if not d.is_dir():
-        pytest.skip(f"CityJSON schemas not available: {d}")
+        missing_tier(f"CityJSON schemas not available: {d} (needs ../shared beside the project)")
     return d
+
+
+@pytest.fixture(scope="session")
+def gltf_validator() -> None:
+    """The Khronos glTF validator tier: Node.js and npm gltf-validator (tiles.validate runs it)."""
+    from tiles.validate import gltf_validator_available
+
+    if not gltf_validator_available():
+        missing_tier("the Khronos glTF validator needs Node.js on PATH and node_modules/gltf-validator (npm ci)")
 
 
 @pytest.fixture(scope="session")

@@ -317,10 +317,10 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str |
         summaries.append(tile_pointcloud([Path(p) for p in ahn], out / "pointcloud"))
     index = {
         "generator": "stadsmodel tiles",
-        "model": str(cm.path),
+        "model": cm.path.name,  # published at /tiles/index.json: a file name, never a path of this machine
         "crs": "EPSG:4978 (ECEF, via RDNAPTRANS2018 from EPSG:7415)",
         "tilesets": [s.as_json(out) for s in summaries],
-        "skipped": cm.skipped.as_json(),
+        "skipped": [dict(s, file=Path(s["file"]).name) if s.get("file") else s for s in cm.skipped.as_json()],
     }
     if frame is not None:
         from tiles.georef import ecef_to_geodetic

@@ -223,16 +223,26 @@ def _join_unique(values) -> str | None:
     return ",".join(sorted(parts)) or None
 
 
-def normalise_id(value, code: str) -> str | None:
-    """``NL.IMBAG.Pand.0503100000030264`` from 503100000030264, "0503100000030264", 5.031e14, ...; None if not an id."""
+# A BAG identificatie as sources give it: 16 digits, often without the leading zeros (an INTEGER column, a
+# number in JSON), with or without a "NL.IMBAG.Pand." prefix, sometimes with a ".0" left by a float.
+_BAG_ID = re.compile(r"^(?:[A-Za-z]\w*\.)*(\d{1,16})(?:\.0+)?$")
+
+
+def bag_digits(value) -> str | None:
+    """The 16 digits of a BAG identificatie (leading zeros restored) from 503100000030264, "0503100000030264",
+    5.031e14, "NL.IMBAG.Pand.0503100000030264", ...; None if the value is not one."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return None
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
-    digits = str(value).strip().rpartition(".")[2]
-    if not digits.isdigit() or len(digits) > 16:
-        return None
-    return _ID_PREFIX[code] + digits.zfill(16)
+    match = _BAG_ID.match(str(value).strip())
+    return match.group(1).zfill(16) if match else None
+
+
+def normalise_id(value, code: str) -> str | None:
+    """``NL.IMBAG.Pand.0503100000030264`` from any form `bag_digits` reads; None if not an id."""
+    digits = bag_digits(value)
+    return None if digits is None else _ID_PREFIX[code] + digits
 
 
 def _ids_as_given_if_odd(values: pd.Series, code: str, name: str, notes: list[str]) -> list[str | None]:

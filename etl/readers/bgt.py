@@ -2,9 +2,13 @@
 
 Inputs, in any mix: a .zip holding ``bgt_<type>.gml`` files (PDOK), a folder of such files, single
 GML files, and GeoPackage/SQLite files whose layers are named after the object type, with or without
-a ``bgt_`` prefix. GML is streamed (lxml iterparse), so national files of several GB fit in memory;
-attributes are taken per feature, geometries are built and checked per batch of features
-(`GeometryBatch`), which keeps the memory bounded and the shapely work vectorised.
+a ``bgt_`` prefix, or after the IMGeo class as GDAL's GML driver names it (``ogr2ogr`` output:
+``buildingpart`` = pand, ``trafficarea`` = wegdeel, ``plantcover`` = begroeidterreindeel, ...), with GDAL's
+laundered column names (``lokaalid``, ``bgt_status``, ``identificatiebagpnd``, ``eindregistratie``). A file
+with one layer of another name takes its object type from the file name (``bgt_wegdeel.sqlite``).
+GML is streamed (lxml iterparse), so national files of several GB fit in memory; attributes are taken
+per feature, geometries are built and checked per batch of features (`GeometryBatch`), which keeps the
+memory bounded and the shapely work vectorised.
 
 Only current objects are kept: an object with ``eindRegistratie`` or ``objectEindTijd``
 (``terminationDate`` in the CityGML encoding) is a historic version and is filtered (not an error).
@@ -31,6 +35,7 @@ from typing import IO
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from lxml import etree
 
 from etl.readers import (
@@ -43,6 +48,7 @@ from etl.readers import (
     record_skips,
     require_exists,
 )
+from etl.readers.bag import bag_digits
 from etl.readers.gml import LOCAL_NAMES, GeometryBatch, children, iter_elements, srs_problem
 from stadsmodel.crs import RD_NEW
 from stadsmodel.errors import InputError, SkipLog
@@ -85,6 +91,9 @@ CITYGML_OBJECT_TYPES = {
     "SolitaryVegetationObject": "vegetatieobject",
     "CityFurniture": "straatmeubilair",
     "GenericCityObject": "ongeclassificeerdobject",
+    "BuildingInstallation": "gebouwinstallatie",
+    "TunnelPart": "tunneldeel",
+    "WaterBody": "waterdeel",
 }
 
 # Where functie and fysiek_voorkomen come from, per object type: element local names in order of
@@ -142,7 +151,12 @@ GPKG_TYPE_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+# Layer names of GDAL conversions (ogr2ogr of IMGeo GML): the element name of the class, lower-cased by the
+# SQLite/GeoPackage drivers; the CityGML ones are mapped above, the rest are the object type itself.
+GDAL_LAYER_TYPES = {name.lower(): object_type for name, object_type in CITYGML_OBJECT_TYPES.items()}
+
 _GML_NAME = re.compile(r"^(?:bgt_)?([a-z]+)\.gml$", re.IGNORECASE)
+_VECTOR_NAME = re.compile(r"^(?:bgt_)?([a-z]+)\.[a-z]+$", re.IGNORECASE)
 _MEMBER_ELEMENTS = ("cityObjectMember", "featureMember", "member")
 # Features whose geometries are built and checked together: large enough for bulk shapely calls to
 # pay off, small enough that the queue stays a few MB on national files.
@@ -164,12 +178,16 @@ class BgtResult:
     notes: list[str] = field(default_factory=list)  # empty layers, assumed CRS, ...
 
 
-def read_bgt(paths: Sequence[Path], object_types: Iterable[str] | None = None) -> BgtResult:
+def read_bgt(paths: Sequence[Path], object_types: Iterable[str] | None = None,
+             skip_broken_files: bool = False) -> BgtResult:
     """Read BGT objects of the given types (default `DEFAULT_OBJECT_TYPES`) from all inputs.
 
     Every requested type gets a frame (possibly empty) with `COLUMNS` + geometry. An object id seen
     twice (overlapping deliveries) is kept once; the repeat is recorded in the SkipLog.
 
+    :param skip_broken_files: a GML file that breaks off (truncated, not well-formed) or cannot be read is
+        recorded in the SkipLog, naming where it broke, and the others are read on; the objects before the
+        break are kept. Without it, such a file raises.
     :raises InputError: a path that does not exist, a file that is not well-formed XML (naming the
         line), or a file that cannot be opened at all.
     """
@@ -178,17 +196,18 @@ def read_bgt(paths: Sequence[Path], object_types: Iterable[str] | None = None) -
     started = time.perf_counter()
     for path in map(Path, paths):
         require_exists(path)
-        for name, kind, opener in _expand(path):
-            file_type = _gml_object_type(name)
-            if kind == "gml":
-                if file_type is not None and file_type not in wanted:
-                    continue
-                with opener() as stream:
-                    members = collector.read_gml(stream, name, file_type)
-                if members == 0:
-                    collector.notes.append(f"{name}: empty layer, no BGT objects")
-            else:
-                collector.read_vector(path)
+        try:
+            for name, kind, opener in _expand(path):
+                try:
+                    _read_file(collector, name, kind, opener, wanted)
+                except InputError as e:  # one file of a zip or folder
+                    if not skip_broken_files:
+                        raise
+                    _skip_broken(collector, e)
+        except InputError as e:  # the input itself: an unreadable zip or vector file
+            if not skip_broken_files:
+                raise
+            _skip_broken(collector, e)
     result = collector.result()
     seen = sum(result.counts_in.values())
     log.info(
@@ -199,6 +218,24 @@ def read_bgt(paths: Sequence[Path], object_types: Iterable[str] | None = None) -
         time.perf_counter() - started,
     )
     return result
+
+
+def _read_file(collector: "_Collector", name: str, kind: str, opener, wanted: tuple[str, ...]) -> None:
+    if kind != "gml":
+        collector.read_vector(Path(name))
+        return
+    file_type = _gml_object_type(name)
+    if file_type is not None and file_type not in wanted:
+        return
+    with opener() as stream:
+        members = collector.read_gml(stream, name, file_type)
+    if members == 0:
+        collector.notes.append(f"{name}: empty layer, no BGT objects")
+
+
+def _skip_broken(collector: "_Collector", error: InputError) -> None:
+    log.warning("BGT: %s: skipped, %s", error.path, error.reason)
+    collector.skipped.add(error.path, None, f"file skipped: {error.reason}")
 
 
 def _gml_object_type(name: str) -> str | None:
@@ -277,21 +314,27 @@ class _Collector:
         members = 0
         pending: list[_PendingFeature] = []
         batch = GeometryBatch()
-        for member in iter_elements(stream, name, _MEMBER_ELEMENTS):
-            members += 1
-            for feature in member:
-                element_name = LOCAL_NAMES[feature.tag]
-                if element_name:  # not a processing instruction
-                    break
-            else:
-                continue
-            object_type = CITYGML_OBJECT_TYPES.get(element_name) or file_type or element_name.lower()
-            if object_type not in self.columns:
-                continue
-            self.counts_in[object_type] += 1
-            self._read_feature(feature, object_type, pending, batch)
-            if len(pending) >= _BATCH_SIZE:
-                self._keep(pending, batch, name, bron)
+        try:
+            for member in iter_elements(stream, name, _MEMBER_ELEMENTS):
+                members += 1
+                for feature in member:
+                    element_name = LOCAL_NAMES[feature.tag]
+                    if element_name:  # not a processing instruction
+                        break
+                else:
+                    continue
+                object_type = CITYGML_OBJECT_TYPES.get(element_name) or file_type or element_name.lower()
+                if object_type not in self.columns:
+                    continue
+                self.counts_in[object_type] += 1
+                self._read_feature(feature, object_type, pending, batch)
+                if len(pending) >= _BATCH_SIZE:
+                    self._keep(pending, batch, name, bron)
+        except InputError as e:
+            self._keep(pending, batch, name, bron)  # the objects before the break are whole and kept
+            if members == 0:
+                raise
+            raise InputError(e.path, f"{e.reason} (the {members} objects before it were read)") from None
         self._keep(pending, batch, name, bron)
         return members
 
@@ -358,12 +401,15 @@ class _Collector:
     # ---- GeoPackage / SQLite
 
     def read_vector(self, path: Path) -> None:
+        """The layers of a GeoPackage/SQLite file named after an object type (``wegdeel``, ``bgt_wegdeel``) or
+        after its IMGeo class as GDAL names it (``trafficarea``); a file with one layer of another name takes
+        the object type from its file name (``bgt_wegdeel.sqlite``)."""
         layers = list_layers(path)
-        by_type = {}
-        for layer, _geometry_type in layers:
-            object_type = layer.lower().removeprefix("bgt_")
-            if object_type in self.columns:
-                by_type[layer] = object_type
+        by_type = {layer: _layer_object_type(layer) for layer, _geometry_type in layers}
+        match = _VECTOR_NAME.match(path.name)
+        if len(layers) == 1 and match and by_type[layers[0][0]] not in self.columns:
+            by_type[layers[0][0]] = match.group(1).lower()
+        by_type = {layer: t for layer, t in by_type.items() if t in self.columns}
         if not by_type:
             self.notes.append(
                 f"{path}: no layer of the requested object types "
@@ -385,7 +431,8 @@ class _Collector:
             raise InputError(path, f"layer {layer!r} has no identificatie/lokaalid column", layer)
         current = mapped["eind_registratie"].isna().to_numpy()
         mapped, geometry, unparsable = mapped[current], frame.geometry.to_numpy()[current], unparsable[current]
-        reasons = geometry_problems(geometry, unparsable)
+        geometry = np.array([_object_area(g) for g in geometry], dtype=object)
+        reasons = [problem or _point_problem(g) for problem, g in zip(geometry_problems(geometry, unparsable), geometry)]
         ids = mapped["identificatie"].astype(object)
         hoogteligging = []
         for i, (identificatie, value) in enumerate(zip(ids, mapped["relatieve_hoogteligging"])):
@@ -404,7 +451,8 @@ class _Collector:
             columns[column].extend(_text_or_none(v) for v in mapped[column])
         columns["relatieve_hoogteligging"].extend(hoogteligging)
         columns["identificatie_bag_pnd"].extend(
-            _text_or_none(v) if object_type == "pand" else None for v in mapped["identificatie_bag_pnd"]
+            (bag_digits(v) or _text_or_none(v)) if object_type == "pand" else None
+            for v in mapped["identificatie_bag_pnd"]
         )
         columns["bron"].extend([path.name] * len(mapped))
         columns["geometry"].extend(geometry)
@@ -429,6 +477,32 @@ class _Collector:
             if "no current objects" not in note:
                 log.warning("BGT: %s", note)
         return BgtResult(layers=layers, skipped=self.skipped, counts_in=dict(self.counts_in), notes=self.notes)
+
+
+def _object_area(geometry):
+    """The object's own shape from a GeometryCollection, as GDAL's GML driver makes one of all the geometries of
+    a feature (GML_FETCH_ALL_GEOMETRIES): its surfaces, else its lines; label points are not the object."""
+    if geometry is None or geometry.geom_type != "GeometryCollection":
+        return geometry
+    parts = shapely.get_parts(geometry)
+    for kinds in (("Polygon", "MultiPolygon"), ("LineString", "MultiLineString")):
+        chosen = [p for p in parts if p.geom_type in kinds]
+        if chosen:
+            return shapely.union_all(chosen) if len(chosen) > 1 else chosen[0]
+    return geometry
+
+
+def _point_problem(geometry) -> str | None:
+    if geometry is not None and geometry.geom_type in ("Point", "MultiPoint"):
+        return ("a point, not the object's area: a GDAL conversion of IMGeo GML without a .gfs takes a label "
+                "position (nummeraanduidingreeks) for the geometry; read the GML itself, or convert with "
+                "GML_FETCH_ALL_GEOMETRIES=YES")
+    return None
+
+
+def _layer_object_type(layer: str) -> str:
+    name = layer.lower().removeprefix("bgt_")
+    return GDAL_LAYER_TYPES.get(name, name)
 
 
 def _hoogteligging(value) -> tuple[int, str | None]:

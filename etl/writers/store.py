@@ -25,14 +25,14 @@ def write_store(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> dict[str, in
             pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=tmp.exists(),
                                     layer_options={"SPATIAL_INDEX": "YES"})
             counts[name] = len(frame)
-        _index_identifiers(tmp, layers)
+        index_identifiers(tmp, layers)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return counts
 
 
-def _index_identifiers(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
+def index_identifiers(path: Path, layers: dict[str, gpd.GeoDataFrame]) -> None:
     """Index the identifier columns, so an item lookup by BAG/BGT id never scans a whole layer."""
     with sqlite3.connect(path) as con:
         for name, frame in layers.items():

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl.writers.publish import output_folder
+from etl.writers.store import STORE_NAME
 from etl.zoning.imro import LAYERS as IMRO_LAYERS, is_imro, read_imro
 from etl.zoning.monuments import rce_kind, read_rce
 from etl.zoning.omgevingsplan import is_omgevingsplan, read_omgevingsplan
@@ -28,7 +31,7 @@ from stadsmodel.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 
-STORE_NAME = "stadsmodel.gpkg"
+REPORT_NAME = "zoning_report.json"
 OW_LAYERS = ("ow_locatie", "ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
 ZONING_LAYERS = (*IMRO_LAYERS.values(), *OW_LAYERS, "monumenten", "beschermde_gezichten")
 
@@ -41,8 +44,14 @@ class ZoningReport:
     rejected: list[dict[str, str]] = field(default_factory=list)
     skipped: SkipLog = field(default_factory=SkipLog)
 
+    @property
+    def complete(self) -> bool:
+        """Every source imported, every feature in it (else the import was partial: exit status 3)."""
+        return not self.rejected and not len(self.skipped)
+
     def as_json(self) -> dict[str, Any]:
-        return {"imported": self.imported, "rejected": self.rejected, "skipped": self.skipped.as_json()}
+        return {"complete": self.complete, "imported": self.imported, "rejected": self.rejected,
+                "skipped": self.skipped.as_json()}
 
 
 def _sources(paths: list[Path]) -> list[Path]:
@@ -82,12 +91,13 @@ def _read(src: Path, skips: SkipLog) -> tuple[str, dict[str, list[dict[str, Any]
 def import_zoning(paths: list[Path], data_dir: Path) -> ZoningReport:
     """Import plans, an Omgevingsplan and monument exports into DATA_DIR/stadsmodel.gpkg (created if absent).
 
-    A source that cannot be read is rejected with its reason and the others still import; re-importing a
-    plan replaces its rows. Writes DATA_DIR/zoning_report.json.
+    A source that cannot be read is rejected with its reason and the others still import (`ZoningReport.complete`
+    is then false); re-importing a plan replaces its rows. Writes DATA_DIR/zoning_report.json, unless nothing
+    could be imported: the report of the previous import then stays.
 
-    :raises InputError: when no source at all could be imported
+    :raises InputError: when no source at all could be imported, or DATA_DIR is a file
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir = output_folder(data_dir, "--data")
     gpkg = data_dir / STORE_NAME
     report = ZoningReport()
     sources = _sources([Path(p) for p in paths])
@@ -105,10 +115,12 @@ def import_zoning(paths: list[Path], data_dir: Path) -> ZoningReport:
         report.skipped.extend(skips)
         for s in skips.items:
             log.warning("skipped %s", s)
-    (data_dir / "zoning_report.json").write_text(json.dumps(report.as_json(), indent=1, ensure_ascii=False))
     log.info("zoning import into %s: %d sources imported, %d rejected, %d features skipped",
              gpkg, len(report.imported), len(report.rejected), len(report.skipped))
     if not report.imported:
         reasons = "; ".join(f"{Path(r['file']).name}: {r['reason']}" for r in report.rejected)
         raise InputError(gpkg, f"nothing imported ({reasons})")
+    tmp = data_dir / f".{REPORT_NAME}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(report.as_json(), indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, data_dir / REPORT_NAME)
     return report

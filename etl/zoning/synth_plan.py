@@ -9,7 +9,8 @@ Layout (x = west → east over the district's extent, plus a 20 m margin):
   55 – 75 % Centrum  bouwvlakken but NO maatvoering (→ maximum bouwhoogte "onbekend"); a beschermd gezicht
   75 – 90 % Groen    gebiedsaanduiding "wetgevingzone - wijzigingsgebied"
   90 – 100 % Verkeer
-A pand whose roof the model cannot measure (truth: no roof points, or not built yet) gets a bouwvlak with a
+A pand whose roof the model cannot measure (truth: not ``measurable`` — not built yet, or a roof that returns
+almost no pulses) gets a bouwvlak with a
 maximum bouwhoogte of 10 m wherever it lies, so the check has a maximum to compare with and must answer that
 the *height* is unknown. Bouwvlakken stop at the neighbours' walls, so a point on one pand never falls in
 the bouwvlak of the next.
@@ -90,8 +91,10 @@ def _maatvoering(i: int, max_h: float, vlak) -> str:
 
 
 def _measured(t: dict) -> float | None:
-    """The true height above ground (roof maximum − maaiveld), or None when the model cannot measure it."""
-    if not t.get("has_points", True) or t.get("h_dak_max") is None or t.get("h_maaiveld") is None:
+    """The true height above ground (roof maximum − maaiveld, chimneys and antennas not counted, as plans
+    measure bouwhoogte), or None when the model cannot measure it (not built, or a roof that returns too few
+    pulses: truth ``measurable``)."""
+    if not t.get("measurable", t.get("has_points", True)) or t.get("h_dak_max") is None or t.get("h_maaiveld") is None:
         return None
     return float(t["h_dak_max"]) - float(t["h_maaiveld"])
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -108,11 +109,20 @@ class _Layer:
     dense_pk: int | None  # min(pk) when pk runs min..min+count-1 without gaps, else None
 
 
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+# SQLite errors a request can cause (a filter too big or too deep); every other sqlite3.Error is the store's.
+_CLIENT_SQLITE_ERRORS = ("too many SQL variables", "Expression tree is too large", "parser stack overflow",
+                         "LIKE or GLOB pattern too complex", "string or blob too big", "too many terms")
+
+
 def typed_query_value(name: str, value, json_type: str):
     """A query-string value as the property's JSON type, so '3' matches the integer 3; 400 when it is not one."""
     try:
         if json_type == "integer":
-            return int(value)
+            number = int(value)
+            if not INT64_MIN <= number <= INT64_MAX:
+                raise ProviderInvalidQueryError(user_msg=f"{name}: {value!r} is beyond the 64-bit integer range")
+            return number
         if json_type == "number":
             return float(value)
         if json_type == "boolean":
@@ -209,9 +219,21 @@ class GeoPackageProvider(BaseProvider):
 
     # -- queries ------------------------------------------------------------------------------
 
-    def query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
-              properties=None, sortby=None, select_properties=None, skip_geometry=False,
-              q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
+    def query(self, **kwargs) -> dict:
+        try:
+            return self._query(**kwargs)
+        except sqlite3.Error as err:
+            raise _classified(err, self._path, self.table) from err
+
+    def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
+        try:
+            return self._get(identifier, crs_transform_spec)
+        except sqlite3.Error as err:
+            raise _classified(err, self._path, self.table) from err
+
+    def _query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
+               properties=None, sortby=None, select_properties=None, skip_geometry=False,
+               q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
         if q:
             raise ProviderInvalidQueryError(user_msg="free-text search (q) is not supported by this collection")
         if datetime_:
@@ -222,11 +244,17 @@ class GeoPackageProvider(BaseProvider):
             where.append(f"{self._column(name)} = ?")
             params.append(self._typed(name, value))
         if bbox:
-            if len(bbox) == 6:
-                bbox = [bbox[0], bbox[1], bbox[3], bbox[4]]
-            sql, p = self._bbox_where(con, *map(float, bbox))
-            where.append(sql)
-            params += p
+            # services.bbox.AreaBox: the exact area of a reprojected bbox; else the plain box
+            area = getattr(bbox, "area", None)
+            if area is None:
+                xy = bbox if len(bbox) == 4 else [bbox[0], bbox[1], bbox[3], bbox[4]]
+                area = shapely.box(*map(float, xy))
+            if area.is_empty:
+                where.append("0")
+            else:
+                sql, p = self._spatial_where(con, shapely.intersects, area, negate=False)
+                where.append(sql)
+                params += p
         if filterq is not None:
             sql, p = _Translator(self, con).sql(filterq)
             where.append(sql)
@@ -237,35 +265,31 @@ class GeoPackageProvider(BaseProvider):
 
         response = {"type": "FeatureCollection", "features": [], "numberReturned": 0}
         unfiltered = where_sql == "1"
-        try:
-            matched = (self._layer.count if unfiltered else
-                       con.execute(f"SELECT count(*) FROM {table} WHERE {where_sql}", params).fetchone()[0])
-            response["numberMatched"] = matched
-            if resulttype == "hits" or limit == 0:
-                return response
+        matched = (self._layer.count if unfiltered else
+                   con.execute(f"SELECT count(*) FROM {table} WHERE {where_sql}", params).fetchone()[0])
+        response["numberMatched"] = matched
+        if resulttype == "hits" or limit == 0 or offset >= matched:
+            return response
 
-            order = [f"{self._column(s['property'])} {'DESC' if s['order'] == '-' else 'ASC'}"
-                     for s in sortby or []] + [f"{pk} ASC"]
-            if unfiltered and not sortby and self._layer.dense_pk is not None:
-                # Dense fid in default order: seek, no offset scan.
-                first = self._layer.dense_pk + offset
-                page_sql = f"SELECT {pk} FROM {table} WHERE {pk} >= ? ORDER BY {pk} LIMIT ?"
-                ids = [r[0] for r in con.execute(page_sql, (first, limit))]
-            else:
-                page_sql = (f"SELECT {pk} FROM {table} WHERE {where_sql} "
-                            f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?")
-                ids = [r[0] for r in con.execute(page_sql, params + [limit, offset])]
-            rows = self._rows(con, ids, select_properties, skip_geometry)
-        except sqlite3.Error as err:
-            LOGGER.warning("%s %s: query failed: %s", self._path, self.table, err)
-            raise ProviderInvalidQueryError(user_msg=f"query could not be evaluated: {err}") from err
+        order = [f"{self._column(s['property'])} {'DESC' if s['order'] == '-' else 'ASC'}"
+                 for s in sortby or []] + [f"{pk} ASC"]
+        if unfiltered and not sortby and self._layer.dense_pk is not None:
+            # Dense fid in default order: seek, no offset scan.
+            first = self._layer.dense_pk + offset
+            page_sql = f"SELECT {pk} FROM {table} WHERE {pk} >= ? ORDER BY {pk} LIMIT ?"
+            ids = [r[0] for r in con.execute(page_sql, (first, limit))]
+        else:
+            page_sql = (f"SELECT {pk} FROM {table} WHERE {where_sql} "
+                        f"ORDER BY {', '.join(order)} LIMIT ? OFFSET ?")
+            ids = [r[0] for r in con.execute(page_sql, params + [limit, offset])]
+        rows = self._rows(con, ids, select_properties, skip_geometry)
         features = self._features([rows[i] for i in ids if i in rows], select_properties,
                                   skip_geometry, crs_transform_spec)
         response["features"] = features
         response["numberReturned"] = len(features)
         return response
 
-    def get(self, identifier, crs_transform_spec=None, **kwargs) -> dict:
+    def _get(self, identifier, crs_transform_spec) -> dict:
         con = _connection(self._path)
         key = self.id_field if self.id_field != self._layer.pk else self._layer.pk
         try:
@@ -333,10 +357,6 @@ class GeoPackageProvider(BaseProvider):
                              "geometry": geometry, "properties": props})
         return features
 
-    def _bbox_where(self, con, minx, miny, maxx, maxy) -> tuple[str, list]:
-        box = shapely.box(minx, miny, maxx, maxy)
-        return self._spatial_where(con, shapely.intersects, box, negate=False)
-
     def _spatial_where(self, con, predicate, geometry, negate: bool) -> tuple[str, list]:
         """SQL for an exact spatial predicate: R-tree prefilter, shapely on the candidates.
 
@@ -368,6 +388,14 @@ class GeoPackageProvider(BaseProvider):
             hits += [r[0] for r, m in zip(rows, mask) if m]
         op = "NOT IN" if negate else "IN"
         return f"{pk} {op} (SELECT value FROM json_each(?))", [json.dumps(hits)]
+
+
+def _classified(err: sqlite3.Error, path: str, table: str) -> Exception:
+    """A 400 for what the request caused, else a 5xx whose details (path, SQLite's words) stay in the log."""
+    if any(text in str(err) for text in _CLIENT_SQLITE_ERRORS):
+        return ProviderInvalidQueryError(user_msg=f"the query is too large or too complex to evaluate ({err})")
+    LOGGER.error("%s layer %s: store unreadable: %s", path, table, err)
+    return ProviderConnectionError(f"{path}: {err}")
 
 
 def _apply(tr: pyproj.Transformer, xy):
@@ -459,6 +487,10 @@ class _Translator:
             return f"({self._expr(e.lhs, params)} {_ARITHMETIC[type(e)]} {self._expr(e.rhs, params)})"
         if isinstance(e, bool):
             params.append(1 if e else 0)
+        elif isinstance(e, int) and not INT64_MIN <= e <= INT64_MAX:
+            raise ProviderInvalidQueryError(user_msg=f"{e} is beyond the 64-bit integer range")
+        elif isinstance(e, float) and not math.isfinite(e):
+            raise ProviderInvalidQueryError(user_msg=f"{e} is not a finite number")
         elif isinstance(e, (int, float, str)):
             params.append(e)
         elif isinstance(e, dt.datetime):

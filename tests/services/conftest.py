@@ -24,9 +24,9 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, missing_tier
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_TOOLS = ("initdb", "pg_ctl", "postgres")
 WIPPOLDER = SHARED_DATA / "geoflow-bag-wippolder-delft" / "wippolder.gpkg"
 AMSTERDAM_BAG = SHARED_DATA / "pdok-gokoala-bag-amsterdam" / "bag.gpkg"
 SIBBE_TILES = SHARED_DATA / "pg2b3dm-3dtiles" / "3dbag-sibbe-1.1-PARTIAL"
@@ -53,7 +53,7 @@ def write_store(out: Path) -> Path:
 
     for p in (WIPPOLDER, AMSTERDAM_BAG):
         if not p.exists():
-            pytest.skip(f"real sample data not available: {p}")
+            missing_tier(f"real sample data not available: {p}")
     out.mkdir(parents=True, exist_ok=True)
     gpkg = out / "stadsmodel.gpkg"
 
@@ -120,10 +120,39 @@ def service_store(tmp_path_factory) -> Path:
     return write_store(tmp_path_factory.mktemp("service") / "model")
 
 
-class LivePostgres:
-    """A throwaway PostgreSQL + PostGIS cluster run as the `postgres` user on a free loopback port."""
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in name.split(".") if part.isdigit())
 
-    def __init__(self):
+
+def find_pg_bindir(root: Path = Path("/")) -> Path | None:
+    """The PostgreSQL server's bin directory, wherever Debian or Ubuntu put it.
+
+    The highest major under ``root``/usr/lib/postgresql/<major>/bin that holds the server tools, else (on the
+    real root only) ``pg_config --bindir``, else ``postgres`` on PATH. scripts/setup.sh looks in the same order.
+    """
+    installed = [d for d in (root / "usr" / "lib" / "postgresql").glob("*/bin")
+                 if all((d / tool).is_file() for tool in PG_TOOLS)]
+    if installed:
+        return max(installed, key=lambda d: _version_key(d.parent.name))
+    if root != Path("/"):
+        return None
+    candidates = []
+    if shutil.which("pg_config"):
+        done = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+        candidates.append(Path(done.stdout.strip()) if done.returncode == 0 else None)
+    if shutil.which("postgres"):
+        candidates.append(Path(shutil.which("postgres")).parent)
+    return next((d for d in candidates if d and all((d / t).is_file() for t in PG_TOOLS)), None)
+
+
+class LivePostgres:
+    """A throwaway PostgreSQL + PostGIS cluster run as the `postgres` user on a free loopback port.
+
+    Use ``LivePostgres.started()``: it finds the binaries and turns any failure into ``missing_tier``.
+    """
+
+    def __init__(self, bindir: Path):
+        self.bindir = bindir
         self.dir = Path(tempfile.mkdtemp(prefix="stadsmodel-pg-"))
         self.port = free_port()
         self.dsn = f"postgresql://postgres@127.0.0.1:{self.port}/stadsmodel"
@@ -136,9 +165,9 @@ class LivePostgres:
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres")
         data = self.dir / "data"
-        self._as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
+        self._as_postgres(str(self.bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
                           "--encoding=UTF8", "--locale=C")
-        self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.dir / "log"),
+        self._as_postgres(str(self.bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(self.dir / "log"),
                           "-o", f"-p {self.port} -c listen_addresses=127.0.0.1 "
                                 f"-c unix_socket_directories={self.dir} -c fsync=off", "start")
         import psycopg
@@ -150,24 +179,48 @@ class LivePostgres:
 
     def stop(self) -> None:
         try:
-            self._as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+            if (self.dir / "data" / "postmaster.pid").exists():
+                self._as_postgres(str(self.bindir / "pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate",
+                                  "stop")
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    @classmethod
+    def started(cls, bindir: Path | None = None) -> "LivePostgres":
+        """A running cluster with the ``stadsmodel`` database and PostGIS, or ``missing_tier`` saying why not.
+
+        ``bindir``: the server's bin directory; found with ``find_pg_bindir`` when not given."""
+        import psycopg
+
+        bindir = bindir or find_pg_bindir()
+        if bindir is None:
+            missing_tier("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found under "
+                         "/usr/lib/postgresql/*/bin, pg_config --bindir or PATH; "
+                         "Debian: apt install postgresql postgresql-<major>-postgis-3")
+        if os.geteuid() == 0 and shutil.which("runuser") is None:
+            missing_tier("running as root without runuser: cannot start PostgreSQL as the postgres user")
+        pg = cls(bindir)
+        try:
+            pg.start()
+        except subprocess.CalledProcessError as err:
+            reason = f"could not start PostgreSQL ({bindir}): {err.stderr.decode(errors='replace')[-400:].strip()}"
+        except OSError as err:  # e.g. the tool is not executable
+            reason = f"could not start PostgreSQL ({bindir}): {err}"
+        except subprocess.TimeoutExpired as err:
+            reason = f"PostgreSQL ({bindir}) did not start within {err.timeout} s"
+        except psycopg.Error as err:
+            reason = (f"PostgreSQL ({bindir}) runs but PostGIS does not: {err} "
+                      f"(Debian: apt install postgresql-<major>-postgis-3)")
+        else:
+            return pg
+        pg.stop()
+        missing_tier(reason)
 
 
 @pytest.fixture(scope="session")
 def postgis_dsn(service_store) -> str:
     """A live PostGIS holding the service store (loaded with services.load.load_postgis)."""
-    if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL server binaries not installed ({PG_BIN}); apt install postgresql postgis")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root without runuser: cannot start PostgreSQL as the postgres user")
-    pg = LivePostgres()
-    try:
-        pg.start()
-    except subprocess.CalledProcessError as err:
-        pg.stop()
-        pytest.skip(f"could not start PostgreSQL: {err.stderr.decode(errors='replace')[-400:]}")
+    pg = LivePostgres.started()
     from services.load import load_postgis
 
     load_postgis(service_store, pg.dsn)

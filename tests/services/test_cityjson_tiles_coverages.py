@@ -11,6 +11,8 @@ import referencing
 import shapely
 from owslib.ogcapi.coverages import Coverages
 
+from tests.conftest import missing_tier
+
 
 @pytest.fixture(scope="module")
 def feature_validator(cityjson_schema_dir):
@@ -65,7 +67,7 @@ def test_cityjson_only_for_buildings(gpkg_server):
 def test_tiles_static_media_types_cors_cache_and_ranges(gpkg_server, service_store):
     tiles = service_store / "tiles" / "sibbe"
     if not tiles.is_dir():
-        pytest.skip("3D Tiles sample (pg2b3dm-3dtiles) not available")
+        missing_tier("3D Tiles sample (pg2b3dm-3dtiles) not available in ../shared/data")
     base = f"{gpkg_server.url}/tiles/sibbe"
     ts = httpx.get(f"{base}/tileset.json", headers={"Origin": "http://example.org"}, timeout=30)
     assert ts.status_code == 200 and ts.headers["content-type"].startswith("application/json")

@@ -1,8 +1,9 @@
 """The OGC conformance checks of PyPI ``ogctests`` (Features core and filtering) against the running server.
 
 ogctests 0.1.15 pins httpx<0.28, pytest<9 and openapi-schema-validator<0.7, which clash with this venv, so it
-runs from its own virtualenv, ``.venv-ogctests/`` in the repo root, made on first use (idempotent: keyed on the
-pinned version; ``scripts/setup.sh --test`` may make it ahead of time with the same two commands).
+runs from its own virtualenv, ``.venv-ogctests/`` in the repo root, which ``scripts/setup.sh --test`` makes from
+scripts/ogctests-requirements.txt. The tests install nothing (they run offline): a missing or stale venv is a
+missing tier (tests.conftest.missing_tier), a failure in CI.
 
 The suites run against a Features-only deployment of the test store (the same ``stadsmodel.gpkg``, no rasters),
 on both backends: ogctests takes every entry of ``/collections`` for a feature collection and requests its
@@ -16,13 +17,9 @@ deselected, and ``test_part3_checks_that_ogctests_cannot_run`` makes the abstrac
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import shutil
 import subprocess
-import sys
-import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -30,10 +27,10 @@ import httpx
 import jsonschema
 import pytest
 
+from tests.conftest import ROOT, missing_tier
 from tests.services.conftest import LiveServer
 
-ROOT = Path(__file__).resolve().parents[2]
-OGCTESTS = "ogctests==0.1.15"
+REQUIREMENTS = ROOT / "scripts" / "ogctests-requirements.txt"
 VENV = ROOT / ".venv-ogctests"
 
 # Check → why it is wrong (ogctests 0.1.15, features/filtering). All depend on test_ct3 having run, too.
@@ -66,21 +63,17 @@ EXPECTED_PASSES = {
 
 @pytest.fixture(scope="session")
 def ogctests_package() -> tuple[Path, Path]:
-    """(python, package dir) of ogctests in its own virtualenv, created once and shared by xdist workers."""
+    """(python, package dir) of ogctests in the virtualenv scripts/setup.sh --test made."""
     python = VENV / "bin" / "python"
-    stamp = VENV / ".installed"
-    with open(Path(tempfile.gettempdir()) / "stadsmodel-venv-ogctests.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (python.exists() and stamp.is_file() and stamp.read_text() == OGCTESTS):
-            shutil.rmtree(VENV, ignore_errors=True)
-            for cmd in ([sys.executable, "-m", "venv", str(VENV)],
-                        [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", OGCTESTS]):
-                done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-                if done.returncode != 0:
-                    pytest.fail(f"could not set up {OGCTESTS} in {VENV}: {' '.join(cmd)}:\n{done.stderr[-2000:]}")
-            stamp.write_text(OGCTESTS)
+    stamp = VENV / ".installed"  # setup's copy of the requirements it installed
+    if not python.exists():
+        missing_tier(f"ogctests is not installed: no {VENV} (run scripts/setup.sh --test)")
+    if not (stamp.is_file() and stamp.read_text() == REQUIREMENTS.read_text()):
+        missing_tier(f"{VENV} does not hold {REQUIREMENTS.name} as it is now (run scripts/setup.sh --test)")
     where = subprocess.run([str(python), "-c", "import ogctests; print(ogctests.__file__)"],
-                           capture_output=True, text=True, check=True)
+                           capture_output=True, text=True)
+    if where.returncode != 0:
+        missing_tier(f"ogctests does not import in {VENV}: {where.stderr.strip()[-600:]}")
     return python, Path(where.stdout.strip()).parent
 
 

@@ -22,13 +22,13 @@ def test_openapi_document_is_valid(server):
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors(gpkg_server, tmp_path):
     st = Path(sys.executable).with_name("st")
-    if not st.exists():
-        pytest.skip("schemathesis CLI not installed (pip install -e '.[test]')")
-    # Bounded: few examples per operation, no stateful phase; features and queryables are what we changed.
+    # schemathesis is in the test extra: missing, this suite is not what it claims to be
+    assert st.exists(), "schemathesis CLI not installed (pip install -e '.[test]')"
+    # Bounded: few examples per operation, no stateful phase. Every operation but jobs (none exist).
     cmd = [str(st), "run", f"{gpkg_server.url}/api/openapi?f=json", "--checks", "not_a_server_error",
            "--max-examples", "8", "--phases", "examples,coverage,fuzzing", "--workers", "2",
            "--include-path-regex", "^/(collections|conformance|processes|$)",
-           "--exclude-path-regex", "/(coverage|jobs)",
+           "--exclude-path-regex", "/jobs",
            "--url", f"{gpkg_server.url}/api", "--seed", "1",
            # a slow answer on a loaded CI machine is not a server error; a 5xx still fails the test
            "--request-timeout", "60"]

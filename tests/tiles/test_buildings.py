@@ -11,10 +11,7 @@ from tests.tiles import gltf_read
 from tests.tiles.synthetic import write_district
 from tiles import tile_model
 from tiles.georef import ecef_to_rdnap
-from tiles.validate import gltf_validator_available, validate_tileset
-
-needs_gltf_validator = pytest.mark.skipif(not gltf_validator_available(),
-                                          reason="glTF validator needs node and npm package gltf-validator")
+from tiles.validate import validate_tileset
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +39,7 @@ def test_tileset_valid(district):
     assert report.contents == len(list((d / "tiles" / "buildings" / "content").glob("*.glb")))
 
 
-@needs_gltf_validator
+@pytest.mark.usefixtures("gltf_validator")
 def test_every_glb_passes_the_khronos_validator(district):
     d, _, _ = district
     report = validate_tileset(d / "tiles" / "buildings", gltf=True)
@@ -90,11 +87,12 @@ def test_semantic_primitives_and_extensions(district):
     assert {"POSITION", "NORMAL", "_FEATURE_ID_0"} <= set(prim["attributes"])
 
 
+@pytest.mark.usefixtures("gltf_validator")
 def test_bring_your_own_3dbag_cityjsonseq(tmp_path):
     src = shared_path("3dbag-cityjsonseq-delft", "delft_subset.city.jsonl")
     index = tile_model(src, tmp_path / "t")
     assert index["tilesets"][0]["features"] == 10
-    report = validate_tileset(tmp_path / "t" / "buildings", gltf=gltf_validator_available())
+    report = validate_tileset(tmp_path / "t" / "buildings", gltf=True)
     assert [str(p) for p in report.problems] == []
     ids, roofs, tris = set(), 0, 0
     for glb, _ in gltf_read.leaf_contents(tmp_path / "t" / "buildings" / "tileset.json"):

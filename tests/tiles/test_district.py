@@ -3,18 +3,20 @@
 import json
 
 import orjson
+import pytest
 
 from tests.tiles import gltf_read
 from tiles import tile_model
-from tiles.validate import gltf_validator_available, validate_tileset
+from tiles.validate import validate_tileset
 
 
+@pytest.mark.usefixtures("gltf_validator")
 def test_built_district_tiles(built_district, tmp_path):
     index = tile_model(built_district, tmp_path / "tiles")
     names = [t["name"] for t in index["tilesets"]]
     assert names[:2] == ["buildings", "terrain"]
     for name in names:
-        report = validate_tileset(tmp_path / "tiles" / name, gltf=gltf_validator_available())
+        report = validate_tileset(tmp_path / "tiles" / name, gltf=True)
         assert [str(p) for p in report.problems] == []
     model_ids = set()
     for line in (built_district / "model.city.jsonl").read_bytes().splitlines()[1:]:

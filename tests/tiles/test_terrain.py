@@ -5,7 +5,7 @@ import pytest
 
 from tests.tiles import gltf_read
 from tiles import tile_model
-from tiles.validate import gltf_validator_available, validate_tileset
+from tiles.validate import validate_tileset
 
 
 def _surface(oid, ctype, rings_rd, attrs):
@@ -41,10 +41,11 @@ def terrain_model(tmp_path_factory):
     return d, index
 
 
+@pytest.mark.usefixtures("gltf_validator")
 def test_terrain_tileset(terrain_model):
     d, index = terrain_model
     assert [t["name"] for t in index["tilesets"]] == ["terrain"]
-    report = validate_tileset(d / "tiles" / "terrain", gltf=gltf_validator_available())
+    report = validate_tileset(d / "tiles" / "terrain", gltf=True)
     assert [str(p) for p in report.problems] == []
     (glb, world), = gltf_read.leaf_contents(d / "tiles" / "terrain" / "tileset.json")
     doc, binary = gltf_read.load(glb)

@@ -1,6 +1,7 @@
 """The tileset checker on the pg2b3dm samples and on tilesets broken on purpose."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -22,10 +23,14 @@ def test_sibbe_partial_reports_exactly_the_missing_tiles():
 def test_amsterdam_b3dm_only_genuine_issues():
     report = validate_tileset(shared_path("pg2b3dm-3dtiles", "amsterdam-b3dm-1.0"))
     assert report.contents == 10
-    assert not [p for p in report.problems if "does not exist" in p.message]
-    # pg2b3dm's boxes there are metres too small for some of their b3dm (checked by hand: 1.b3dm's
+    # pg2b3dm's boxes there are metres too small for most of their b3dm (checked by hand: 1.b3dm's
     # vertices reach y = -2468.06 in the tileset frame, its box ends at -2458.48); nothing else is wrong
-    assert all("outside its tile bounding volume" in p.message for p in report.problems)
+    overflow = {Path(p.where).name: p.message for p in report.problems}
+    assert len(overflow) == len(report.problems), "one problem per content file"
+    assert sorted(overflow, key=lambda n: int(n.split(".")[0])) == [f"{i}.b3dm" for i in (1, 2, 3, 4, 6, 7, 8, 9, 10)]
+    assert all(re.fullmatch(r"geometry reaches \d+\.\d\d m outside its tile bounding volume", m)
+               for m in overflow.values())
+    assert overflow["1.b3dm"] == "geometry reaches 9.58 m outside its tile bounding volume"
 
 
 @pytest.fixture()
@@ -42,11 +47,25 @@ def _edit(ts_dir: Path, fn):
     p.write_text(json.dumps(ts))
 
 
+def test_good_tileset_has_no_problems(small_tileset):
+    report = validate_tileset(small_tileset)
+    assert report.problems == []
+    assert report.contents == len(list((small_tileset / "content").glob("*.glb"))) > 1
+    assert report.tiles > report.contents  # a root without content above the leaves
+
+
 def test_missing_content_reported(small_tileset):
     victim = sorted((small_tileset / "content").glob("*.glb"))[0]
     victim.unlink()
     msgs = [p.message for p in validate_tileset(small_tileset).problems]
     assert msgs == [f"content content/{victim.name} does not exist"]
+
+
+def metres(pattern: str, message: str) -> float:
+    """The distance a message of this form reports (the message must match the whole pattern)."""
+    match = re.fullmatch(pattern, message)
+    assert match, message
+    return float(match[1])
 
 
 def test_child_outside_parent_and_growing_error_reported(small_tileset):
@@ -56,10 +75,19 @@ def test_child_outside_parent_and_growing_error_reported(small_tileset):
         child["geometricError"] = ts["root"]["geometricError"] * 10
 
     _edit(small_tileset, break_it)
-    msgs = [p.message for p in validate_tileset(small_tileset).problems]
-    assert any("outside its parent's" in m for m in msgs)
-    assert any("larger than its parent's" in m for m in msgs)
-    assert any("geometry reaches" in m for m in msgs)  # the content no longer fits the moved box
+    ts = json.loads((small_tileset / "tileset.json").read_text())
+    child = ts["root"]["children"][0]
+    problems = validate_tileset(small_tileset).problems
+    at_child = sorted(p.message for p in problems if p.where.endswith("root.children[0]"))
+    assert len(at_child) == 2
+    # moved 5 km east, out of a root box of half-width 200 m
+    assert 4500 < metres(r"bounding volume reaches (\d+\.\d\d) m outside its parent's", at_child[0]) < 5000
+    assert at_child[1] == (f"geometricError {child['geometricError']} is larger than its parent's "
+                           f"{ts['root']['geometricError']}")
+    # the child's content no longer fits the moved box, by about the 5 km it moved; nothing else is wrong
+    others = [p for p in problems if not p.where.endswith("root.children[0]")]
+    assert [Path(p.where).name for p in others] == [Path(child["content"]["uri"]).name]
+    assert 4500 < metres(r"geometry reaches (\d+\.\d\d) m outside its tile bounding volume", others[0].message) < 5000
 
 
 def test_structure_errors(small_tileset):
@@ -69,15 +97,40 @@ def test_structure_errors(small_tileset):
     assert any("is not a valid box" in m for m in msgs)
 
 
-def test_property_table_mismatch_reported(small_tileset):
+def _edit_glb(small_tileset: Path, old: bytes, new: bytes) -> Path:
+    """Replace bytes in the first glb's JSON chunk, keeping its length (so the glb stays well-formed)."""
+    assert len(old) == len(new)
     glb = sorted((small_tileset / "content").glob("*.glb"))[0]
-    data = bytearray(glb.read_bytes())
-    # rename the class the property table points to, keeping the JSON length
-    i = data.index(b'"class":"building"')
-    data[i:i + 18] = b'"class":"buildinX"'
-    glb.write_bytes(bytes(data))
+    data = glb.read_bytes()
+    assert old in data
+    glb.write_bytes(data.replace(old, new, 1))
+    return glb
+
+
+def test_property_table_mismatch_reported(small_tileset):
+    # rename the class the property table points to
+    _edit_glb(small_tileset, b'"class":"building"', b'"class":"buildinX"')
     msgs = [p.message for p in validate_tileset(small_tileset).problems]
     assert msgs == ["class 'buildinX' is not in the schema"]
+
+
+def test_property_not_in_class_reported(small_tileset):
+    _edit_glb(small_tileset, b'"oorspronkelijkbouwjaar":{"values"', b'"oorspronkelijkbouwjaaX":{"values"')
+    msgs = [p.message for p in validate_tileset(small_tileset).problems]
+    assert "property 'oorspronkelijkbouwjaaX' is not in class 'building'" in msgs
+    assert set(msgs) <= {"property 'oorspronkelijkbouwjaaX' is not in class 'building'",
+                         "required property 'oorspronkelijkbouwjaar' missing from the table"}
+
+
+def test_feature_ids_beyond_the_property_table_reported(small_tileset):
+    glb = sorted((small_tileset / "content").glob("*.glb"))[0]
+    count = re.search(rb'"propertyTables":\[\{"class":"building","count":(\d+)', glb.read_bytes())[1]
+    assert int(count) > 1
+    # the table now claims one row, the primitives still point at all of them (padded: same JSON length)
+    _edit_glb(small_tileset, b'"count":' + count + b",", b'"count":1' + b" " * (len(count) - 1) + b",")
+    msgs = [p.message for p in validate_tileset(small_tileset).problems]
+    assert msgs and all(re.fullmatch(r"feature id \d+ ≥ property table count 1", m) for m in msgs)
+    assert f"feature id {int(count) - 1} ≥ property table count 1" in msgs
 
 
 def test_validate_command_exit_status(small_tileset, capsys):

@@ -1,7 +1,8 @@
 """The viewer end to end: the synthetic district (built, zoned and tiled) served by a real
 `stadsmodel serve` process on loopback, and Debian's Chromium driven by Playwright (WebGL via SwiftShader).
 
-Tests skip with the reason when Chromium or Playwright is missing. Screenshots go to test-artifacts/viewer/.
+Chromium, Playwright and axe-core are tiers (tests.conftest.missing_tier): skipped with the reason when
+missing, a failure in CI. Screenshots go to test-artifacts/viewer/.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, missing_tier
 
-CHROMIUM = Path(os.environ.get("STADSMODEL_CHROMIUM", "/usr/bin/chromium"))
+# Where Debian (chromium), Ubuntu (chromium-browser, the snap) put Chromium; scripts/setup.sh looks alike.
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+CHROMIUM_DIRS = ("usr/bin", "usr/local/bin", "usr/lib/chromium", "snap/bin")
 ARTIFACTS = ROOT / "test-artifacts" / "viewer"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 # WebGL without a GPU: ANGLE on SwiftShader. No background traffic: the viewer must work offline.
@@ -32,6 +35,24 @@ VIEWPORT = {"width": 1280, "height": 800}
 PAGE_TIMEOUT_MS = 60_000
 
 
+def find_chromium(root: Path = Path("/")) -> Path | None:
+    """Chromium's executable: STADSMODEL_CHROMIUM if set (then only that), else PATH (on the real root), else
+    the known install directories below ``root``."""
+    if os.environ.get("STADSMODEL_CHROMIUM"):
+        given = Path(os.environ["STADSMODEL_CHROMIUM"])
+        return given if given.is_file() and os.access(given, os.X_OK) else None
+    if root == Path("/"):
+        on_path = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
+        if on_path:
+            return Path(on_path)
+    for d in CHROMIUM_DIRS:
+        for name in CHROMIUM_NAMES:
+            exe = root / d / name
+            if exe.is_file() and os.access(exe, os.X_OK):
+                return exe
+    return None
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,7 +61,8 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Path:
-    """A served data directory: the built store with the synthetic plan and monuments imported, and 3D Tiles.
+    """A served data directory: the built store with the synthetic plan and monuments imported, and 3D Tiles
+    (buildings, terrain and the district's AHN point cloud, as `stadsmodel demo` tiles them).
 
     The zoning goes into a copy of the store, so the session's `built_district` stays as the ETL wrote it.
     """
@@ -60,7 +82,7 @@ def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Pa
             shutil.copy(built_district / name, site / name)
     import_zoning(write_synthetic_plan(district), site)
     shutil.copy(district / "zoning" / "expected.json", site / "expected.json")
-    tile_model(built_district, site / "tiles")
+    tile_model(built_district, site / "tiles", ahn=sorted((synth_input / "ahn").glob("*.laz")))
     return site
 
 
@@ -103,14 +125,20 @@ def server_url(viewer_site: Path, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (Debian: apt install chromium)")
+    chromium = find_chromium()
+    if chromium is None:
+        missing_tier("Chromium not found (STADSMODEL_CHROMIUM, PATH, /usr/lib/chromium, /snap/bin); "
+                     "Debian: apt install chromium")
     try:
+        from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("PyPI playwright is not installed (pip install playwright; no `playwright install` needed)")
+        missing_tier("PyPI playwright is not installed (pip install -e '.[test]'; no `playwright install` needed)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            b = p.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
+        except PlaywrightError as err:
+            missing_tier(f"Chromium {chromium} does not start under Playwright: {str(err)[:600]}")
         yield b
         b.close()
 
@@ -175,5 +203,5 @@ def viewer(browser, server_url):
 @pytest.fixture(scope="session")
 def axe_source() -> str:
     if not AXE.exists():
-        pytest.skip(f"axe-core not installed ({AXE}); run npm ci")
+        missing_tier(f"axe-core not installed ({AXE}); run npm ci")
     return AXE.read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from etl.readers.bag import PAND_COLUMNS_OUT, VBO_COLUMNS_OUT, aggregate_verblijfsobjecten, read_bag
+from etl.readers.bag import PAND_COLUMNS_OUT, VBO_COLUMNS_OUT, aggregate_verblijfsobjecten, normalise_id, read_bag
 from stadsmodel.errors import InputError
 from tests.conftest import shared_path
 
@@ -288,3 +288,39 @@ def test_empty_pand_layer_gives_an_empty_frame_and_a_note(tmp_path):
     assert len(result.panden) == 0 and list(result.panden.columns) == [*PAND_COLUMNS_OUT, "geometry"]
     assert len(result.verblijfsobjecten) == 0
     assert any("empty layer" in n for n in result.notes)
+
+
+def test_integer_identificatie_columns_give_16_digit_ids(tmp_path):
+    """BAG ids in INTEGER columns lose their leading zero (503100000018603): panden, the pand ids of
+    verblijfsobjecten, in a GeoPackage and in GeoJSON, all come out with 16 digits."""
+    wippolder = gpd.read_file(shared_path("geoflow-bag-wippolder-delft", "wippolder.gpkg"))
+    wippolder = wippolder[wippolder["identificatie"].str.fullmatch(r"\d+")].reset_index(drop=True)
+    as_int = wippolder["identificatie"].astype("int64")
+    assert (as_int < 10**15).all(), "premise: the Delft ids start with 0503, so the integer has 15 digits"
+    panden = wippolder.assign(identificatie=as_int)
+    vbos = gpd.GeoDataFrame({"identificatie": as_int + 10**10, "pand_identificatie": as_int,
+                             "gebruiksdoel": "woonfunctie", "status": "Verblijfsobject in gebruik"},
+                            geometry=wippolder.geometry.representative_point(), crs="EPSG:28992")
+    gpkg = tmp_path / "bag.gpkg"
+    panden.to_file(gpkg, layer="pand")
+    vbos.to_file(gpkg, layer="verblijfsobject")
+    geojson = tmp_path / "panden.geojson"
+    panden.to_file(geojson, driver="GeoJSON")
+    expected = {f"NL.IMBAG.Pand.{v:016d}" for v in as_int}
+    result = read_bag([gpkg])
+    assert set(result.panden["identificatie"]) == expected
+    assert set(result.verblijfsobjecten["pand_identificatie"]) == expected
+    assert result.verblijfsobjecten["identificatie"].str.fullmatch(r"NL\.IMBAG\.Verblijfsobject\.\d{16}").all()
+    assert set(read_bag([geojson]).panden["identificatie"]) == expected
+
+
+@pytest.mark.parametrize("given", [503100000018603, 503100000018603.0, "503100000018603", "0503100000018603",
+                                   "503100000018603.0", "NL.IMBAG.Pand.503100000018603",
+                                   "NL.IMBAG.Pand.0503100000018603"])
+def test_every_form_of_a_bag_id_gives_the_same_16_digits(given):
+    assert normalise_id(given, "PND") == "NL.IMBAG.Pand.0503100000018603"
+
+
+@pytest.mark.parametrize("given", ["x2", "12345678901234567", "", None, float("nan"), "NL.IMBAG.Pand."])
+def test_what_is_not_a_bag_id_is_none(given):
+    assert normalise_id(given, "PND") is None
