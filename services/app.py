@@ -5,7 +5,7 @@ URL layout (the viewer relies on it):
 * ``/``            the viewer (``viewer/``), or a redirect to ``/api`` while there is none
 * ``/cesium/``     ``node_modules/cesium/Build/Cesium``
 * ``/styles/``     3D Tiles styles (``styles/``)
-* ``/tiles/``      ``DATA/tiles/`` (3D Tiles and other static outputs)
+* ``/tiles/``      the 3D Tiles in ``DATA/tiles/``: what the tilesets reference, nothing else (services.tilefiles)
 * ``/api``         OGC API landing page; ``/api/collections``, ``/api/processes``, ``/api/openapi``, ...
 * ``/openapi``     redirects to ``/api/openapi``
 
@@ -494,10 +494,11 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
     else:
         routes.append(Route("/", api_redirect))
 
-    middleware = [Middleware(RequestGuard, limits=limits or ServerLimits.from_env()), Middleware(ResponseRules),
-                  Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
+    # CORS outermost, so that a browser also reads the guard's 413/414/503 answers
+    middleware = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "POST", "OPTIONS"],
                              allow_headers=["*"], expose_headers=["Content-Range", "Accept-Ranges", "Content-Crs",
-                                                                  "OGC-NumberMatched", "ETag"])]
+                                                                  "OGC-NumberMatched", "ETag"]),
+                  Middleware(RequestGuard, limits=limits or ServerLimits.from_env()), Middleware(ResponseRules)]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={Exception: server_error})
     app.router.redirect_slashes = True
     return app

@@ -7,9 +7,10 @@ request body                       ``--max-body`` /            1 MiB    :class:`
                                    ``STADSMODEL_MAX_BODY``              declared or received body is larger
 URL (path + query)                 ``--max-url`` /             64 KiB   :class:`RequestGuard`: 414
                                    ``STADSMODEL_MAX_URL``
-request head (request line and     ``--max-head`` /            256 KiB  h11 (``h11_max_incomplete_event_size``):
-headers together)                  ``STADSMODEL_MAX_HEAD``              400 and close; larger than the URL cap so
-                                                                        that a long URL still gets its 414
+request head (request line and     ``--max-head`` /            256 KiB  :class:`RequestGuard`: 431 for a complete
+headers together)                  ``STADSMODEL_MAX_HEAD``              head; h11 (``h11_max_incomplete_event_size``)
+                                                                        closes one still arriving past it; larger
+                                                                        than the URL cap, so a long URL gets its 414
 time to send a request head        ``--header-timeout`` /      10 s     :class:`GuardedH11Protocol`: the connection
 (and each chunk of a body)         ``STADSMODEL_HEADER_TIMEOUT``        is closed (slow or silent clients)
 idle keep-alive connection         ``--keep-alive`` /          5 s      uvicorn ``timeout_keep_alive``
@@ -177,7 +178,8 @@ class OncePerSecond(logging.Filter):
 
 
 class RequestGuard:
-    """ASGI middleware: 414 for a long URL, 413 for a large body, 503 when an answer takes too long."""
+    """ASGI middleware: 414 for a long URL, 431 for a large head, 413 for a large body, 408 for a stalled body,
+    503 when an answer takes too long."""
 
     def __init__(self, app, limits: ServerLimits):
         self.app = app
@@ -190,14 +192,22 @@ class RequestGuard:
         if url_length > self.limits.max_url:
             return await _answer(send, 414, f"the URL is {url_length} bytes long; this server accepts at most "
                                             f"{self.limits.max_url} (send a long filter as a POST body)")
+        head = url_length + sum(len(k) + len(v) + 4 for k, v in scope["headers"])  # 4: ": " and CRLF
+        if head > self.limits.max_head:
+            return await _answer(send, 431, f"the request head is about {head} bytes; this server accepts at most "
+                                            f"{self.limits.max_head}")
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limits.max_body:
             return await _answer(send, 413, f"the request body is {int(declared)} bytes; at most "
                                             f"{self.limits.max_body} are accepted")
-        received = 0
+        received, body_complete = 0, False
 
         async def limited_receive():
-            nonlocal received
+            nonlocal received, body_complete
+            if body_complete:
+                # Past the body, receive() only waits for the client to go away, for as long as a response
+                # streams (a large tile to a slow client): no deadline there.
+                return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.limits.header_timeout)
             except asyncio.TimeoutError:
@@ -206,6 +216,7 @@ class RequestGuard:
                 received += len(message.get("body", b""))
                 if received > self.limits.max_body:
                     raise BodyTooLarge()
+                body_complete = not message.get("more_body", False)
             return message
 
         response_started = asyncio.Event()

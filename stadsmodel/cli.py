@@ -30,13 +30,6 @@ EPILOG_SERVE = "example: stadsmodel serve --data demo/model --port 8000"
 EPILOG_DEMO = "example: stadsmodel demo --out demo --buildings 300"
 
 
-def _output_folder(path: str, option: str) -> Path:
-    """Refuse an output folder that is a file before any work (exit status 2, naming the path)."""
-    from etl.writers.publish import check_output_folder
-
-    return check_output_folder(path, option)
-
-
 def _cmd_synth(a: argparse.Namespace) -> int:
     from etl.synth import write_district
 
@@ -45,7 +38,9 @@ def _cmd_synth(a: argparse.Namespace) -> int:
 
 
 def _cmd_build(a: argparse.Namespace) -> int:
-    _output_folder(a.out, "--out")
+    from etl.writers.publish import check_output_folder
+
+    check_output_folder(a.out, "--out")
     inputs = {"bgt": [Path(p) for p in a.bgt], "bag": [Path(p) for p in a.bag or []],
               "ahn": [Path(p) for p in a.ahn], "out": Path(a.out), "config_path": a.config}
     if a.workers or a.scheduler or a.tile_size:
@@ -65,17 +60,19 @@ def _cmd_tiles(a: argparse.Namespace) -> int:
         from tiles.validate import validate_command
 
         return validate_command(Path(a.path), gltf=a.gltf)
+    from etl.writers.publish import check_output_folder
     from tiles import tile_model
 
-    _output_folder(a.out, "--out")
+    check_output_folder(a.out, "--out")
     tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []], lod=a.lod, jobs=a.jobs)
     return 0
 
 
 def _cmd_zoning_import(a: argparse.Namespace) -> int:
+    from etl.writers.publish import check_output_folder
     from etl.zoning import import_zoning
 
-    report = import_zoning([Path(p) for p in a.paths], _output_folder(a.data, "--data"))
+    report = import_zoning([Path(p) for p in a.paths], check_output_folder(a.data, "--data"))
     return 0 if report.complete else 3
 
 
@@ -174,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     limits.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (default 1048576; 413)")
     limits.add_argument("--max-url", type=int, metavar="BYTES", help="longest URL, path and query (default 65536; 414)")
     limits.add_argument("--max-head", type=int, metavar="BYTES",
-                        help="largest request line + headers (default 262144; 400)")
+                        help="largest request line + headers (default 262144; 431)")
     limits.add_argument("--header-timeout", type=float, metavar="SECONDS",
                         help="time to send a request head or a body chunk (default 10)")
     limits.add_argument("--keep-alive", type=float, metavar="SECONDS", help="idle keep-alive timeout (default 5)")

@@ -240,7 +240,11 @@ def bag_digits(value) -> str | None:
 
 
 def normalise_id(value, code: str) -> str | None:
-    """``NL.IMBAG.Pand.0503100000030264`` from any form `bag_digits` reads; None if not an id."""
+    """``NL.IMBAG.Pand.0503100000030264`` from any form `bag_digits` reads; None if not an id, or if it is the
+    id of another kind of object (``NL.IMBAG.Verblijfsobject.…`` where a pand is asked for)."""
+    text = str(value).strip() if isinstance(value, str) else ""
+    if text.startswith("NL.IMBAG.") and not text.startswith(_ID_PREFIX[code]):
+        return None
     digits = bag_digits(value)
     return None if digits is None else _ID_PREFIX[code] + digits
 

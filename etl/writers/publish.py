@@ -1,8 +1,9 @@
-"""Publishing a build's products into its output folder: all or nothing, and never over a good model with a bad one.
+"""Publishing a build's products into its output folder: never a bad model over a good one.
 
 A run writes every product into a hidden staging folder inside the output folder (``OUT/.staging-<pid>``, on the
 same filesystem, so moving a product into place is an atomic rename). Only when the run produced a usable model
-are the products moved into OUT; otherwise the earlier products stay as they were, the run's own report is kept
+are the products moved into OUT, one rename each and report.json last (a crash between two renames leaves
+newer products beside an older report.json, which still names what it describes); otherwise the earlier products stay as they were, the run's own report is kept
 beside them as ``report.rejected.json`` and the caller gets a `ModelNotPublished` saying why. The staging folder is
 removed on leaving the block, whatever happened (and a stale one of a killed run is removed by the next run).
 

@@ -39,16 +39,19 @@ def test_random_small_boxes_match_an_exact_crs84_intersection(server, footprints
     ids, geoms = footprints_crs84
     x0, y0, x1, y1 = shapely.total_bounds(geoms)
     rng = np.random.default_rng(10)
-    wrong = []
+    wrong, hitting, cutting = [], 0, 0
     for _ in range(40):
         w, h = (float(v) for v in rng.uniform(0.0001, 0.0015, 2))  # about 7 to 100 m
         bx, by = float(rng.uniform(x0 - w, x1)), float(rng.uniform(y0 - h, y1))
         box = shapely.box(bx, by, bx + w, by + h)
         expected = {i for i, hit in zip(ids, shapely.intersects(geoms, box)) if hit}
+        hitting += bool(expected)
+        cutting += bool((shapely.intersects(geoms, box) & ~shapely.within(geoms, box)).any())  # an edge case
         got = _ids(server, f"{bx!r},{by!r},{bx + w!r},{by + h!r}")
         if got != expected:
             wrong.append((bx, by, w, h, len(expected), len(got)))
     assert not wrong, f"{len(wrong)} of 40 boxes answered wrongly: {wrong[:5]}"
+    assert hitting >= 20 and cutting >= 10, f"only {hitting} boxes found buildings, {cutting} cut a footprint"
 
 
 def test_world_bbox_returns_every_building(server, footprints_crs84):

@@ -137,3 +137,42 @@ def test_idle_sockets_at_a_low_descriptor_limit_do_not_block_requests_or_flood_t
             sock.close()
         assert status == 200
         assert len(server.log_text()) - before < 100_000
+
+
+def test_oversized_request_head_is_refused(gpkg_server):
+    with _connect(gpkg_server) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * (300 * 1024) + b"\r\n\r\n")
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    assert httpx.get(f"{gpkg_server.url}/health", timeout=30).status_code == 200
+
+
+def test_a_body_that_stalls_gets_a_408(tight_server):
+    with _connect(tight_server) as sock:
+        sock.sendall(f"POST {CHECK} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Content-Length: 100\r\n\r\n{\"inputs\":".encode())
+        sock.settimeout(10)
+        started = time.monotonic()
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert 0.5 < time.monotonic() - started < 8, "answered after the configured 1 s, not at once nor never"
+
+
+def test_a_slow_reader_gets_a_whole_large_file(tight_server):
+    """The body time-out guards what the client sends, never how long a response takes to stream: a 4 MB file
+    read slowly (well past the 1 s --header-timeout) arrives whole."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.settimeout(30)
+    sock.connect(("127.0.0.1", tight_server.port))
+    with sock:
+        sock.sendall(b"GET /cesium/Cesium.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data, started = b"", time.monotonic()
+        while chunk := sock.recv(64 * 1024):
+            data += chunk
+            time.sleep(0.02)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    assert head.startswith(b"HTTP/1.1 200") and length > 1_000_000
+    assert time.monotonic() - started > 1.5, "the read took longer than the time-out, or the test proves nothing"
+    assert len(body) == length, f"{len(body)} of {length} bytes arrived"

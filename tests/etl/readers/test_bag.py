@@ -321,6 +321,7 @@ def test_every_form_of_a_bag_id_gives_the_same_16_digits(given):
     assert normalise_id(given, "PND") == "NL.IMBAG.Pand.0503100000018603"
 
 
-@pytest.mark.parametrize("given", ["x2", "12345678901234567", "", None, float("nan"), "NL.IMBAG.Pand."])
+@pytest.mark.parametrize("given", ["x2", "12345678901234567", "", None, float("nan"), "NL.IMBAG.Pand.",
+                                   "NL.IMBAG.Verblijfsobject.0503010000018603"])
 def test_what_is_not_a_bag_id_is_none(given):
     assert normalise_id(given, "PND") is None
