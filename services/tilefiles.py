@@ -12,6 +12,7 @@ import json
 import logging
 import posixpath
 import re
+import stat
 import threading
 from pathlib import Path
 
@@ -32,18 +33,30 @@ class TileProducts:
         self._stamp: tuple | None = None
         self._files: set[str] = set()
         self._patterns: list[re.Pattern] = []
+        self._index_mtime: int | None = None  # index.json is parsed again only when it changes
+        self._index_roots: list[str] = []
 
     def _roots(self) -> list[str]:
         index = self.root / "index.json"
-        if index.is_file():
-            try:
-                listed = json.loads(index.read_bytes()).get("tilesets") or []
-                urls = [t.get("url") for t in listed if isinstance(t, dict)]
-                return ["index.json"] + [u for u in urls if isinstance(u, str)]
-            except (ValueError, AttributeError) as err:
-                LOGGER.warning("%s: unreadable (%s); serving no tilesets", index, err)
-                return []
-        return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob("*/tileset.json"))
+        try:
+            info = index.stat()
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            return sorted(p.relative_to(self.root).as_posix() for p in self.root.glob("*/tileset.json"))
+        if info.st_mtime_ns != self._index_mtime:
+            self._index_mtime, self._index_roots = info.st_mtime_ns, self._read_index(index)
+        return self._index_roots
+
+    @staticmethod
+    def _read_index(index: Path) -> list[str]:
+        try:
+            listed = json.loads(index.read_bytes()).get("tilesets") or []
+            urls = [t.get("url") for t in listed if isinstance(t, dict)]
+            return ["index.json"] + [u for u in urls if isinstance(u, str)]
+        except (OSError, ValueError, AttributeError) as err:
+            LOGGER.warning("%s: unreadable (%s); serving no tilesets", index, err)
+            return []
 
     def _current_stamp(self, roots: list[str]) -> tuple:
         stamp = []
