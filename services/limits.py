@@ -8,8 +8,8 @@ request body                       ``--max-body`` /            1 MiB    :class:`
 URL (path + query)                 ``--max-url`` /             64 KiB   :class:`RequestGuard`: 414
                                    ``STADSMODEL_MAX_URL``
 request head (request line and     ``--max-head`` /            256 KiB  :class:`RequestGuard`: 431 for a complete
-headers together)                  ``STADSMODEL_MAX_HEAD``              head; h11 (``h11_max_incomplete_event_size``)
-                                                                        closes one still arriving past it; larger
+headers together)                  ``STADSMODEL_MAX_HEAD``              head; :class:`GuardedH11Protocol`: 431 and
+                                                                        close for one still arriving past it; larger
                                                                         than the URL cap, so a long URL gets its 414
 time to send a request head        ``--header-timeout`` /      10 s     :class:`GuardedH11Protocol`: the connection
 (and each chunk of a body)         ``STADSMODEL_HEADER_TIMEOUT``        is closed (slow or silent clients)
@@ -35,6 +35,7 @@ import os
 import resource
 import time
 from dataclasses import dataclass, fields
+from http import HTTPStatus
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -95,6 +96,15 @@ def _error_body(status: int, message: str) -> bytes:
     return body.encode()
 
 
+def _write_and_close(transport: asyncio.Transport, status: int, message: str, extra_headers: bytes = b"") -> None:
+    """An answer written straight to the socket, for refusals made before any ASGI cycle exists."""
+    body = _error_body(status, message)
+    reason = HTTPStatus(status).phrase.encode()
+    transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n%s"
+                    b"content-length: %d\r\n\r\n%s" % (status, reason, extra_headers, len(body), body))
+    transport.close()
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for each request head and a cap on open connections.
 
@@ -111,10 +121,8 @@ class GuardedH11Protocol(H11Protocol):
             # Refuse at once: an accepted socket costs a file descriptor until it is closed.
             _limited_warning("connection refused: %d open connections (limit %d per worker)",
                              len(self.connections), self.cap)
-            body = _error_body(503, f"too many open connections (limit {self.cap}); try again later")
-            transport.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-                            b"connection: close\r\nretry-after: 1\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
-            transport.close()
+            _write_and_close(transport, 503, f"too many open connections (limit {self.cap}); try again later",
+                             b"retry-after: 1\r\n")
             return
         self._arm_head_timer()
 
@@ -131,6 +139,17 @@ class GuardedH11Protocol(H11Protocol):
                 _limited_warning("closed a connection that sent no complete request head in %.0f s",
                                  self.limits.header_timeout)
             self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        # h11 gives up on a head that is still arriving past its cap (h11_max_incomplete_event_size = max_head)
+        # with a bare "400 Invalid HTTP request". Whether a given oversized head is seen complete (then
+        # RequestGuard answers 431) or still arriving depends on how TCP delivers it, so both paths say 431.
+        buffered = len(self.conn.trailing_data[0])
+        if buffered > self.limits.max_head:
+            _write_and_close(self.transport, 431, f"the request head is over {self.limits.max_head} bytes; "
+                                                  f"this server accepts at most {self.limits.max_head}")
+            return
+        super().send_400_response(msg)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()

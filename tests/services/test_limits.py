@@ -140,10 +140,25 @@ def test_idle_sockets_at_a_low_descriptor_limit_do_not_block_requests_or_flood_t
 
 
 def test_oversized_request_head_is_refused(gpkg_server):
+    # Sent at once, the server may see the head whole (RequestGuard answers) or still arriving (the
+    # protocol answers): TCP decides. Trickled in and never finished, it is always the protocol's case.
+    head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * (300 * 1024)
     with _connect(gpkg_server) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * (300 * 1024) + b"\r\n\r\n")
+        sock.sendall(head + b"\r\n\r\n")
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    with _connect(gpkg_server) as sock:
+        answer = b""
+        for start in range(0, len(head), 16 * 1024):
+            try:
+                sock.sendall(head[start:start + 16 * 1024])
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            time.sleep(0.01)
+        sock.settimeout(10)
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:100]
+    assert b"262144" in answer
     assert httpx.get(f"{gpkg_server.url}/health", timeout=30).status_code == 200
 
 
