@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from etl.readers.bgt import DEFAULT_OBJECT_TYPES
-    from etl.synth import write_district
+    from synth.district import write_district
 
     with tempfile.TemporaryDirectory() as tmp:
         district = (args.workdir or Path(tmp)) / f"district-{args.buildings}"

@@ -29,7 +29,7 @@ NL_POINTS = 700e9
 
 
 def _synth(out: Path, n: int, seed: int, density: float) -> dict:
-    from etl.synth import write_district
+    from synth.district import write_district
 
     if (out / "truth.json").exists():
         return {"cached": True}

@@ -1,6 +1,6 @@
 """Benchmark of tiles/: buildings/s and bytes per building tiled, points/s for point clouds.
 
-Buildings: synthetic LoD1.2 districts (boxes and L-shapes, tests/tiles/synthetic.py) of 10k and
+Buildings: synthetic LoD1.2 districts (boxes and L-shapes, synth/model.py) of 10k and
 100k buildings, written as CityJSONSeq first (not timed), then `tile_model` timed end to end
 (read + RDNAPTRANS grid + triangulate + glb + tileset.json), twice: in one process (jobs=1; its CPU
 time is the cost per building whatever else the machine runs) and with two worker processes
@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.tiles.synthetic import write_district  # noqa: E402
+from synth.model import write_district  # noqa: E402
 from tiles import tile_model  # noqa: E402
 from tiles.georef import rdnap_to_etrs89  # noqa: E402
 from tiles.pointcloud import tile_pointcloud  # noqa: E402

@@ -77,9 +77,9 @@ def wait_for(page, step: str, js: str, arg=None, timeout_ms: float | None = None
 def build_site(work: Path, buildings: int, seed: int) -> Path:
     """Synthetic district → ETL → synthetic plan and monuments → 3D Tiles, in work/site."""
     from etl.build import build_model
-    from etl.synth import write_district
+    from synth.district import write_district
     from etl.zoning import import_zoning
-    from etl.zoning.synth_plan import write_synthetic_plan
+    from synth.plan import write_synthetic_plan
     from tiles import tile_model
 
     district, site = work / "district", work / "site"

@@ -27,18 +27,19 @@ from tqdm import tqdm
 from etl.footprint_index import FootprintIndex
 from etl.grid import ElevationGrids, GridSpec
 from etl.lifting import PointScan, SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
-from etl.model import building_object
+from core.cityjson import building_object
 from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
 from etl.readers.bag import normalise_id, read_bag
 from etl.readers.bgt import read_bgt
 from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
-from etl.writers.cityjson import CityObject, write_cityjson, write_cityjsonseq
+from core.cityjson import CityObject
+from etl.writers.cityjson import write_cityjson, write_cityjsonseq
 from etl.writers.publish import REPORT_NAME, Publication, unusable_reason
 from etl.writers.raster import write_cog
 from etl.writers.store import STORE_NAME, write_store
-from stadsmodel.config import pipeline_config
-from stadsmodel.crs import RD_NEW
-from stadsmodel.errors import InputError, LiftingError, SkipLog
+from core.config import pipeline_config
+from core.crs import RD_NEW
+from core.errors import InputError, LiftingError, SkipLog
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import numpy as np
 from rasterio.fill import fillnodata
 from rasterio.transform import Affine, from_origin
 
-from stadsmodel.errors import LiftingError
+from core.errors import LiftingError
 
 
 @dataclass

@@ -24,7 +24,7 @@ import shapely
 from etl.footprint_index import FootprintIndex, register_footprints
 from etl.grid import ElevationGrids, GridSpec, sample
 from etl.readers.ahn import AhnFile, PointChunk, iter_point_chunks
-from stadsmodel.errors import InputError, SkipLog
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from etl.geometry import lifted_lines, lifted_surface
+from core.cityjson import lifted_lines, lifted_surface
 from etl.grid import GridSpec, sample
 from etl.lifting import HeightSummary, grouped_summary
-from etl.writers.cityjson import CityObject
+from core.cityjson import CityObject
 
 log = logging.getLogger(__name__)
 

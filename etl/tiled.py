@@ -75,13 +75,13 @@ from etl.build import (MODEL_JSON, MODEL_JSONL, BuildReport, bag_footprints, bgt
                        lift_margin, model_grid, modelled_area, point_clouds_over, write_report)
 from etl.grid import GridSpec
 from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
-from etl.writers.cityjson import CityObject, feature, header, make_transform
+from core.cityjson import CityObject, feature, header, make_transform
 from etl.writers.raster import COG_OPTIONS
 from etl.writers.publish import Publication, output_folder, unusable_reason
 from etl.writers.store import STORE_NAME, index_identifiers
-from stadsmodel.config import pipeline_config
-from stadsmodel.crs import RD_NEW
-from stadsmodel.errors import InputError, LiftingError, SkipLog, StadsmodelError
+from core.config import ROOT, pipeline_config
+from core.crs import RD_NEW
+from core.errors import InputError, LiftingError, SkipLog, StadsmodelError
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ DEFAULT_TILE_SIZE = 1000
 STORE_BATCH_ROWS = 100_000  # rows gathered from tiles per GeoPackage write: few writes, bounded memory
 BGT_SUFFIXES = (".gml", ".xml", ".zip", ".gpkg", ".sqlite", ".db", ".geojson", ".json", ".fgb", ".shp")
 # The code whose change invalidates every tile.
-_CODE = ("etl/*.py", "etl/readers/*.py", "etl/writers/*.py", "stadsmodel/config.py", "config/pipeline.yml")
+_CODE = ("core/*.py", "etl/*.py", "etl/readers/*.py", "etl/writers/*.py", "config/pipeline.yml")
 
 
 # --- identities and hashes ----------------------------------------------------------------------------------
@@ -105,12 +105,10 @@ def _sha(obj: Any) -> str:
 
 def code_version() -> str:
     """Package version plus a digest of the ETL's source files (a code change re-runs every tile)."""
-    root = Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
     for pattern in _CODE:
-        for f in sorted(root.glob(pattern)):
-            if f.name != "synth.py":
-                h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+        for f in sorted(ROOT.glob(pattern)):
+            h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
     return f"{importlib.metadata.version('stadsmodel')}+{h.hexdigest()[:12]}"
 
 

@@ -5,7 +5,7 @@ EPSG:7415, ``transform``) and one CityJSONFeature per building, vertices quantis
 item is one CityJSONFeature (``application/city+json``); having no header to carry a ``transform``, its
 vertices are real EPSG:7415 coordinates in metres, rounded to millimetres.
 
-The LoD1.2 solid comes from ``etl.model.building_object`` (footprint + ``b3_h_maaiveld`` + roof
+The LoD1.2 solid comes from ``core.cityjson.building_object`` (footprint + ``b3_h_maaiveld`` + roof
 percentile), the same code the ETL writes ``model.city.json`` with.
 """
 
@@ -16,8 +16,8 @@ import json
 import numpy as np
 import shapely
 
-from etl.model import building_object
-from etl.writers.cityjson import feature, header, json_value, make_transform
+from core.cityjson import building_object
+from core.cityjson import feature, header, json_value, make_transform
 
 SCALE = 0.001
 

@@ -20,7 +20,7 @@ import yaml
 from pygeoapi.util import yaml_load
 
 from services.providers.geopackage import RD_NAP_URI, RD_NEW_URI
-from stadsmodel.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 LOGGER = logging.getLogger(__name__)
 

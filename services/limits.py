@@ -40,7 +40,7 @@ from http import HTTPStatus
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from stadsmodel.errors import ConfigError
+from core.errors import ConfigError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.config import STORE, load_collections_table, store_layers
-from stadsmodel.errors import InputError, StadsmodelError
+from core.errors import InputError, StadsmodelError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import jsonschema
 
-from stadsmodel.config import CONFIG_DIR, load_yaml
-from stadsmodel.errors import ConfigError, StadsmodelError
+from core.config import CONFIG_DIR, load_yaml
+from core.errors import ConfigError, StadsmodelError
 
 log = logging.getLogger(__name__)
 

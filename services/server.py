@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from services.limits import OncePerSecond, ServerLimits, protocol_class
-from stadsmodel.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError
 
 LOGGER = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
-"""Stadsmodel: shared plumbing (errors, configuration, CRS roles, paths) and the `stadsmodel` CLI.
+"""Stadsmodel's top floor: the ``stadsmodel`` CLI (``cli.py``) and the demo (``demo.py``).
 
-The working parts live in sibling packages that depend on this one and not on each other's internals:
-``etl`` (readers → lifting → writers), ``tiles`` (3D Tiles), ``services`` (pygeoapi plugins, server).
+They import every part; no part imports them. The contract the parts share is the ground floor, ``core``;
+the generators of synthetic inputs are ``synth``; the working parts are ``etl``, ``tiles`` and ``services``.
 """
 
 __version__ = "0.1.0"

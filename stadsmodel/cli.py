@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from stadsmodel.errors import StadsmodelError
+from core.errors import StadsmodelError
 
 log = logging.getLogger("stadsmodel")
 
@@ -31,7 +31,7 @@ EPILOG_DEMO = "example: stadsmodel demo --out demo --buildings 300"
 
 
 def _cmd_synth(a: argparse.Namespace) -> int:
-    from etl.synth import write_district
+    from synth.district import write_district
 
     write_district(Path(a.out), buildings=a.buildings, seed=a.seed, points_per_m2=a.density)
     return 0

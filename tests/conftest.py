@@ -93,7 +93,7 @@ def gltf_validator() -> None:
 @pytest.fixture(scope="session")
 def synth_input(tmp_path_factory) -> Path:
     """A synthetic district's inputs (bgt/, bag.gpkg, ahn/*.laz, truth.json)."""
-    from etl.synth import write_district
+    from synth.district import write_district
 
     out = tmp_path_factory.mktemp("synth") / "input"
     write_district(out, buildings=DISTRICT_BUILDINGS, seed=DISTRICT_SEED)
@@ -116,7 +116,7 @@ def built_district(synth_input, tmp_path_factory) -> Path:
 
 
 class ZonedDistrict:
-    """The built synthetic district with known zoning imported (etl.zoning.synth_plan)."""
+    """The built synthetic district with known zoning imported (synth.plan)."""
 
     def __init__(self, model: Path, plan_files: list[Path], expected: dict, report: dict):
         self.model = model  # model directory: stadsmodel.gpkg with the zoning layers added
@@ -130,13 +130,13 @@ def zoned_district(synth_input, built_district, tmp_path_factory) -> ZonedDistri
     """`built_district` with the synthetic plan and monuments imported, as the demo does.
 
     The plan is written next to copies of bag.gpkg and truth.json and imported into a copy of the model
-    directory, so the shared `synth_input` and `built_district` stay as etl.synth and the ETL wrote them.
+    directory, so the shared `synth_input` and `built_district` stay as synth.district and the ETL wrote them.
     """
     import json
     import shutil
 
     from etl.zoning import import_zoning
-    from etl.zoning.synth_plan import write_synthetic_plan
+    from synth.plan import write_synthetic_plan
 
     root = tmp_path_factory.mktemp("zoned")
     inputs = root / "input"

@@ -21,7 +21,7 @@ from functools import lru_cache
 import numpy as np
 from pyproj import Transformer
 
-from stadsmodel.crs import etrs89_to_rdnap, rdnap_to_etrs89  # the shared converter; also imported from here
+from core.crs import etrs89_to_rdnap, rdnap_to_etrs89  # the shared converter; also imported from here
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from stadsmodel.errors import InputError, SkipLog
+from core.errors import InputError, SkipLog
 from tiles.mesh import concat_ranges
 from tiles.metadata import Attributes
 

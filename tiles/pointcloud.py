@@ -18,8 +18,8 @@ import laspy
 import numpy as np
 import orjson
 
-from stadsmodel.crs import in_rd_bounds
-from stadsmodel.errors import InputError, TilingError
+from core.crs import in_rd_bounds
+from core.errors import InputError, TilingError
 from tiles.georef import LocalFrame
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from stadsmodel.errors import TilingError
+from core.errors import TilingError
 from tiles.georef import LocalFrame
 from tiles.gltf import write_glb
 from tiles.mesh import column_extent, triangulate

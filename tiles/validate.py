@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from stadsmodel.config import ROOT
-from stadsmodel.errors import InputError
+from core.config import ROOT
+from core.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ import pyogrio.errors
 import shapely
 from pyproj import CRS
 
-from stadsmodel.crs import RD_BOUNDS, RD_NEW
-from stadsmodel.errors import InputError, SkipLog
+from core.crs import RD_BOUNDS, RD_NEW
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Iterator
 import laspy
 import numpy as np
 
-from stadsmodel.crs import RD_BOUNDS, in_rd_bounds
-from stadsmodel.errors import InputError
+from core.crs import RD_BOUNDS, in_rd_bounds
+from core.errors import InputError
 
 
 # EPSG codes that mean RD New coordinates: RD New itself, and RD New + NAP (a compound CRS whose parts are

@@ -50,8 +50,8 @@ from etl.readers import (
     require_exists,
 )
 from etl.readers.gml import GeometryError, children, invalid_reason, iter_elements, local_name, parse_geometry
-from stadsmodel.crs import RD_NEW
-from stadsmodel.errors import InputError, SkipLog
+from core.crs import RD_NEW
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

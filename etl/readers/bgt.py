@@ -50,8 +50,8 @@ from etl.readers import (
 )
 from etl.readers.bag import bag_digits
 from etl.readers.gml import LOCAL_NAMES, GeometryBatch, children, iter_elements, srs_problem
-from stadsmodel.crs import RD_NEW
-from stadsmodel.errors import InputError, SkipLog
+from core.crs import RD_NEW
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

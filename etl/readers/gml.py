@@ -30,7 +30,7 @@ from lxml import etree
 from shapely import GeometryType
 from shapely.geometry.base import BaseGeometry
 
-from stadsmodel.errors import InputError
+from core.errors import InputError
 
 # Maximum distance (m) between a stroked arc and the true arc, and the largest angle one straight
 # segment may span. 1 cm is below BGT's own coordinate precision (mm, but ~10 cm accuracy).

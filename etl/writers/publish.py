@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from etl.writers.store import STORE_NAME
-from stadsmodel.errors import InputError, LiftingError
+from core.errors import InputError, LiftingError
 
 log = logging.getLogger(__name__)
 

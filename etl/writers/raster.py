@@ -11,7 +11,7 @@ import rasterio.shutil
 from rasterio.io import MemoryFile
 
 from etl.grid import GridSpec
-from stadsmodel.crs import RD_NEW
+from core.crs import RD_NEW
 
 
 # One set of COG options for every raster product (single-machine and tiled builds write the same bytes).

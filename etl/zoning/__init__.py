@@ -27,7 +27,7 @@ from etl.zoning.imro import LAYERS as IMRO_LAYERS, is_imro, read_imro
 from etl.zoning.monuments import rce_kind, read_rce
 from etl.zoning.omgevingsplan import is_omgevingsplan, read_omgevingsplan
 from etl.zoning.store import write_layers
-from stadsmodel.errors import InputError, SkipLog
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from lxml import etree
 
 from etl.zoning.geometry import plan_geometry
 from etl.readers.gml import GeometryError, srs_problem
-from stadsmodel.errors import InputError, SkipLog
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from pyproj import Transformer
 from shapely import make_valid, transform
 from shapely.geometry import MultiPolygon, Polygon, shape
 
-from stadsmodel.errors import InputError, SkipLog
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

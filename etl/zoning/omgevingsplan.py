@@ -22,7 +22,7 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from etl.zoning.geometry import plan_geometry
 from etl.readers.gml import GeometryError, srs_problem
-from stadsmodel.errors import InputError, SkipLog
+from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from stadsmodel.crs import RD_NEW
+from core.crs import RD_NEW
 
 log = logging.getLogger(__name__)
 

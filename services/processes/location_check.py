@@ -32,9 +32,9 @@ from typing import Any
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point
 
-from services.gpkg import gpkg_geometries
+from core.gpkg import gpkg_geometries
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
-from stadsmodel.crs import etrs89_to_rdnap
+from core.crs import etrs89_to_rdnap
 
 LOGGER = logging.getLogger(__name__)
 

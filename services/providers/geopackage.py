@@ -51,7 +51,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from services.gpkg import gpkg_geometries
+from core.gpkg import gpkg_geometries
 
 LOGGER = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
-"""Accuracy of the ETL's heights against the generated world (etl.synth's truth.json), on a district with the
+"""Accuracy of the ETL's heights against the generated world (synth.district's truth.json), on a district with the
 nuisances real AHN and BAG have: footprints a few decimetres off the points, noise and outliers, chimneys and
 antennas, tree crowns over roof edges, dark roofs that return few pulses.
 
 The truth is what the generator made (the terrain along the true walls, the roof surface over the footprint),
-not a re-computation of the ETL's own definitions; see etl.synth._truth.
+not a re-computation of the ETL's own definitions; see synth.district._truth.
 
 Thresholds, for the panden whose roof can be measured (truth ``measurable``):
 - maaiveld, b3_h_dak_50p and b3_h_dak_70p within 5 cm of the truth for at least 99 % of them;

@@ -23,8 +23,8 @@ from etl.grid import ElevationGrids, GridSpec
 from etl.readers.bgt import read_bgt
 from etl.writers.publish import Publication, unusable_reason
 from stadsmodel.cli import main
-from stadsmodel.config import pipeline_config
-from stadsmodel.errors import LiftingError
+from core.config import pipeline_config
+from core.errors import LiftingError
 from tests.conftest import shared_path
 
 PRODUCTS = ("model.city.json", "model.city.jsonl", "stadsmodel.gpkg", "dtm.tif", "dsm.tif", "report.json")
@@ -33,7 +33,7 @@ PLAN = ("imro-b3partners", "NL.IMRO.0664.BPBS03-ON99_Goes.gml")
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory) -> Path:
-    from etl.synth import write_district
+    from synth.district import write_district
 
     out = tmp_path_factory.mktemp("real_inputs") / "input"
     write_district(out, buildings=12, seed=3, points_per_m2=4)

@@ -110,7 +110,7 @@ def assert_same_store(a: Path, b: Path) -> None:
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory) -> Path:
-    from etl.synth import write_district
+    from synth.district import write_district
 
     out = tmp_path_factory.mktemp("tiled") / "input"
     write_district(out, buildings=70, seed=11, points_per_m2=4)

@@ -21,7 +21,7 @@ TILE = 100.0
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory) -> Path:
-    from etl.synth import write_district
+    from synth.district import write_district
 
     out = tmp_path_factory.mktemp("served") / "input"
     write_district(out, buildings=25, seed=5, points_per_m2=3)

@@ -1,4 +1,4 @@
-"""An ETL-built store served from PostGIS: the zoned synthetic district (etl.synth → etl.build → zoning import)
+"""An ETL-built store served from PostGIS: the zoned synthetic district (synth.district → etl.build → zoning import)
 loaded with services.load into a database of its own, and `stadsmodel serve --postgres` beside `stadsmodel serve`
 on the GeoPackage.
 

@@ -1,4 +1,4 @@
-"""The location-check process on the zoned synthetic district (etl.synth → etl.build → zoning import): the
+"""The location-check process on the zoned synthetic district (synth.district → etl.build → zoning import): the
 processor directly, and over HTTP on loopback through OWSLib against the project's server (services.app).
 """
 

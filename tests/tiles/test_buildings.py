@@ -5,10 +5,10 @@ import numpy as np
 import orjson
 import pytest
 
-from stadsmodel.errors import InputError
+from core.errors import InputError
 from tests.conftest import shared_path
 from tests.tiles import gltf_read
-from tests.tiles.synthetic import write_district
+from synth.model import write_district
 from tiles import tile_model
 from tiles.georef import ecef_to_rdnap
 from tiles.validate import validate_tileset
@@ -166,7 +166,7 @@ def test_worker_processes_write_the_same_tiles(tmp_path, monkeypatch):
 
 
 def test_unusable_geometry_is_skipped_with_its_reason(tmp_path):
-    from tests.tiles.synthetic import HEADER, feature, footprints
+    from synth.model import HEADER, feature, footprints
 
     good = [feature(b) for b in footprints(4, seed=3)]
     bad_index, bad_vertex, bad_ring = (orjson.loads(orjson.dumps(f)) for f in good[1:4])

@@ -7,7 +7,7 @@ import laspy
 import numpy as np
 import pytest
 
-from stadsmodel.errors import InputError
+from core.errors import InputError
 from tests.conftest import shared_path
 from tiles.georef import ecef_to_rdnap
 from tiles.pointcloud import tile_pointcloud

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import shared_path
-from tests.tiles.synthetic import write_district
+from synth.model import write_district
 from tiles import tile_model
 from tiles.validate import validate_command, validate_tileset
 

@@ -67,7 +67,7 @@ def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Pa
     The zoning goes into a copy of the store, so the session's `built_district` stays as the ETL wrote it.
     """
     from etl.zoning import import_zoning
-    from etl.zoning.synth_plan import write_synthetic_plan
+    from synth.plan import write_synthetic_plan
     from tiles import tile_model
 
     base = tmp_path_factory.mktemp("viewer")
@@ -88,7 +88,7 @@ def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Pa
 
 @pytest.fixture(scope="session")
 def expected_zoning(viewer_site: Path) -> dict:
-    """Per pand what the location check must answer (etl.zoning.synth_plan's expected.json)."""
+    """Per pand what the location check must answer (synth.plan's expected.json)."""
     return json.loads((viewer_site / "expected.json").read_text(encoding="utf-8"))["panden"]
 
 

@@ -12,7 +12,7 @@ from lxml import etree
 
 from etl.zoning import import_zoning
 from etl.zoning.imro import LAYERS
-from stadsmodel.errors import InputError
+from core.errors import InputError
 from tests.conftest import shared_path
 
 

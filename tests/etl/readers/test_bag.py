@@ -13,7 +13,7 @@ import pytest
 import shapely
 
 from etl.readers.bag import PAND_COLUMNS_OUT, VBO_COLUMNS_OUT, aggregate_verblijfsobjecten, normalise_id, read_bag
-from stadsmodel.errors import InputError
+from core.errors import InputError
 from tests.conftest import shared_path
 
 GONE = {"Pand gesloopt", "Niet gerealiseerd pand", "Pand ten onrechte opgevoerd"}

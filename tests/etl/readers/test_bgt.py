@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from etl.readers.bgt import COLUMNS, DEFAULT_OBJECT_TYPES, read_bgt
-from stadsmodel.errors import InputError
+from core.errors import InputError
 from tests.conftest import shared_path
 
 OTTERLO_BBOX = (178637, 452437, 185514, 459534)

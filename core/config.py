@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from stadsmodel.errors import ConfigError
+from core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "config"

@@ -9,7 +9,21 @@ import threading
 
 RD_NEW = "EPSG:28992"
 RD_NAP = "EPSG:7415"
-CITYJSON_CRS_URI = "https://www.opengis.net/def/crs/EPSG/0/7415"
+CITYJSON_CRS_URI = "https://www.opengis.net/def/crs/EPSG/0/7415"  # CityJSON's form: https
+
+# OGC API URIs (http, as OGC API Features Part 2 spells them)
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+CRS84H_URI = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
+
+
+def epsg_uri(code: int | str) -> str:
+    """The OGC URI of an EPSG code: ``epsg_uri(28992)`` → ``http://www.opengis.net/def/crs/EPSG/0/28992``."""
+    return f"http://www.opengis.net/def/crs/EPSG/0/{code}"
+
+
+RD_NEW_URI = epsg_uri(28992)
+RD_NAP_URI = epsg_uri(7415)
+WGS84_LATLON_URI = epsg_uri(4326)
 
 # Plausible RD New extent for the Netherlands incl. territorial waters (metres). Used to catch
 # point clouds or layers that are in another CRS (e.g. lon/lat or UTM) before they do harm.

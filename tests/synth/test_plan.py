@@ -1,4 +1,4 @@
-"""The synthetic plan over the real synthetic district (etl.synth → etl.build → zoning import), checked pand
+"""The synthetic plan over the real synthetic district (synth.district → etl.build → zoning import), checked pand
 by pand against the answers known in advance (expected.json, from the plan and the district's truth.json).
 """
 
@@ -10,9 +10,9 @@ import sqlite3
 import pytest
 
 from etl.zoning import import_zoning
-from etl.zoning.synth_plan import EXCEEDANCE_M, HEADROOM_M, write_synthetic_plan
+from synth.plan import EXCEEDANCE_M, HEADROOM_M, write_synthetic_plan
 from services.processes.location_check import check_location, open_store
-from stadsmodel.errors import InputError
+from core.errors import InputError
 
 # The model's measured height (b3_h_dak_max − b3_h_maaiveld, from noisy points) against the true height.
 HEIGHT_TOLERANCE_M = 0.15

@@ -1,4 +1,4 @@
-"""Synthetic zoning with known answers for a synthetic district (etl.synth): an IMRO2012 bestemmingsplan
+"""Synthetic zoning with known answers for a synthetic district (synth.district): an IMRO2012 bestemmingsplan
 GML, RCE-format monument and gezicht GeoJSON, and ``expected.json`` with the answer the location check must
 give for each pand. Written into DIR/zoning/, in the real formats, so `stadsmodel zoning import` reads them.
 
@@ -34,8 +34,8 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
-from stadsmodel.crs import rdnap_to_etrs89
-from stadsmodel.errors import InputError
+from core.crs import rdnap_to_etrs89
+from core.errors import InputError
 
 PLAN_ID = "NL.IMRO.9999.SYNTH-0001"
 PLAN_NAAM = "Bestemmingsplan Synthetische Wijk"
@@ -107,7 +107,7 @@ def _read_truth(path: Path) -> dict[str, dict]:
     except json.JSONDecodeError as e:
         raise InputError(path, f"not valid JSON: {e}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("panden"), dict):
-        raise InputError(path, "no 'panden' object (the truth file etl.synth writes)")
+        raise InputError(path, "no 'panden' object (the truth file synth.district writes)")
     return doc["panden"]
 
 

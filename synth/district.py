@@ -42,8 +42,8 @@ import shapely
 from shapely.geometry import Polygon
 from tqdm import tqdm
 
-from stadsmodel.crs import RD_NAP, RD_NEW
-from stadsmodel.errors import StadsmodelError
+from core.crs import RD_NAP, RD_NEW
+from core.errors import StadsmodelError
 
 log = logging.getLogger(__name__)
 
@@ -1533,7 +1533,7 @@ def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
         _, lokaal = _ids(d.seed, "overbruggingsdeel", sum(1 for t in d.s_type[:s] if t == "overbruggingsdeel"))
         bridges[lokaal] = {"h_dek": h, "relatieve_hoogteligging": 1}
     return {"crs": RD_NAP, "seed": d.seed, "panden": panden, "water_level": d.water_level, "bridges": bridges,
-            "about": "etl.synth._truth documents each value"}
+            "about": "synth.district._truth documents each value"}
 
 
 def _outline_median(footprints: np.ndarray, terrain: Terrain, misalignment: Misalignment | None = None,

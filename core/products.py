@@ -1,0 +1,36 @@
+"""Names of the products and store layers: the contract between build, zoning import, tiles and serve.
+
+A build folder (``stadsmodel build --out OUT``) holds the files below; ``serve --data OUT`` and ``tiles`` read
+them by these names only.
+"""
+
+from __future__ import annotations
+
+MODEL_JSON = "model.city.json"          # CityJSON 2.0, one shared vertex list
+MODEL_JSONL = "model.city.jsonl"        # CityJSONSeq, one CityJSONFeature per line
+STORE_NAME = "stadsmodel.gpkg"          # the GeoPackage store (RD New)
+DTM_NAME = "dtm.tif"
+DSM_NAME = "dsm.tif"
+RASTER_NAMES = (DTM_NAME, DSM_NAME)
+REPORT_NAME = "report.json"             # the build's run report
+REJECTED_REPORT_NAME = "report.rejected.json"  # the report of a build that was not published
+ZONING_REPORT_NAME = "zoning_report.json"
+TILES_DIR = "tiles"                     # what `serve` publishes at /tiles/
+TILES_INDEX = "index.json"              # the tilesets `stadsmodel tiles` wrote
+
+# Store layers. `build` owns BUILDINGS, ADDRESSES and the bgt_* layers; every other layer belongs to its importer.
+BUILDINGS = "buildings"
+ADDRESSES = "addresses"
+BGT_PREFIX = "bgt_"
+ETL_LAYERS = (BUILDINGS, ADDRESSES)
+
+IMRO_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "bouwvlak", "functieaanduiding",
+               "bouwaanduiding", "gebiedsaanduiding", "maatvoering", "figuur")
+OW_LAYERS = ("ow_locatie", "ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
+MONUMENT_LAYERS = ("monumenten", "beschermde_gezichten")
+ZONING_LAYERS = IMRO_LAYERS + OW_LAYERS + MONUMENT_LAYERS
+
+
+def is_etl_layer(name: str) -> bool:
+    """A layer `build` writes (and replaces as a whole on every build)."""
+    return name in ETL_LAYERS or name.startswith(BGT_PREFIX)
