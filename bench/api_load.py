@@ -1,14 +1,14 @@
 """Load benchmark of the OGC API (not a test): p50/p99 latency and successful requests/s at 1, 8 and 32 clients.
 
-Usage: .venv/bin/python bench/api_load.py [DATA_DIR] [--seconds 5] [--clients 1 8 32]
+Usage: .venv/bin/python bench/api_load.py [DATA_DIR | --buildings 10000] [--seconds 5] [--clients 1 8 32]
 
 Only successful (2xx) responses count, in the latencies and as throughput (ok/s); failed requests (HTTP status
 ≥ 300, dropped connections, timeouts) are counted apart, by kind. Each request draws its page offset, item id,
 bbox position or CQL2 threshold from a seeded RNG (per worker), so no request repeats one a cache has seen:
 the figures are reproducible, not flattered.
 
-DATA_DIR holds stadsmodel.gpkg (default: a small store from ../shared/data, as the tests build it; for the
-issue's figures use the synthetic 100k district: stadsmodel synth + build). The same file is served twice,
+DATA_DIR holds stadsmodel.gpkg; without it the run builds one first, as a user would (synth.district, then
+etl.build on it: ``--buildings`` panden, default 10,000 as in README). The same file is served twice,
 each time by its own server process (one uvicorn worker; the load comes from this process), and the figures
 are printed side by side:
 
@@ -34,7 +34,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scripts.tools import free_port
 
 CLIENTS = (1, 8, 32)
 REQUEST_TIMEOUT = 30.0  # seconds; a slower answer counts as failed (ReadTimeout), so each cell stays bounded
@@ -142,12 +143,6 @@ def bench(label: str, base: str, seconds: float, clients: list[int]) -> dict[tup
     return cells
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ServerProcess:
     """``api_load.py --serve PROVIDER DATA PORT`` in a child process, until the context ends."""
 
@@ -211,19 +206,33 @@ def serve(provider: str, data: Path, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
+def build_store(work: Path, buildings: int) -> Path:
+    """A synthetic district of ``buildings`` panden through the ETL: work/model with stadsmodel.gpkg."""
+    from etl.build import build_model
+    from synth.district import write_district
+
+    t = time.perf_counter()
+    district = work / "district"
+    write_district(district, buildings=buildings, seed=1)
+    build_model(bgt=[district / "bgt"], bag=[district / "bag.gpkg"], ahn=sorted((district / "ahn").glob("*.laz")),
+                out=work / "model", progress=False)
+    print(f"synthetic district of {buildings} panden built in {time.perf_counter() - t:.1f} s", flush=True)
+    return work / "model"
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
         serve(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("data", nargs="?", type=Path)
+    ap.add_argument("data", nargs="?", type=Path, help="a model directory from `stadsmodel build`")
+    ap.add_argument("--buildings", type=int, default=10_000,
+                    help="without DATA: panden of the synthetic district built for the run (default 10000)")
     ap.add_argument("--seconds", type=float, default=5.0, help="per workload and concurrency (default 5)")
     ap.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS), help="concurrencies (default 1 8 32)")
     a = ap.parse_args()
     if a.data is None:
-        from tests.services.conftest import write_store
-
-        a.data = write_store(Path(tempfile.mkdtemp(prefix="stadsmodel-bench-")) / "model")
+        a.data = build_store(Path(tempfile.mkdtemp(prefix="stadsmodel-bench-")), a.buildings)
     gpkg = (a.data / "stadsmodel.gpkg").resolve()
     print(f"data: {gpkg}  ({a.seconds:.0f} s per cell; each provider in its own one-worker uvicorn process; "
           f"{os.cpu_count()} CPUs)", flush=True)

@@ -25,7 +25,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.config import ROOT, pipeline_config
+
 PYTHON = Path(sys.executable)
 STADSMODEL = PYTHON.with_name("stadsmodel")
 
@@ -75,10 +76,7 @@ class Run:
 
 def pipeline_chunk_points() -> int:
     """The chunk size the ETL reads points in (config/pipeline.yml), so the decode does the same reads."""
-    import yaml
-
-    config = yaml.safe_load((ROOT / "config" / "pipeline.yml").read_text(encoding="utf-8"))
-    return int(next(v["chunk_points"] for v in config.values() if isinstance(v, dict) and "chunk_points" in v))
+    return int(pipeline_config()["lifting"]["chunk_points"])
 
 
 def best(runs: list[Run]) -> Run:

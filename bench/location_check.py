@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -31,11 +30,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from etl.zoning.store import write_layers  # noqa: E402
-from services.processes.location_check import (LocationCheckProcessor, check_location,  # noqa: E402
-                                               open_store)
+from etl.zoning.store import write_layers
+from services.processes.location_check import LocationCheckProcessor, check_location, open_store
 
 X0, Y0 = 150000.0, 460000.0
 PITCH = 20.0  # metres between building centres, as in a Dutch residential area
@@ -199,7 +195,7 @@ def write_store(d: Path, n_buildings: int, n_zoning: int, rng) -> tuple[np.ndarr
                 "bron": f"bench-{p}.gml", "bron_type": "imro"}
         layers["bestemmingsplangebied"] = [{"identificatie": plan["plan_id"], "naam": plan["plan_naam"],
                                             "geometry": plans[p]}]
-        for name, rows in layers.items():
+        for rows in layers.values():
             for r in rows:
                 r.update(plan, object_id=r["identificatie"], verwijzing_regels=None)
         write_layers(gpkg, layers, plan["plan_id"])

@@ -28,7 +28,7 @@ SMALL = {
     "etl_build": ["--sizes", "1000", "--workdir", "{work}/etl"],
     "scale": ["--sizes", "1000", "--workers", "1", "2", "--workdir", "{work}/scale"],
     "tiles_build": ["--sizes", "2000", "--points", "500000"],
-    "api_load": ["--seconds", "2", "--clients", "1", "8"],
+    "api_load": ["--buildings", "300", "--seconds", "2", "--clients", "1", "8"],
     "location_check": ["--buildings", "10000", "--zoning", "4000", "--queries", "500"],
     "viewer": ["--buildings", "60", "--runs", "1", "--clicks", "3", "--step-timeout", "120"],
 }

@@ -18,20 +18,16 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from synth.model import write_district  # noqa: E402
-from tiles import tile_model  # noqa: E402
-from tiles.georef import rdnap_to_etrs89  # noqa: E402
-from tiles.pointcloud import tile_pointcloud  # noqa: E402
+from synth.model import write_district
+from tiles import tile_model
+from tiles.georef import rdnap_to_etrs89
+from tiles.pointcloud import tile_pointcloud
 
 
 def bench_buildings(n: int, work: Path) -> None:

@@ -8,16 +8,14 @@ click-to-panel latency, in Debian's Chromium (headless, WebGL on SwiftShader) ag
 Times count from navigation start. SwiftShader renders on the CPU, so the figures are an upper bound
 for a machine with a GPU; on a busy 2-core machine they vary by tens of percent between runs. Every wait
 has a time limit (--step-timeout); a step that runs out stops the run with the step's name. Chromium:
-$STADSMODEL_CHROMIUM, else chromium or chromium-browser on PATH, else /usr/lib/chromium/chromium.
+$STADSMODEL_CHROMIUM, else where Debian or Ubuntu install it (scripts/tools.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,25 +25,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-]
+sys.path.insert(0, str(ROOT))
+
+from scripts.tools import CHROMIUM_ARGS, CHROMIUM_SETUP, find_chromium, free_port
+
 VIEWPORT = {"width": 1280, "height": 800}
 STEP_TIMEOUT_MS = 120_000
 
 
 class StepFailed(SystemExit):
     """A step of the benchmark did not finish (in time): the message names the run and the step."""
-
-
-def find_chromium() -> str:
-    candidates = [os.environ.get("STADSMODEL_CHROMIUM"), shutil.which("chromium"), shutil.which("chromium-browser"),
-                  "/usr/lib/chromium/chromium"]
-    found = next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
-    if found is None:
-        raise SystemExit("Chromium not found: set STADSMODEL_CHROMIUM, or apt-get install chromium")
-    return found
 
 
 def wait(page, step: str, js: str, arg=None, timeout_ms: float | None = None):
@@ -77,8 +66,8 @@ def wait_for(page, step: str, js: str, arg=None, timeout_ms: float | None = None
 def build_site(work: Path, buildings: int, seed: int) -> Path:
     """Synthetic district → ETL → synthetic plan and monuments → 3D Tiles, in work/site."""
     from etl.build import build_model
-    from synth.district import write_district
     from etl.zoning import import_zoning
+    from synth.district import write_district
     from synth.plan import write_synthetic_plan
     from tiles import tile_model
 
@@ -95,9 +84,7 @@ def build_site(work: Path, buildings: int, seed: int) -> Path:
 
 
 def start_server(site: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     exe = Path(sys.executable).with_name("stadsmodel")
     proc = subprocess.Popen([str(exe), "serve", "--data", str(site), "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -164,6 +151,8 @@ def main() -> None:
     args = ap.parse_args()
     STEP_TIMEOUT_MS = args.step_timeout * 1000
     chromium = find_chromium()
+    if chromium is None:
+        raise SystemExit(f"Chromium not found: {CHROMIUM_SETUP}")
 
     from playwright.sync_api import sync_playwright
 
@@ -174,7 +163,7 @@ def main() -> None:
         first, loaded, latency = [], [], []
         try:
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS,
+                browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS,
                                              timeout=STEP_TIMEOUT_MS)
                 for run in range(args.runs):
                     context = browser.new_context(viewport=VIEWPORT)

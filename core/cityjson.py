@@ -13,9 +13,10 @@ Orientation follows CityJSON: seen from outside the solid, exterior rings are co
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import shapely
@@ -61,7 +62,8 @@ def _solid_shell(poly: Polygon, z_ground: float, z_roof: float, base: int) -> tu
     return verts, surfaces, values
 
 
-def lod12_solid(footprint: Polygon | MultiPolygon, z_ground: float, z_roof: float, base: int = 0) -> tuple[np.ndarray, dict]:
+def lod12_solid(footprint: Polygon | MultiPolygon, z_ground: float, z_roof: float,
+                base: int = 0) -> tuple[np.ndarray, dict]:
     """A LoD1.2 block: flat roof at `z_roof`, ground at `z_ground`, walls on every footprint edge
     (holes included). A MultiPolygon footprint gives a MultiSolid."""
     shells, values, verts = [], [], []
@@ -173,10 +175,10 @@ def feature(o: CityObject, transform: dict) -> dict:
             "vertices": vertices}
 
 
-
-def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: int = 70) -> CityObject:
-    """A Building with its LoD1.2 solid (roof at the configured percentile, as 3DBAG), or without geometry
-    when the heights are unknown (the building is then flagged, never dropped)."""
+def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: int) -> CityObject:
+    """A Building with its LoD1.2 solid (roof at ``b3_h_dak_<roof_percentile>p``, as 3DBAG; the ETL passes
+    lifting.lod12_roof_percentile), or without geometry when the heights are unknown (the building is then
+    flagged, never dropped)."""
     z_ground = attributes.get("b3_h_maaiveld")
     z_roof = attributes.get(f"b3_h_dak_{roof_percentile}p")
     attrs = {k: v for k, v in attributes.items() if k not in NON_ATTRIBUTES}

@@ -36,6 +36,18 @@ class TilingError(StadsmodelError):
     """3D Tiles could not be produced or fail validation."""
 
 
+class ToolMissing(StadsmodelError):
+    """A required external tool (node, an npm package, Chromium) is not installed.
+
+    A setup problem, not bad input: the message names the tool and the command that installs it.
+    """
+
+    def __init__(self, tool: str, setup: str, detail: str | None = None):
+        self.tool = tool
+        self.setup = setup
+        super().__init__(f"{tool} is not installed" + (f" ({detail})" if detail else "") + f"; run: {setup}")
+
+
 @dataclass
 class Skipped:
     """One feature left out, with where it came from and why (goes into report.json)."""
@@ -57,7 +69,7 @@ class SkipLog:
     def add(self, path: str | Path, feature: str | None, reason: str) -> None:
         self.items.append(Skipped(str(path), feature, reason))
 
-    def extend(self, other: "SkipLog") -> None:
+    def extend(self, other: SkipLog) -> None:
         self.items.extend(other.items)
 
     def __len__(self) -> int:

@@ -18,7 +18,9 @@ ZONING_REPORT_NAME = "zoning_report.json"
 TILES_DIR = "tiles"                     # what `serve` publishes at /tiles/
 TILES_INDEX = "index.json"              # the tilesets `stadsmodel tiles` wrote
 
-# Store layers. `build` owns BUILDINGS, ADDRESSES and the bgt_* layers; every other layer belongs to its importer.
+# Store layers, each with one writer. `build` owns BUILDINGS, ADDRESSES and the bgt_* layers and replaces them on
+# every build (etl.writers.store refuses any other); `zoning import` owns ZONING_LAYERS and edits them in place
+# (etl.zoning.store refuses any other); a rebuild carries every layer it does not own over (etl.writers.publish).
 BUILDINGS = "buildings"
 ADDRESSES = "addresses"
 BGT_PREFIX = "bgt_"

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import logging
-import os
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -24,27 +23,37 @@ import pandas as pd
 import shapely
 from tqdm import tqdm
 
-from etl.footprint_index import FootprintIndex
-from etl.grid import ElevationGrids, GridSpec
-from etl.lifting import PointScan, SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
-from core.cityjson import building_object
-from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
-from etl.readers.bag import normalise_id, read_bag
-from etl.readers.bgt import read_bgt
-from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
-from core.cityjson import CityObject
-from etl.writers.cityjson import write_cityjson, write_cityjsonseq
-from etl.writers.publish import REPORT_NAME, Publication, unusable_reason
-from etl.writers.raster import write_cog
-from etl.writers.store import STORE_NAME, write_store
+from core.atomic import write_json
+from core.cityjson import CityObject, building_object
 from core.config import pipeline_config
 from core.crs import RD_NEW
 from core.errors import InputError, LiftingError, SkipLog
+from core.lasfile import LasFile, inspect_las
+from core.products import (
+    ADDRESSES,
+    BGT_PREFIX,
+    BUILDINGS,
+    DSM_NAME,
+    DTM_NAME,
+    MODEL_JSON,
+    MODEL_JSONL,
+    REPORT_NAME,
+    STORE_NAME,
+)
+from etl.boxes import Box, intersection
+from etl.footprint_index import FootprintIndex
+from etl.grid import ElevationGrids, GridSpec
+from etl.lifting import PointScan, SurfaceIndex, building_heights, maaiveld_heights, scan_point_clouds
+from etl.readers.ahn import PointChunk, iter_point_chunks
+from etl.readers.bag import normalise_id, read_bag
+from etl.readers.bgt import read_bgt
+from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
+from etl.writers.cityjson import quantised_features, write_model
+from etl.writers.publish import Publication, unusable_reason
+from etl.writers.raster import write_cog
+from etl.writers.store import StoreLayer, write_store
 
 log = logging.getLogger(__name__)
-
-MODEL_JSON = "model.city.json"
-MODEL_JSONL = "model.city.jsonl"
 
 
 @dataclass
@@ -118,11 +127,11 @@ def clean_geometries(frame: gpd.GeoDataFrame, scale: float, source: str, skipped
     return frame
 
 
-def _inspect_point_clouds(paths: Sequence[Path], skipped: SkipLog) -> list[AhnFile]:
+def _inspect_point_clouds(paths: Sequence[Path], skipped: SkipLog) -> list[LasFile]:
     files, refused = [], []
     for p in paths:
         try:
-            files.append(inspect_ahn(p))
+            files.append(inspect_las(p))
         except InputError as e:
             log.warning("%s", e)
             skipped.add(e.path, None, e.reason)
@@ -144,7 +153,8 @@ class VectorInputs:
     bag_counts_in: dict[str, int]
 
 
-def bgt_layers_from(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, int]]:
+def bgt_layers_from(paths: Sequence[Path], cfg: dict,
+                    skipped: SkipLog) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, int]]:
     """The configured BGT layers of `paths`; the ones that become CityJSON surfaces snapped to the output grid."""
     result = read_bgt(list(paths), object_types=list(cfg["bgt"]), skip_broken_files=True)
     skipped.extend(result.skipped)
@@ -160,7 +170,8 @@ def bgt_layers_from(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple
     return layers, result.counts_in
 
 
-def bag_footprints(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, int]]:
+def bag_footprints(paths: Sequence[Path], cfg: dict,
+                   skipped: SkipLog) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[str, int]]:
     """BAG panden (snapped footprints) and verblijfsobjecten."""
     result = read_bag(list(paths))
     skipped.extend(result.skipped)
@@ -169,7 +180,7 @@ def bag_footprints(paths: Sequence[Path], cfg: dict, skipped: SkipLog) -> tuple[
 
 
 def read_vector_inputs(bgt: Sequence[Path], bag: Sequence[Path], cfg: dict, skipped: SkipLog,
-                       watch: "_Stopwatch") -> VectorInputs:
+                       watch: _Stopwatch) -> VectorInputs:
     with watch.stage("read BGT"):
         bgt_layers, bgt_counts_in = bgt_layers_from(bgt, cfg, skipped)
     with watch.stage("read BAG"):
@@ -198,9 +209,6 @@ def lift_margin(cfg: dict) -> float:
     return DTM_FILL_DISTANCE + float(lift_cfg["maaiveld_ring_offset"]) + 2.0 + 2 * float(cfg["rasters"]["resolution"])
 
 
-Box = tuple[float, float, float, float]  # minx, miny, maxx, maxy (RD New)
-
-
 def modelled_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], cfg: dict) -> Box:
     """The area the model covers: its footprints and BGT features, plus the distance lifting looks beyond them."""
     boxes = np.array([footprints.total_bounds] + [layer.total_bounds for layer in bgt_layers.values() if len(layer)])
@@ -209,26 +217,22 @@ def modelled_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDat
             float(boxes[:, 2].max() + m), float(boxes[:, 3].max() + m))
 
 
-def _xy_box(f: AhnFile) -> Box:
+def xy_box(f: LasFile) -> Box:
+    """The extent in plan a point cloud's header claims."""
     return f.bounds[0], f.bounds[1], f.bounds[3], f.bounds[4]
 
 
-def _intersection(a: Box, b: Box) -> Box | None:
-    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
-    return box if box[0] <= box[2] and box[1] <= box[3] else None
-
-
-def point_clouds_over(files: Sequence[AhnFile], area: Box, skipped: SkipLog) -> list[AhnFile]:
+def point_clouds_over(files: Sequence[LasFile], area: Box, skipped: SkipLog) -> list[LasFile]:
     """The point clouds whose header extent reaches the modelled area; the others are reported and skipped
     (an empty file, or a tile of somewhere else, adds nothing but work)."""
     kept, refused = [], []
     for f in files:
-        box = _xy_box(f)
+        box = xy_box(f)
         if f.point_count == 0:
             reason = "the file holds no points"
         elif not np.all(np.isfinite(box)):
             reason = f"the header gives no finite extent ({', '.join(map(str, box))})"
-        elif _intersection(box, area) is None:
+        elif intersection(box, area) is None:
             reason = (f"its extent {box[0]:.0f},{box[1]:.0f} – {box[2]:.0f},{box[3]:.0f} does not overlap the "
                       f"modelled area {area[0]:.0f},{area[1]:.0f} – {area[2]:.0f},{area[3]:.0f}: nothing to lift")
         else:
@@ -242,13 +246,13 @@ def point_clouds_over(files: Sequence[AhnFile], area: Box, skipped: SkipLog) -> 
     return kept
 
 
-def model_grid(footprints: gpd.GeoDataFrame, files: Sequence[AhnFile], area: Box, resolution: float) -> GridSpec:
+def model_grid(footprints: gpd.GeoDataFrame, files: Sequence[LasFile], area: Box, resolution: float) -> GridSpec:
     """The DTM/DSM grid: the footprints and the point clouds' extents, each point cloud cut to the modelled area.
 
     A header's extent is never trusted beyond the area (a header may claim anything): the grid's size is bounded
     by the vector data actually read.
     """
-    boxes = [tuple(footprints.total_bounds)] + [_intersection(_xy_box(f), area) for f in files]
+    boxes = [tuple(footprints.total_bounds)] + [intersection(xy_box(f), area) for f in files]
     b = np.array([box for box in boxes if box is not None])
     return GridSpec.covering(b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max(), resolution)
 
@@ -272,10 +276,10 @@ class LiftedArea:
         return self.building_objects + [o for layer in self.lifted.values() for o in layer.objects]
 
 
-def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], files: Sequence[AhnFile],
+def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], files: Sequence[LasFile],
               spec: GridSpec, cfg: dict, skipped: SkipLog, footprint_source: str = "BAG",
-              watch: "_Stopwatch | None" = None, clip: tuple[float, float, float, float] | None = None,
-              home: tuple[float, float, float, float] | None = None, progress: bool | None = None,
+              watch: _Stopwatch | None = None, clip: Box | None = None, home: Box | None = None,
+              progress: bool | None = None,
               read_chunks: Callable[[Any, int], Iterator[PointChunk]] = iter_point_chunks) -> LiftedArea:
     """The core of the ETL: one streamed pass over the points of `files` → DTM/DSM on `spec`, building
     heights and LoD1.2 solids, lifted BGT surfaces. The single-machine build runs it once over everything;
@@ -311,7 +315,8 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
                     FootprintIndex(layer.geometry.values[sel], resolution=lift_cfg["label_resolution"]),
                     point_class, surf_offsets[t] + sel))
         total = sum(f.point_count for f in files)
-        with tqdm(total=total, unit="pt", unit_scale=True, desc="points", disable=not progress if progress is not None else None) as bar:
+        with tqdm(total=total, unit="pt", unit_scale=True, desc="points",
+                  disable=not progress if progress is not None else None) as bar:
             scan = scan_point_clouds(files, grids, buildings_index, surface_indexes, classes,
                                      int(lift_cfg["chunk_points"]), skipped, on_progress=bar.update,
                                      clip=clip, home=home, read_chunks=read_chunks)
@@ -357,8 +362,8 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
 def store_layers(buildings: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame | None,
                  bgt_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
     """The store's layers, in the store's order."""
-    layers = {"buildings": buildings, "addresses": addresses if addresses is not None else empty_addresses()}
-    layers.update({f"bgt_{t}": layer for t, layer in bgt_layers.items()})
+    layers = {BUILDINGS: buildings, ADDRESSES: addresses if addresses is not None else empty_addresses()}
+    layers.update({f"{BGT_PREFIX}{t}": layer for t, layer in bgt_layers.items()})
     return layers
 
 
@@ -383,10 +388,14 @@ def build_counts(cfg: dict, bgt_counts_in: dict, bgt_read: dict[str, int], bgt_l
     }
 
 
+def model_section(cfg: dict) -> dict:
+    """The `model` section of report.json: how the products model a building (the services' f=cityjson builds
+    the same LoD1.2 solid from the store with it)."""
+    return {"lod12_roof_percentile": int(cfg["lifting"]["lod12_roof_percentile"])}
+
+
 def write_report(out: Path, report: dict) -> None:
-    tmp = out / f".{REPORT_NAME}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, out / REPORT_NAME)
+    write_json(out / REPORT_NAME, report)
 
 
 def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], out: Path,
@@ -424,17 +433,16 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         buildings, scan = lifted.buildings, lifted.scan
 
         with watch.stage("write CityJSON"):
-            objects = lifted.objects
-            written = write_cityjson(objects, stage / MODEL_JSON, scale)
-            write_cityjsonseq(objects, stage / MODEL_JSONL, written["transform"], written["extent"])
+            write_model(stage / MODEL_JSON, stage / MODEL_JSONL, *quantised_features(lifted.objects, scale))
 
         with watch.stage("write store"):
-            store_counts = write_store(stage / STORE_NAME, store_layers(buildings, vectors.addresses, lifted.bgt_layers))
+            layers = store_layers(buildings, vectors.addresses, lifted.bgt_layers)
+            store_counts = write_store(stage / STORE_NAME, {n: StoreLayer.whole(f) for n, f in layers.items()})
 
         nodata = float(raster_cfg["nodata"])
         with watch.stage("write rasters"):
-            write_cog(stage / "dtm.tif", lifted.dtm_filled, spec, nodata)
-            write_cog(stage / "dsm.tif", lifted.dsm, spec, nodata)
+            write_cog(stage / DTM_NAME, spec, nodata, lifted.dtm_filled)
+            write_cog(stage / DSM_NAME, spec, nodata, lifted.dsm)
 
         timings["total"] = round(time.perf_counter() - t_start, 3)
         with_geometry = sum(o.geometry is not None for o in lifted.building_objects)
@@ -447,6 +455,7 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         report = {
             "complete": len(skipped) == 0,
             "inputs": {"bgt": [str(p) for p in bgt], "bag": [str(p) for p in bag], "ahn": [str(p) for p in ahn]},
+            "model": model_section(cfg),
             "counts": counts,
             "skipped_count": len(skipped),
             "skipped": skipped.as_json(),

@@ -21,7 +21,7 @@ class GridSpec:
     resolution: float
 
     @classmethod
-    def covering(cls, minx: float, miny: float, maxx: float, maxy: float, resolution: float) -> "GridSpec":
+    def covering(cls, minx: float, miny: float, maxx: float, maxy: float, resolution: float) -> GridSpec:
         # Snap to the resolution so rasters of neighbouring runs line up cell for cell; one cell of margin
         # keeps points and vertices that lie exactly on the far edge inside.
         x0 = np.floor(minx / resolution) * resolution
@@ -29,6 +29,12 @@ class GridSpec:
         width = int(np.floor((maxx - x0) / resolution)) + 1
         height = int(np.floor((y1 - miny) / resolution)) + 1
         return cls(float(x0), float(y1), width, height, resolution)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """minx, miny, maxx, maxy of the grid's cells."""
+        return (self.minx, self.maxy - self.height * self.resolution, self.minx + self.width * self.resolution,
+                self.maxy)
 
     @property
     def transform(self) -> Affine:

@@ -14,17 +14,19 @@ those of the roof itself, not of a chimney, an antenna, a bird or a neighbour's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from core.errors import InputError, SkipLog
+from core.lasfile import LasFile
 from etl.footprint_index import FootprintIndex, register_footprints
 from etl.grid import ElevationGrids, GridSpec, sample
-from etl.readers.ahn import AhnFile, PointChunk, iter_point_chunks
-from core.errors import InputError, SkipLog
+from etl.readers.ahn import PointChunk, iter_point_chunks
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class HeightsPerPolygon:
             self.labels.append(labels[keep])
             self.z.append(z[keep])
 
-    def summary(self, n_polygons: int, percentiles: Sequence[float], robust_extremes: bool = False) -> "HeightSummary":
+    def summary(self, n_polygons: int, percentiles: Sequence[float], robust_extremes: bool = False) -> HeightSummary:
         labels = np.concatenate(self.labels) if self.labels else np.empty(0, np.int32)
         z = np.concatenate(self.z) if self.z else np.empty(0, np.float32)
         return grouped_summary(labels, z, n_polygons, percentiles, robust_extremes)
@@ -67,7 +69,7 @@ class RoofPoints:
         if near.any():
             self.near.append((x[near], y[near], z[near], labels[near]))
 
-    def summary(self, n_polygons: int, percentiles: Sequence[float]) -> "HeightSummary":
+    def summary(self, n_polygons: int, percentiles: Sequence[float]) -> HeightSummary:
         x, y, z, labels = (np.concatenate([part[i] for part in self.near]) if self.near else np.empty(0)
                            for i in range(4))
         shifts, pt, fp, beside_shared = register_footprints(self.index.polygons, x, y, labels.astype(np.int64))
@@ -208,7 +210,7 @@ class PointScan:
 
 
 def scan_point_clouds(
-    files: Sequence[AhnFile],
+    files: Sequence[LasFile],
     grids: ElevationGrids,
     buildings: FootprintIndex,
     surfaces: Sequence[SurfaceIndex],
@@ -297,7 +299,8 @@ def maaiveld_heights(footprints: np.ndarray, dtm: np.ndarray, dtm_filled: np.nda
     result = _grouped_nanpercentile(which, sample(dtm, spec, coords[:, 0], coords[:, 1], nodata), n, percentile)
     missing = np.isnan(result)
     if missing.any():
-        filled = _grouped_nanpercentile(which, sample(dtm_filled, spec, coords[:, 0], coords[:, 1], nodata), n, percentile)
+        filled = _grouped_nanpercentile(which, sample(dtm_filled, spec, coords[:, 0], coords[:, 1], nodata), n,
+                                        percentile)
         result[missing] = filled[missing]
     return result
 

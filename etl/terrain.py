@@ -15,10 +15,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from core.cityjson import lifted_lines, lifted_surface
+from core.cityjson import CityObject, lifted_lines, lifted_surface
 from etl.grid import GridSpec, sample
 from etl.lifting import HeightSummary, grouped_summary
-from core.cityjson import CityObject
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,8 @@ def lift_layer(object_type: str, layer: gpd.GeoDataFrame, method: np.ndarray, ci
     return LiftedLayer(objects, np.round(h_min, 3), np.round(h_max, 3), notes)
 
 
-def _vertex_heights(coords: np.ndarray, method: np.ndarray, dtm: np.ndarray, spec: GridSpec, nodata: float) -> np.ndarray:
+def _vertex_heights(coords: np.ndarray, method: np.ndarray, dtm: np.ndarray, spec: GridSpec,
+                    nodata: float) -> np.ndarray:
     z = sample(dtm, spec, coords[:, 0], coords[:, 1], nodata)
     smooth = method == "smooth"
     if smooth.any():

@@ -18,8 +18,8 @@ Stages, named after what they produce:
    with `etl.build.lift_area` from the tile's point bins. It writes
    ``features.city.jsonl`` (CityJSONSeq), ``store-<layer>.pkl`` (the store's layers), ``dtm.tif``/``dsm.tif`` (the
    tile's cells) and, last, ``done.json`` with the hash of everything that went in.
-4. ``model products``: model.city.json, model.city.jsonl, stadsmodel.gpkg, dtm.tif, dsm.tif assembled from the
-   tiles in tile order, streamed tile by tile; report.json.
+4. ``model products``: model.city.json, model.city.jsonl, stadsmodel.gpkg, dtm.tif, dsm.tif from the tiles in
+   tile order, streamed tile by tile into the writers the single-machine build uses (`etl.writers`); report.json.
 
 A tile is done when its ``done.json`` holds the hash of its inputs now: the content digest of its vector
 parts and of its point bins, its bounds, window and grid, the pipeline configuration and the code version. A
@@ -54,34 +54,53 @@ import os
 import pickle
 import re
 import resource
-import shutil
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import rasterio
-import rasterio.shutil
-import rasterio.windows
 import shapely
 from tqdm import tqdm
 
-from etl.build import (MODEL_JSON, MODEL_JSONL, BuildReport, bag_footprints, bgt_layers_from, build_counts,
-                       check_inputs, clean_geometries, empty_addresses, flag_reasons, footprints_from_bgt, lift_area,
-                       lift_margin, model_grid, modelled_area, point_clouds_over, write_report)
-from etl.grid import GridSpec
-from etl.readers.ahn import AhnFile, PointChunk, inspect_ahn, iter_point_chunks
-from core.cityjson import CityObject, feature, header, make_transform
-from etl.writers.raster import COG_OPTIONS
-from etl.writers.publish import Publication, output_folder, unusable_reason
-from etl.writers.store import STORE_NAME, index_identifiers
+from core.atomic import atomic_open, atomic_path, temporary_sibling, write_json
+from core.cityjson import make_transform
 from core.config import ROOT, pipeline_config
 from core.crs import RD_NEW
 from core.errors import InputError, LiftingError, SkipLog, StadsmodelError
+from core.lasfile import LasFile, inspect_las
+from core.products import ADDRESSES, BGT_PREFIX, BUILDINGS, DSM_NAME, DTM_NAME, MODEL_JSON, MODEL_JSONL, STORE_NAME
+from etl.boxes import Box, intersection, overlaps, union
+from etl.build import (
+    BuildReport,
+    bag_footprints,
+    bgt_layers_from,
+    build_counts,
+    check_inputs,
+    clean_geometries,
+    empty_addresses,
+    flag_reasons,
+    footprints_from_bgt,
+    lift_area,
+    lift_margin,
+    model_grid,
+    model_section,
+    modelled_area,
+    point_clouds_over,
+    store_layers,
+    write_report,
+    xy_box,
+)
+from etl.grid import GridSpec
+from etl.readers.ahn import PointChunk, iter_point_chunks
+from etl.writers.cityjson import quantised_features, write_cityjsonseq, write_model
+from etl.writers.publish import Publication, output_folder, unusable_reason
+from etl.writers.raster import write_cog
+from etl.writers.store import StoreLayer, write_store
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +111,11 @@ WORK_DIR = ".work"
 MANIFEST = "manifest.json"
 LEGACY_WORK_DIR = "tiles"   # where earlier builds kept them, in the served folder: see remove_legacy_work_files
 DEFAULT_TILE_SIZE = 1000
-STORE_BATCH_ROWS = 100_000  # rows gathered from tiles per GeoPackage write: few writes, bounded memory
+TILE_FEATURES = "features.city.jsonl"  # a tile's CityJSONSeq, with a transform of its own
 BGT_SUFFIXES = (".gml", ".xml", ".zip", ".gpkg", ".sqlite", ".db", ".geojson", ".json", ".fgb", ".shp")
-# The code whose change invalidates every tile.
-_CODE = ("core/*.py", "etl/*.py", "etl/readers/*.py", "etl/writers/*.py", "config/pipeline.yml")
+# The code whose change invalidates every tile: the ground floor, the whole ETL and the default configuration
+# (not synth/, tiles/ or services/, which no tile runs).
+_CODE = ("core/*.py", "etl/**/*.py", "config/pipeline.yml")
 
 
 # --- identities and hashes ----------------------------------------------------------------------------------
@@ -103,12 +123,16 @@ def _sha(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def code_files() -> list[Path]:
+    """The files `code_version` digests."""
+    return sorted({f for pattern in _CODE for f in ROOT.glob(pattern)})
+
+
 def code_version() -> str:
     """Package version plus a digest of the ETL's source files (a code change re-runs every tile)."""
     h = hashlib.sha256()
-    for pattern in _CODE:
-        for f in sorted(ROOT.glob(pattern)):
-            h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
+    for f in code_files():
+        h.update(f.relative_to(ROOT).as_posix().encode() + b"\0" + f.read_bytes())
     return f"{importlib.metadata.version('stadsmodel')}+{h.hexdigest()[:12]}"
 
 
@@ -136,7 +160,7 @@ class TileGrid:
     def _key(self, ix: int, iy: int) -> str:
         return f"{_num(ix * self.size)}_{_num(iy * self.size)}"
 
-    def bounds(self, key: str) -> tuple[float, float, float, float]:
+    def bounds(self, key: str) -> Box:
         x0, y0 = (float(v) for v in key.split("_"))
         return (x0, y0, x0 + self.size, y0 + self.size)
 
@@ -156,42 +180,16 @@ def tile_order(key: str) -> tuple[float, float]:
     return (float(y), float(x))  # row by row, south to north, west to east
 
 
-def _overlaps(a: Sequence[float], b: Sequence[float]) -> bool:
-    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
-
-
-def _union(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
-    b = np.asarray(boxes, dtype=float)
-    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
-
-
-# --- atomic files --------------------------------------------------------------------------------------------
-def _tmp_name(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}-{id(path):x}{path.suffix}")
-
-
-@contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    """Yields a temporary path beside `path` (same suffix, for GDAL) and moves it into place on success."""
-    tmp = _tmp_name(path)
-    tmp.unlink(missing_ok=True)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
+# --- work files (each written atomically, core.atomic) -------------------------------------------------------
 def _write_json(path: Path, data: Any) -> None:
-    with _atomic(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    write_json(path, data, indent=1)
 
 
 def _write_pickle(path: Path, data: Any) -> str:
     """Pickle `data` atomically; returns the SHA-256 of the bytes written (a content digest for free)."""
     blob = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
-    with _atomic(path) as tmp:
-        tmp.write_bytes(blob)
+    with atomic_open(path, "wb") as f:
+        f.write(blob)
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -311,7 +309,7 @@ def source_partitions(source: VectorSource, key: str, config_path: str | None, t
     try:
         if source.kind == "bgt":
             layers, counts_in = bgt_layers_from([Path(p) for p in source.paths], cfg, skipped)
-            frames = {f"bgt_{t}": layer for t, layer in layers.items()}
+            frames = {f"{BGT_PREFIX}{t}": layer for t, layer in layers.items()}
         else:
             footprints, addresses, counts_in = bag_footprints([Path(p) for p in source.paths], cfg, skipped)
             frames = {"panden": footprints, "verblijfsobjecten": addresses}
@@ -333,7 +331,7 @@ def source_partitions(source: VectorSource, key: str, config_path: str | None, t
         part = {name: frame.iloc[rows[name][tile]].reset_index(drop=True)
                 for name, frame in frames.items() if tile in rows[name]}
         tiles[tile] = {"digest": _write_pickle(folder / f"{tile}.pkl", part),
-                       "bounds": list(_union([f.total_bounds for f in part.values()])),
+                       "bounds": list(union([f.total_bounds for f in part.values()])),
                        "counts": {name: int(len(f)) for name, f in part.items()}}
     _write_pickle(folder / "schema.pkl", {name: frame.iloc[:0] for name, frame in frames.items()})
     summary = {
@@ -365,7 +363,7 @@ def _place_addresses_without_location(frames, tile_keys, skipped: SkipLog, label
 def point_cloud_header(path: str) -> dict:
     """The header of one LAZ file and its fingerprint, or the reason it is refused."""
     try:
-        info = inspect_ahn(path)
+        info = inspect_las(path)
     except InputError as e:
         return {"path": path, "error": e.reason}
     st = Path(path).stat()
@@ -399,7 +397,7 @@ def point_bins_folder(work: Path, laz: str) -> Path:
     return work / "points" / hashlib.sha256(str(Path(laz).resolve()).encode()).hexdigest()[:16]
 
 
-def point_bins(info: AhnFile, fingerprint: list, windows: dict[str, tuple[float, float, float, float]],
+def point_bins(info: LasFile, fingerprint: list, windows: dict[str, Box],
                folder: str, chunk_points: int, code: str) -> dict:
     """Decode one LAZ file once and write, per tile whose window it overlaps, the points inside that window.
 
@@ -419,7 +417,7 @@ def point_bins(info: AhnFile, fingerprint: list, windows: dict[str, tuple[float,
     folder_path.mkdir(parents=True, exist_ok=True)
     summary_path.unlink(missing_ok=True)
     t0 = time.perf_counter()
-    temps = {k: _tmp_name(folder_path / f"{k}.pts") for k in windows}
+    temps = {k: temporary_sibling(folder_path / f"{k}.pts") for k in windows}
     outs = {k: t.open("wb") for k, t in temps.items()}
     digests = {k: hashlib.sha256() for k in windows}
     counts = dict.fromkeys(windows, 0)
@@ -469,8 +467,8 @@ def point_bins(info: AhnFile, fingerprint: list, windows: dict[str, tuple[float,
 @dataclass(frozen=True)
 class TileJob:
     key: str
-    bounds: tuple[float, float, float, float]
-    window: tuple[float, float, float, float]   # the points read: tile ∪ feature extents, plus the margin
+    bounds: Box
+    window: Box                                 # the points read: tile ∪ feature extents, plus the margin
     parts: tuple[str, ...]                      # pickled vector parts of the sources that touch the tile
     schemas: tuple[str, ...]
     ahn: tuple[str, ...]                        # the LAZ files whose extent overlaps the window
@@ -539,7 +537,8 @@ def _load_parts(job: TileJob) -> dict[str, gpd.GeoDataFrame]:
 def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     layers = _load_parts(job)
     skipped = SkipLog()
-    bgt_layers = {name.removeprefix("bgt_"): frame for name, frame in layers.items() if name.startswith("bgt_")}
+    bgt_layers = {name.removeprefix(BGT_PREFIX): frame for name, frame in layers.items()
+                  if name.startswith(BGT_PREFIX)}
     bgt_layers = {t: bgt_layers[t] for t in cfg["bgt"] if t in bgt_layers}
     if job.footprint_source == "BAG":
         footprints = layers.get("panden")
@@ -552,8 +551,8 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
             footprints = footprints.sort_values("identificatie", kind="stable").reset_index(drop=True)
         addresses = None
     if footprints is None:
-        footprints = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)}, geometry=gpd.GeoSeries([], crs=RD_NEW),
-                                      crs=RD_NEW)
+        footprints = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)},
+                                      geometry=gpd.GeoSeries([], crs=RD_NEW), crs=RD_NEW)
     spec = job.grid
     before = len(skipped)
     # No `clip`: the bins hold exactly the window's points already. Without it lift_area fills the DTM as the
@@ -566,16 +565,16 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
                          sorted({s.path for s in bad}))
     folder.mkdir(parents=True, exist_ok=True)
     objects = area.objects
-    extent, transform = _write_tile_features(folder / "features.city.jsonl", objects, float(cfg["cityjson_scale"]))
-    store = {"buildings": area.buildings,
-             "addresses": addresses if addresses is not None else empty_addresses()}
-    store.update({f"bgt_{t}": layer for t, layer in area.bgt_layers.items()})
+    # The tile's features with a transform of their own (whole-metre translate, so tiles re-quantise exactly).
+    transform, extent, features = quantised_features(objects, float(cfg["cityjson_scale"]))
+    write_cityjsonseq(folder / TILE_FEATURES, transform, extent, features)
+    store = store_layers(area.buildings, addresses, area.bgt_layers)
     for name, frame in store.items():  # one file per layer: assembly reads each layer of each tile once
         _write_pickle(folder / f"store-{name}.pkl", frame)
     nodata = float(cfg["rasters"]["nodata"])
     home_grid = window_grid(job.bounds, spec)
-    dtm_cells = _write_tile_raster(folder / "dtm.tif", area.dtm_filled, spec, home_grid, nodata)
-    _write_tile_raster(folder / "dsm.tif", area.dsm, spec, home_grid, nodata)
+    dtm_cells = _write_tile_raster(folder / DTM_NAME, area.dtm_filled, spec, home_grid, nodata)
+    _write_tile_raster(folder / DSM_NAME, area.dsm, spec, home_grid, nodata)
     buildings = area.buildings
     done = {
         "key": job.key, "hash": job.hash, "bounds": list(job.bounds), "window": list(job.window),
@@ -611,21 +610,6 @@ def _worker_name() -> str:
         return f"pid {os.getpid()}"
 
 
-def _write_tile_features(path: Path, objects: list[CityObject], scale: float) -> tuple[list | None, dict]:
-    """The tile's CityJSONSeq with its own transform (whole-metre translate, so tiles re-quantise exactly)."""
-    made = [(o, o.geometry(0) if o.geometry is not None else None) for o in objects]
-    verts = [g[0] for _, g in made if g is not None]
-    allv = np.vstack(verts) if verts else np.zeros((0, 3))
-    transform = make_transform(allv.min(axis=0) if len(allv) else np.zeros(3), scale)
-    extent = [round(float(v), 3) for v in (*allv.min(axis=0), *allv.max(axis=0))] if len(allv) else None
-    with _atomic(path) as tmp, tmp.open("w", encoding="utf-8") as f:
-        f.write(json.dumps(header(transform, extent, "Stadsmodel"), separators=(",", ":")) + "\n")
-        for o, g in made:
-            fixed = CityObject(o.id, o.type, o.attributes, (lambda base, g=g: g) if g is not None else None)
-            f.write(json.dumps(feature(fixed, transform), separators=(",", ":")) + "\n")
-    return extent, transform
-
-
 def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, tile: GridSpec, nodata: float) -> int:
     """The tile's own cells (`tile`, part of the window grid `spec`) as a plain GeoTIFF; none for a tile
     beyond the model grid, which has no cells. Returns how many of the cells hold a value."""
@@ -638,31 +622,29 @@ def _write_tile_raster(path: Path, grid: np.ndarray, spec: GridSpec, tile: GridS
     profile = {"driver": "GTiff", "width": tile.width, "height": tile.height, "count": 1, "dtype": "float32",
                "crs": RD_NEW, "transform": tile.transform, "nodata": nodata, "compress": "DEFLATE", "zlevel": 1,
                "tiled": True, "blockxsize": 256, "blockysize": 256}
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         with rasterio.open(tmp, "w", **profile) as ds:
             ds.write(cells.astype(np.float32), 1)
     return int(np.count_nonzero(cells != nodata))
 
 
-# --- stage 4: the model products from the tiles ------------------------------------------------------------
-def _feature_lines(folder: Path) -> Iterator[tuple[dict, str]]:
-    """(tile header, feature line) for every feature of one tile."""
-    with (folder / "features.city.jsonl").open(encoding="utf-8") as f:
-        head = json.loads(f.readline())
-        for line in f:
-            yield head, line
+# --- stage 4: the model products from the tiles, through the writers of etl.build --------------------------
+def _model_features(folders: list[str], transform: dict) -> Iterator[dict]:
+    """Every feature of the tiles, in tile order, quantised with the model's `transform` (one tile at a time)."""
+    for folder in folders:
+        with (Path(folder) / TILE_FEATURES).open(encoding="utf-8") as f:
+            shift = _shift(json.loads(f.readline()), transform)
+            for line in f:
+                feat = json.loads(line)
+                if any(shift) and feat["vertices"]:
+                    feat["vertices"] = (np.asarray(feat["vertices"], dtype=np.int64) + shift).tolist()
+                yield feat
 
 
 def _shift(head: dict, transform: dict) -> list[int]:
     """The integer shift from a tile's quantised vertices to the model's (exact: whole-metre translates)."""
     return [int(round((a - b) / s)) for a, b, s in
             zip(head["transform"]["translate"], transform["translate"], transform["scale"])]
-
-
-def _offset(boundaries: Any, base: int) -> Any:
-    if boundaries and isinstance(boundaries[0], list):
-        return [_offset(b, base) for b in boundaries]
-    return [i + base for i in boundaries]
 
 
 def model_transform(done: list[dict], scale: float) -> tuple[dict, list | None]:
@@ -677,119 +659,35 @@ def model_transform(done: list[dict], scale: float) -> tuple[dict, list | None]:
 
 
 def assemble_cityjson(folders: list[str], done: list[dict], out: str, scale: float) -> int:
-    """model.city.json (one shared vertex list) and model.city.jsonl in one streamed pass over the tiles.
-
-    The CityJSON document's vertices come after its objects, so they are staged in a side file meanwhile.
-    """
+    """model.city.json and model.city.jsonl from the tiles' features, streamed tile by tile."""
     transform, extent = model_transform(done, scale)
-    out_dir = Path(out)
-    head = header(transform, extent, "Stadsmodel")
-    n, base, staged_any = 0, 0, False
-    staging = out_dir / ".vertices.staging"
-    with _atomic(out_dir / MODEL_JSONL) as tmp_seq, _atomic(out_dir / MODEL_JSON) as tmp_doc, \
-            _atomic(staging) as tmp_vertices, tmp_seq.open("w", encoding="utf-8") as seq, \
-            tmp_doc.open("w", encoding="utf-8") as doc, tmp_vertices.open("w", encoding="utf-8") as vertices:
-        seq.write(json.dumps(head, separators=(",", ":")) + "\n")
-        # The same key order as etl.writers.cityjson.write_cityjson; objects first, then vertices.
-        doc.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=(",", ":"))
-                  + ',"CityObjects":{')
-        for folder in folders:
-            shift = None
-            for tile_head, line in _feature_lines(Path(folder)):
-                if shift is None:
-                    shift = _shift(tile_head, transform)
-                feat = json.loads(line)
-                verts = feat["vertices"]
-                if any(shift) and verts:
-                    verts = feat["vertices"] = (np.asarray(verts, dtype=np.int64) + shift).tolist()
-                    line = json.dumps(feat, separators=(",", ":")) + "\n"
-                seq.write(line)
-                co = feat["CityObjects"][feat["id"]]
-                for g in co["geometry"]:
-                    g["boundaries"] = _offset(g["boundaries"], base)
-                base += len(verts)
-                doc.write(("," if n else "") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=(",", ":")))
-                if verts:
-                    vertices.write(("," if staged_any else "") + json.dumps(verts, separators=(",", ":"))[1:-1])
-                    staged_any = True
-                n += 1
-        doc.write('},"vertices":[')
-        vertices.close()
-        with tmp_vertices.open(encoding="utf-8") as staged:
-            shutil.copyfileobj(staged, doc, 1 << 20)
-        doc.write('],"metadata":' + json.dumps(head["metadata"], separators=(",", ":")) + "}")
-    staging.unlink(missing_ok=True)
-    return n
+    return write_model(Path(out) / MODEL_JSON, Path(out) / MODEL_JSONL, transform, extent,
+                       _model_features(folders, transform))
+
+
+def _store_parts(folders: list[str], name: str) -> Iterator[gpd.GeoDataFrame]:
+    for folder in folders:
+        part = Path(folder) / f"store-{name}.pkl"
+        if part.exists():
+            yield _read_pickle(part)
 
 
 def assemble_store(folders: list[str], layer_names: list[str], templates: dict[str, gpd.GeoDataFrame], out: str,
                    as_of: str) -> dict[str, int]:
     """stadsmodel.gpkg from the tiles' store parts, layer by layer, tile by tile (bounded memory).
 
-    :param as_of: the timestamp GDAL writes as last_change (OGR_CURRENT_DATE), so the file is reproducible.
+    :param as_of: the timestamp GDAL writes as last_change, so the file is reproducible.
     """
-    path = Path(out) / STORE_NAME
-    counts = {name: 0 for name in layer_names}
-    old = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": as_of})
-    try:
-        with _atomic(path) as tmp:
-            for name in layer_names:
-                created, batch = False, []
-
-                def flush() -> None:
-                    nonlocal created, batch
-                    frame = pd.concat(batch, ignore_index=True) if len(batch) > 1 else batch[0]
-                    pyogrio.write_dataframe(frame, tmp, layer=name, driver="GPKG", append=created,
-                                            layer_options={"SPATIAL_INDEX": "YES"})
-                    created, batch = True, []
-
-                for folder in folders:
-                    part = Path(folder) / f"store-{name}.pkl"
-                    frame = _read_pickle(part) if part.exists() else None
-                    if frame is None or len(frame) == 0:
-                        continue
-                    batch.append(frame)
-                    counts[name] += len(frame)
-                    if sum(map(len, batch)) >= STORE_BATCH_ROWS:
-                        flush()
-                if batch:
-                    flush()
-                if not created:  # every layer exists, empty or not, as in the single-machine store
-                    pyogrio.write_dataframe(templates[name], tmp, layer=name, driver="GPKG",
-                                            layer_options={"SPATIAL_INDEX": "YES"})
-            index_identifiers(tmp, {name: templates[name] for name in layer_names})  # as etl.writers.store
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
-    return counts
+    return write_store(Path(out) / STORE_NAME,
+                       {name: StoreLayer(templates[name], _store_parts(folders, name)) for name in layer_names},
+                       as_of=as_of)
 
 
 def assemble_raster(folders: list[str], name: str, spec: GridSpec, nodata: float, out: str) -> None:
-    """A COG over the whole model grid from the tiles' cells (one tile in memory at a time)."""
-    path = Path(out) / name
-    staging = _tmp_name(path.with_name(f"{path.stem}-staging{path.suffix}"))  # the plain GeoTIFF the COG copies
-    profile = {"driver": "GTiff", "width": spec.width, "height": spec.height, "count": 1, "dtype": "float32",
-               "crs": RD_NEW, "transform": spec.transform, "nodata": nodata, "tiled": True,
-               "blockxsize": 512, "blockysize": 512, "BIGTIFF": "IF_SAFER"}
-    try:
-        with rasterio.open(staging, "w", **profile) as dst:
-            for folder in folders:
-                if not (Path(folder) / name).exists():
-                    continue  # a tile beyond the model grid (only BGT there): no cells
-                with rasterio.open(Path(folder) / name) as src:
-                    b = src.bounds
-                    if not _overlaps((b.left, b.bottom, b.right, b.top), spec_bounds(spec)):
-                        continue
-                    win = rasterio.windows.from_bounds(b.left, b.bottom, b.right, b.top, spec.transform)
-                    win = win.round_offsets().round_lengths()
-                    inter = win.intersection(rasterio.windows.Window(0, 0, spec.width, spec.height))
-                    src_win = rasterio.windows.Window(inter.col_off - win.col_off, inter.row_off - win.row_off,
-                                                      inter.width, inter.height)
-                    dst.write(src.read(1, window=src_win), 1, window=inter)
-        with rasterio.open(staging) as src, _atomic(path) as cog:
-            rasterio.shutil.copy(src, cog, **COG_OPTIONS)
-    finally:
-        staging.unlink(missing_ok=True)
+    """A COG over the whole model grid from the tiles' cells (one tile in memory at a time); a tile beyond the
+    model grid (only BGT there) has no cells."""
+    parts = [Path(folder) / name for folder in folders if (Path(folder) / name).exists()]
+    write_cog(Path(out) / name, spec, nodata, parts=parts)
 
 
 def window_grid(window: Sequence[float], model: GridSpec) -> GridSpec:
@@ -805,10 +703,6 @@ def window_grid(window: Sequence[float], model: GridSpec) -> GridSpec:
     r0 = max(0, math.floor((model.maxy - window[3]) / res))
     r1 = min(model.height, math.floor((model.maxy - window[1]) / res) + 1)
     return GridSpec(model.minx + c0 * res, model.maxy - r0 * res, max(c1 - c0, 0), max(r1 - r0, 0), res)
-
-
-def spec_bounds(spec: GridSpec) -> tuple[float, float, float, float]:
-    return (spec.minx, spec.maxy - spec.height * spec.resolution, spec.minx + spec.width * spec.resolution, spec.maxy)
 
 
 # --- the orchestration ------------------------------------------------------------------------------------
@@ -850,23 +744,22 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
     footprint_source = "BAG" if has_bag else "BGT pand"
     if has_bag and not any("error" not in s for s in summaries if s["kind"] == "bag"):
         raise LiftingError("no footprints: the BAG input could not be read (see the messages above)")
-    fp_layer = "panden" if has_bag else "bgt_pand"
+    fp_layer = "panden" if has_bag else f"{BGT_PREFIX}pand"
     fp_bounds = [s["layer_bounds"][fp_layer] for s in good if fp_layer in s.get("layer_bounds", {})]
     if not fp_bounds:
         raise LiftingError("no footprints: the BAG/BGT input holds no usable pand")
     # The modelled area, the point clouds that reach it and the model's raster grid: those of the
     # single-machine build, from the extents the sources' summaries hold (the functions need only extents).
-    footprints_box = _box_frame(_union(fp_bounds))
+    footprints_box = _box_frame(union(fp_bounds))
     bgt_boxes = {f"{s['key']}/{name}": _box_frame(b) for s in good
-                 for name, b in s.get("layer_bounds", {}).items() if name.startswith("bgt_")}
+                 for name, b in s.get("layer_bounds", {}).items() if name.startswith(BGT_PREFIX)}
     area = modelled_area(footprints_box, bgt_boxes, cfg)
     refused = SkipLog()
     reaching = {str(f.path) for f in point_clouds_over([f["info"] for f in files], area, refused)}
     files = [f for f in files if str(f["info"].path) in reaching]
     spec = model_grid(footprints_box, [f["info"] for f in files], area, cfg["rasters"]["resolution"])
     # Each point cloud's extent as far as the grid reaches: a header may claim far more than its points cover.
-    ahn_bounds = [_clip_box((f["info"].bounds[0], f["info"].bounds[1], f["info"].bounds[3], f["info"].bounds[4]),
-                            spec_bounds(spec)) for f in files]
+    ahn_bounds = [intersection(xy_box(f["info"]), spec.bounds) for f in files]
 
     templates: dict[str, gpd.GeoDataFrame] = {}
     schema_paths = []
@@ -875,27 +768,25 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
         schema_paths.append(str(schema))
         for name, frame in _read_pickle(schema).items():
             templates.setdefault(name, frame)
-    bgt_names = [f"bgt_{t}" for t in cfg["bgt"] if f"bgt_{t}" in templates]
-    layer_names = ["buildings", "addresses", *bgt_names]
+    bgt_names = [f"{BGT_PREFIX}{t}" for t in cfg["bgt"] if f"{BGT_PREFIX}{t}" in templates]
+    layer_names = [BUILDINGS, ADDRESSES, *bgt_names]
 
     by_tile: dict[str, list[tuple[dict, dict]]] = collections.defaultdict(list)
     for s in good:
         for tile, part in s["tiles"].items():
             by_tile[tile].append((s, part))
     keys = set(by_tile)
-    for b in ahn_bounds:  # tiles with points but no features still get their DTM/DSM cells
-        keys.update(k for k in grid.covering(*b) if _overlaps(grid.bounds(k), spec_bounds(spec))
-                    and _overlaps(grid.bounds(k), b) and not _touch_only(grid.bounds(k), b))
+    for b in filter(None, ahn_bounds):  # tiles with points but no features still get their DTM/DSM cells
+        keys.update(k for k in grid.covering(*b) if overlaps(grid.bounds(k), spec.bounds)
+                    and overlaps(grid.bounds(k), b) and not _touch_only(grid.bounds(k), b))
     margin = lift_margin(cfg)
     jobs = []
     for key in sorted(keys, key=tile_order):
         bounds = grid.bounds(key)
         parts = sorted(by_tile.get(key, []), key=lambda sp: sp[0]["source"])  # stable while files change
-        core = _union([bounds] + [p["bounds"] for _, p in parts])
+        core = union([bounds] + [p["bounds"] for _, p in parts])
         window = (core[0] - margin, core[1] - margin, core[2] + margin, core[3] + margin)
-        ahn = sorted((f for f in files if _overlaps(window, (f["info"].bounds[0], f["info"].bounds[1],
-                                                             f["info"].bounds[3], f["info"].bounds[4]))),
-                     key=lambda f: f["path"])
+        ahn = sorted((f for f in files if overlaps(window, xy_box(f["info"]))), key=lambda f: f["path"])
         tile_grid = window_grid(window, spec)
         # The hash of everything but the points; `with_points` adds the content hash of the tile's bins.
         tile_hash = _sha({"code": code, "config": cfg_hash, "bounds": bounds, "window": window,
@@ -949,11 +840,6 @@ def _with_points(jobs: list[TileJob], bins: dict[str, dict], work: Path) -> tupl
     return out, unreadable
 
 
-def _clip_box(box: Sequence[float], to: Sequence[float]) -> tuple[float, float, float, float]:
-    """`box` cut to `to` (both overlap: the point clouds kept reach the modelled area)."""
-    return (max(box[0], to[0]), max(box[1], to[1]), min(box[2], to[2]), min(box[3], to[3]))
-
-
 def _box_frame(box: Sequence[float]) -> gpd.GeoDataFrame:
     """A frame whose total_bounds is `box`."""
     return gpd.GeoDataFrame(geometry=[shapely.box(*box)], crs=RD_NEW)
@@ -967,7 +853,7 @@ def _touch_only(a, b) -> bool:
 def _as_of(paths: Sequence[Path]) -> str:
     """The newest input's mtime (UTC): the timestamp the store records, the same on every re-run."""
     newest = max(f[2] for p in paths for f in file_fingerprint(Path(p)))
-    return dt.datetime.fromtimestamp(newest // 10**9, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(newest // 10**9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], out: Path,
@@ -988,7 +874,8 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
     cfg = pipeline_config(config_path)
     res = float(cfg["rasters"]["resolution"])
     if tile_size <= 0 or not math.isclose(tile_size / res, round(tile_size / res)):
-        raise StadsmodelError(f"--tile-size {tile_size}: must be a positive multiple of the raster resolution ({res} m)")
+        raise StadsmodelError(f"--tile-size {tile_size}: must be a positive multiple of the raster resolution "
+                              f"({res} m)")
     check_inputs(bgt, bag, ahn)
     out = output_folder(out)
     work = out / WORK_DIR
@@ -1064,8 +951,8 @@ def build_tiled(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         products = [client.submit(assemble_cityjson, folders, done, stage, scale, pure=False),
                     client.submit(assemble_store, folders, plan.layer_names, _templates(plan), stage,
                                   _as_of([*bgt, *bag, *ahn]), pure=False),
-                    client.submit(assemble_raster, folders, "dtm.tif", plan.spec, nodata, stage, pure=False),
-                    client.submit(assemble_raster, folders, "dsm.tif", plan.spec, nodata, stage, pure=False)]
+                    client.submit(assemble_raster, folders, DTM_NAME, plan.spec, nodata, stage, pure=False),
+                    client.submit(assemble_raster, folders, DSM_NAME, plan.spec, nodata, stage, pure=False)]
         _, store_counts, _, _ = client.gather(products)
         timings["assemble"] = round(time.perf_counter() - t, 3)
 
@@ -1086,10 +973,10 @@ def _templates(plan: _Plan) -> dict[str, gpd.GeoDataFrame]:
     """An empty frame per store layer, for layers no tile has rows in."""
     out = {}
     for name in plan.layer_names:
-        if name == "buildings":
+        if name == BUILDINGS:
             out[name] = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)},
                                          geometry=gpd.GeoSeries([], crs=RD_NEW), crs=RD_NEW)
-        elif name == "addresses":
+        elif name == ADDRESSES:
             out[name] = plan.templates.get("verblijfsobjecten", empty_addresses())
         else:
             out[name] = plan.templates[name]
@@ -1160,7 +1047,8 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
         buildings_out, sum(d["counts"]["with_geometry"] for d in done), total("flag_reasons"),
         {"files": len(plan.laz), "files_refused": len(plan.headers) - len(plan.laz), "points": points,
          "points_decoded": decoded, "points_loaded_by_tiles": loaded,
-         "points_per_class": {int(k): v for k, v in sorted(total("points_per_class").items(), key=lambda kv: int(kv[0]))}},
+         "points_per_class": {int(k): v for k, v in sorted(total("points_per_class").items(),
+                                                           key=lambda kv: int(kv[0]))}},
         store_counts)
     workers: dict[str, float] = {}
     for r in results.values():
@@ -1170,6 +1058,7 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
     return {
         "complete": len(skipped) == 0 and not failed,
         "inputs": {"bgt": [str(p) for p in bgt], "bag": [str(p) for p in bag], "ahn": [str(p) for p in ahn]},
+        "model": model_section(cfg),
         "counts": counts,
         "tiles": {"size_m": grid.size, "total": len(plan.jobs), "done": len(done), "executed": executed,
                   "reused": len(done) - sum(1 for d in done if d.get("executed")), "failed": failed,

@@ -93,21 +93,8 @@ tier_missing() {
   echo "setup: NOT WORKING: $1" >&2
 }
 
-# The PostgreSQL server's bin directory: the highest major under /usr/lib/postgresql (Debian, Ubuntu),
-# else pg_config --bindir, else `postgres` on PATH. Same order as tests/services/conftest.py.
-pg_bindir() {
-  local d
-  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | while read -r b; do
-        [ -x "$b/postgres" ] && [ -x "$b/initdb" ] && echo "$b"; done | tail -n 1)
-  if [ -z "$d" ] && command -v pg_config >/dev/null 2>&1; then
-    d=$(pg_config --bindir 2>/dev/null || true)
-    [ -x "$d/postgres" ] || d=""
-  fi
-  if [ -z "$d" ] && command -v postgres >/dev/null 2>&1; then
-    d=$(dirname "$(command -v postgres)")
-  fi
-  echo "$d"
-}
+# The PostgreSQL server's bin directory and Chromium (and a free port): scripts/tools.py, as the tests use them.
+find_tool() { .venv/bin/python scripts/tools.py "$1" || true; }
 
 # Start a scratch cluster (as `postgres` when root), CREATE EXTENSION postgis, stop it, remove it.
 prove_postgis() {
@@ -117,7 +104,7 @@ prove_postgis() {
     chown postgres "$dir"
     run=(runuser -u postgres --)
   fi
-  port=$(.venv/bin/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(.venv/bin/python scripts/tools.py free-port)
   if ! "${run[@]}" "$bin/initdb" -D "$dir/data" --auth=trust -U postgres --encoding=UTF8 --locale=C \
        >"$dir/initdb.log" 2>&1; then
     echo "setup: initdb failed: $(tail -n 5 "$dir/initdb.log")" >&2; ok=0
@@ -139,11 +126,11 @@ prove_postgis() {
 
 pg_major() { "$1/postgres" --version | sed -E 's/^[^0-9]*([0-9]+).*/\1/'; }  # 'postgres (PostgreSQL) 15.18 (Debian …)'
 
-bin=$(pg_bindir)
+bin=$(find_tool pg-bindir)
 if [ -z "$bin" ]; then
   say "no PostgreSQL server installed"
   apt_install postgresql || true
-  bin=$(pg_bindir)
+  bin=$(find_tool pg-bindir)
 fi
 if [ -z "$bin" ]; then
   tier_missing "PostgreSQL server (Debian: apt-get install postgresql postgresql-<major>-postgis-3)"
@@ -158,17 +145,7 @@ else
   fi
 fi
 
-# Chromium wherever Debian or Ubuntu put it; STADSMODEL_CHROMIUM overrides (as in tests/viewer/conftest.py).
-find_chromium() {
-  local c
-  if [ -n "${STADSMODEL_CHROMIUM:-}" ]; then  # taken as given: a wrong override is reported, not guessed around
-    [ -x "$STADSMODEL_CHROMIUM" ] && echo "$STADSMODEL_CHROMIUM"
-    return 0
-  fi
-  for c in chromium chromium-browser /usr/lib/chromium/chromium /snap/bin/chromium; do
-    if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
-  done
-}
+# Chromium: STADSMODEL_CHROMIUM, when set, is taken as given (a wrong override is reported, not guessed around).
 prove_chromium() {
   local out
   out=$(timeout 120 "$1" --headless --no-sandbox --disable-gpu --disable-background-networking \
@@ -176,10 +153,10 @@ prove_chromium() {
           --dump-dom 'data:text/html,<p id=stadsmodel>ok</p>' 2>/dev/null) || true
   [[ "$out" == *'<p id="stadsmodel">ok</p>'* ]]
 }
-chromium=$(find_chromium)
+chromium=$(find_tool chromium)
 if [ -z "$chromium" ] && [ -z "${STADSMODEL_CHROMIUM:-}" ]; then
   apt_install chromium || true
-  chromium=$(find_chromium)
+  chromium=$(find_tool chromium)
 fi
 if [ -n "$chromium" ] && prove_chromium "$chromium"; then
   say "Chromium works ($chromium)"

@@ -7,6 +7,8 @@
   :mod:`services.tilefiles` (only tileset products under ``/tiles``), :mod:`services.middleware` (errors,
   redirects).
 * :func:`services.config.effective_config`: pygeoapi configuration generated from a data directory.
+* :mod:`services.cityjson`: ``f=cityjson`` from store rows with core.cityjson, at the build's roof percentile
+  (:func:`services.config.lod12_roof_percentile`).
 * :class:`services.providers.geopackage.GeoPackageProvider`: CQL2-filtering GeoPackage provider.
 * :func:`services.load.load_postgis`: the store into PostGIS (production backend).
 """

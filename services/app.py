@@ -46,21 +46,29 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.config import ROOT
+from core.crs import RD_NAP_URI, RD_NEW_URI, epsg_uri
+from core.products import TILES_DIR
 from services import bbox as exact_bbox
 from services import health
 from services.cityjson import cityjson_feature, cityjsonseq
-from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, effective_config
-from services.filters import filter_problem, normalised_filter
+from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, effective_config, lod12_roof_percentile
+from services.filters import filter_problem, normalised_filter, parse_cql2_text
 from services.limits import RequestGuard, ServerLimits
 from services.middleware import ResponseRules, server_error
 from services.openapi import self_contained
-from services.params import (ClientError, coverage_request, items_problem, parsed_json, rewritten,
-                             without_refused_choices)
+from services.params import (
+    ClientError,
+    coverage_request,
+    items_problem,
+    parsed_json,
+    rewritten,
+    without_refused_choices,
+)
 from services.tilefiles import TileFiles
 
 LOGGER = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 VIEWER_DIR = ROOT / "viewer"
 CESIUM_DIR = ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
 STYLES_DIR = ROOT / "styles"
@@ -117,6 +125,9 @@ QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 LINK_QUERY_MAX = 1024
 # pygeoapi reprojects a bbox by two corners; services.bbox reprojects the whole box, exactly.
 itemtypes_api.transform_bbox = exact_bbox.transform_bbox
+# pygeoapi leaves the corners of BBOX in a text filter unprojected; this parser makes them polygons, which it
+# reprojects (services.filters).
+itemtypes_api.parse_cql2_text = parse_cql2_text
 # The encodings pygeoapi offers for items (``f`` value → media type); buildings add CityJSONSeq.
 ITEMS_FORMATS = {"json": GEOJSON_MEDIA_TYPE, "html": "text/html", "jsonld": "application/ld+json",
                  "csv": "text/csv; charset=utf-8"}
@@ -156,8 +167,9 @@ def conformance_classes(config: dict) -> list[str]:
 class StadsmodelAPI:
     """pygeoapi's API object plus the Stadsmodel additions, adapted to Starlette requests."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, roof_percentile: int):
         self.config = config
+        self.roof_percentile = roof_percentile  # of the LoD1.2 blocks f=cityjson serves
         self.openapi = self_contained(get_oas(config, fail_on_invalid_collection=False))
         self.api = API(config, self.openapi)
         self.conformance = conformance_classes(config)
@@ -297,7 +309,7 @@ class StadsmodelAPI:
         """Run a pygeoapi items/item call as GeoJSON in RD New, whatever f/crs/properties were asked."""
         params = [(k, v) for k, v in request.query_params.multi_items()
                   if k not in ("f", "crs", "properties", "skipGeometry")]
-        params += [("f", "json"), ("crs", "http://www.opengis.net/def/crs/EPSG/0/28992")]
+        params += [("f", "json"), ("crs", RD_NEW_URI)]
         response = await self._call(function, rewritten(request, params, drop_headers=(b"accept", b"accept-encoding")),
                                     *args)
         return response.status_code, (json.loads(response.body) if response.status_code == 200 else response)
@@ -320,8 +332,9 @@ class StadsmodelAPI:
         if status != 200:
             return body
         title = self.config["resources"][collection]["title"]
-        text = await asyncio.get_running_loop().run_in_executor(None, cityjsonseq, body["features"], str(title))
-        headers = {"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/7415>"}
+        text = await asyncio.get_running_loop().run_in_executor(None, cityjsonseq, body["features"], str(title),
+                                                                self.roof_percentile)
+        headers = {"Content-Crs": f"<{RD_NAP_URI}>"}
         if "numberMatched" in body:
             headers["OGC-NumberMatched"] = str(body["numberMatched"])
         return Response(text, media_type=CITYJSONSEQ_MEDIA_TYPE, headers=headers)
@@ -330,9 +343,8 @@ class StadsmodelAPI:
         status, body = await self._geojson_rd(request, itemtypes_api.get_collection_item, collection, item_id)
         if status != 200:
             return body
-        doc = cityjson_feature(body["properties"], body.get("geometry"))
-        return JSONResponse(doc, media_type=CITYJSON_MEDIA_TYPE,
-                            headers={"Content-Crs": "<http://www.opengis.net/def/crs/EPSG/0/7415>"})
+        doc = cityjson_feature(body["properties"], body.get("geometry"), self.roof_percentile)
+        return JSONResponse(doc, media_type=CITYJSON_MEDIA_TYPE, headers={"Content-Crs": f"<{RD_NAP_URI}>"})
 
 
 # -- pygeoapi handlers with the OGC details pygeoapi 0.24 misses -----------------------------------------
@@ -414,7 +426,7 @@ def _raster_frame(path: str) -> dict:
 
     with rasterio.open(path) as src:
         epsg = src.crs.to_epsg() if src.crs else 28992
-        return {"crs": f"http://www.opengis.net/def/crs/EPSG/0/{epsg}", "epsg": epsg, "bounds": tuple(src.bounds)}
+        return {"crs": epsg_uri(epsg), "epsg": epsg, "bounds": tuple(src.bounds)}
 
 
 def _wants_cityjson(request: Request) -> bool:
@@ -447,7 +459,7 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
     """The whole site for one data directory (see the module docstring for the URL layout)."""
     data_dir = Path(data_dir)
     config = effective_config(data_dir, base_url=base_url, postgres=postgres)
-    s = StadsmodelAPI(config)
+    s = StadsmodelAPI(config, lod12_roof_percentile(data_dir))
     g = s.guarded
     api_routes = [
         Route("/", g("plain", core_api.landing_page)),
@@ -485,7 +497,7 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
         Route("/api", g("plain", core_api.landing_page)),
         Mount("/api", routes=api_routes),
     ]
-    routes.append(Mount("/tiles", TileFiles(directory=data_dir / "tiles"), name="tiles"))
+    routes.append(Mount("/tiles", TileFiles(directory=data_dir / TILES_DIR), name="tiles"))
     if CESIUM_DIR.is_dir():
         routes.append(Mount("/cesium", StaticFiles(directory=CESIUM_DIR), name="cesium"))
     routes.append(Mount("/styles", StaticFiles(directory=STYLES_DIR), name="styles"))

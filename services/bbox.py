@@ -17,8 +17,10 @@ import pyproj
 import shapely
 from pygeoapi.crs import get_crs
 
+from core.crs import CRS84_URI, CRS84H_URI
+
 DENSIFY = 64
-CRS84_URIS = ("http://www.opengis.net/def/crs/OGC/1.3/CRS84", "http://www.opengis.net/def/crs/OGC/0/CRS84h")
+CRS84_URIS = (CRS84_URI, CRS84H_URI)
 
 
 class AreaBox(list):

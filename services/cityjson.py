@@ -5,8 +5,9 @@ EPSG:7415, ``transform``) and one CityJSONFeature per building, vertices quantis
 item is one CityJSONFeature (``application/city+json``); having no header to carry a ``transform``, its
 vertices are real EPSG:7415 coordinates in metres, rounded to millimetres.
 
-The LoD1.2 solid comes from ``core.cityjson.building_object`` (footprint + ``b3_h_maaiveld`` + roof
-percentile), the same code the ETL writes ``model.city.json`` with.
+The LoD1.2 solid comes from ``core.cityjson.building_object`` (footprint + ``b3_h_maaiveld`` + the roof at
+``roof_percentile``), the same code the ETL writes ``model.city.json`` with; the caller passes the percentile
+the build used (services.config.lod12_roof_percentile), so both give the same solid.
 """
 
 from __future__ import annotations
@@ -16,32 +17,30 @@ import json
 import numpy as np
 import shapely
 
-from core.cityjson import building_object
-from core.cityjson import feature, header, json_value, make_transform
+from core.cityjson import building_object, cityobject_dict, feature, header, make_transform
 
 SCALE = 0.001
 
 
-def _object(properties: dict, footprint_geojson: dict | None):
+def _object(properties: dict, footprint_geojson: dict | None, roof_percentile: int):
     footprint = shapely.geometry.shape(footprint_geojson) if footprint_geojson else None
-    return building_object(properties, footprint)
+    return building_object(properties, footprint, roof_percentile)
 
 
-def cityjson_feature(properties: dict, footprint_geojson: dict | None) -> dict:
+def cityjson_feature(properties: dict, footprint_geojson: dict | None, roof_percentile: int) -> dict:
     """One CityJSONFeature with real-world vertices (EPSG:7415, metres)."""
-    o = _object(properties, footprint_geojson)
-    co = {"type": o.type, "attributes": {k: json_value(v) for k, v in o.attributes.items()}, "geometry": []}
-    vertices: list = []
+    o = _object(properties, footprint_geojson, roof_percentile)
+    geometry, vertices = None, []
     if o.geometry is not None:
         verts, geometry = o.geometry(0)
-        co["geometry"] = [geometry]
         vertices = np.round(verts, 3).tolist()
-    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": {o.id: co}, "vertices": vertices}
+    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": {o.id: cityobject_dict(o, geometry)},
+            "vertices": vertices}
 
 
-def cityjsonseq(features: list[dict], title: str) -> str:
+def cityjsonseq(features: list[dict], title: str, roof_percentile: int) -> str:
     """CityJSONSeq text for GeoJSON features (RD New footprints with store attributes)."""
-    objects = [_object(f["properties"], f.get("geometry")) for f in features]
+    objects = [_object(f["properties"], f.get("geometry"), roof_percentile) for f in features]
     mins = [np.inf, np.inf, np.inf]
     for f, o in zip(features, objects):
         if o.geometry is not None:

@@ -11,75 +11,74 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
 import pyproj
-import yaml
 from pygeoapi.util import yaml_load
 
-from services.providers.geopackage import RD_NAP_URI, RD_NEW_URI
+from core import gpkg as geopackage
+from core.config import ROOT, collections_config, pipeline_config
+from core.crs import CRS84_URI, RD_NAP_URI, RD_NEW, RD_NEW_URI
 from core.errors import ConfigError, InputError
+from core.products import REPORT_NAME, STORE_NAME
 
 LOGGER = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "pygeoapi-config.yml"
-COLLECTIONS = ROOT / "config" / "collections.yml"
-STORE = "stadsmodel.gpkg"
 
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOPACKAGE_PROVIDER = "services.providers.geopackage.GeoPackageProvider"
 POSTGRESQL_PROVIDER = "services.providers.postgresql.PostgreSQLProvider"
 CITYJSON_MEDIA_TYPE = "application/city+json"
 CITYJSONSEQ_MEDIA_TYPE = "application/city+json-seq"
 
 
-def load_collections_table(path: Path = COLLECTIONS) -> tuple[dict, dict]:
-    """(defaults, collections) from config/collections.yml."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: {err}") from err
-    collections = doc.get("collections") or {}
-    if not isinstance(collections, dict):
-        raise ConfigError(f"{path}: 'collections' must be a mapping of collection id to description")
-    return doc.get("defaults") or {}, collections
+def load_collections_table(path: Path | None = None) -> tuple[dict, dict]:
+    """(defaults, collections) from config/collections.yml (checked against config/collections.schema.json)."""
+    doc = collections_config(path)
+    return doc.get("defaults") or {}, doc["collections"]
 
 
 def store_layers(gpkg: Path) -> dict[str, dict]:
-    """Feature layers of a GeoPackage: name → {columns, bbox (RD), srs_id}."""
+    """Feature layers of a GeoPackage: name → {columns, bbox (RD; None values for an empty layer), srs_id}."""
     try:
-        con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)
-        rows = con.execute(
-            "SELECT c.table_name, c.min_x, c.min_y, c.max_x, c.max_y, g.srs_id FROM gpkg_contents c "
-            "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name WHERE c.data_type = 'features'"
-        ).fetchall()
-        layers = {}
-        for name, x0, y0, x1, y1, srs in rows:
-            cols = [r[1] for r in con.execute(f'PRAGMA table_info("{name}")')]
-            if None in (x0, y0, x1, y1):
-                x0, y0, x1, y1 = _rtree_bounds(con, name) or (None,) * 4
-            layers[name] = {"columns": cols, "bbox": [x0, y0, x1, y1], "srs_id": srs}
-        con.close()
-        return layers
+        con = geopackage.connect(gpkg)
+        try:
+            layers = geopackage.feature_layers(con)
+        finally:
+            con.close()
     except sqlite3.Error as err:
         raise InputError(gpkg, f"not a readable GeoPackage ({err})") from err
+    return {name: {"columns": list(layer.columns), "bbox": list(layer.extent or (None,) * 4), "srs_id": layer.srs_id}
+            for name, layer in layers.items()}
 
 
-def _rtree_bounds(con: sqlite3.Connection, table: str):
-    geom = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)).fetchone()
+def lod12_roof_percentile(data_dir: Path) -> int:
+    """The roof percentile of the LoD1.2 blocks in ``data_dir``: the one its build used (report.json ``model``),
+    so ``f=cityjson`` serves the model the files hold; config/pipeline.yml's for a store without that record."""
+    report = Path(data_dir) / REPORT_NAME
     try:
-        return con.execute(f'SELECT min(minx), min(miny), max(maxx), max(maxy) FROM "rtree_{table}_{geom[0]}"').fetchone()
-    except sqlite3.Error:
-        return None
+        doc = json.loads(report.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        doc = {}
+    except (OSError, ValueError) as err:
+        raise InputError(report, f"not a readable build report ({err})") from err
+    model = doc.get("model") if isinstance(doc, dict) else None
+    if isinstance(model, dict) and "lod12_roof_percentile" in model:
+        percentile = model["lod12_roof_percentile"]
+        if not isinstance(percentile, int) or isinstance(percentile, bool) or not 0 <= percentile <= 100:
+            raise InputError(report, f"model.lod12_roof_percentile: {percentile!r} is not a percentile (0..100)")
+        return percentile
+    return int(pipeline_config()["lifting"]["lod12_roof_percentile"])
 
 
 def _crs84_bbox(bbox_rd: list) -> list[float]:
     if None in bbox_rd:
         return [3.2, 50.7, 7.3, 53.6]  # the Netherlands, for an empty layer
-    tr = pyproj.Transformer.from_crs("EPSG:28992", "OGC:CRS84", always_xy=True)
+    tr = pyproj.Transformer.from_crs(RD_NEW, "OGC:CRS84", always_xy=True)
     return [round(v, 6) for v in tr.transform_bounds(*bbox_rd)]
 
 
@@ -87,11 +86,18 @@ def _title_case(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def effective_config(data_dir: Path, base_url: str, postgres: str | None = None,
+def api_url(host: str, port: int) -> str:
+    """Where ``serve --host --port`` publishes the API: below STADSMODEL_PUBLIC_URL behind a proxy."""
+    return os.environ.get("STADSMODEL_PUBLIC_URL", f"http://{host}:{port}").rstrip("/") + "/api"
+
+
+def effective_config(data_dir: Path, base_url: str | None = None, postgres: str | None = None,
                      host: str = "127.0.0.1", port: int = 8000) -> dict:
-    """The pygeoapi configuration for ``data_dir`` served at ``base_url`` (e.g. http://host:8000/api)."""
+    """The pygeoapi configuration for ``data_dir`` served at ``base_url`` (default :func:`api_url`), as a plain
+    dict (YAML-serialisable). Reads the data directory's metadata only; starts nothing."""
     data_dir = Path(data_dir)
-    gpkg = data_dir / STORE
+    base_url = base_url or api_url(host, port)
+    gpkg = data_dir / STORE_NAME
     if not gpkg.is_file():
         raise InputError(gpkg, "no store here; run `stadsmodel build` first (or pass the model directory)")
     with TEMPLATE.open(encoding="utf-8") as f:
@@ -116,13 +122,13 @@ def effective_config(data_dir: Path, base_url: str, postgres: str | None = None,
             provider = {
                 "type": "feature", "name": POSTGRESQL_PROVIDER, "data": postgres, "table": name,
                 "id_field": pg_keys.get(name, id_field), "geom_field": "geom",
-                "storage_crs": RD_NEW_URI, "crs": [CRS84, RD_NEW_URI],
+                "storage_crs": RD_NEW_URI, "crs": [CRS84_URI, RD_NEW_URI],
             }
         else:
             provider = {
                 "type": "feature", "name": GEOPACKAGE_PROVIDER, "data": str(gpkg), "table": name,
                 "id_field": id_field, "storage_crs": RD_NEW_URI,
-                "crs": [CRS84, RD_NEW_URI] + ([RD_NAP_URI] if heights else []),
+                "crs": [CRS84_URI, RD_NEW_URI] + ([RD_NAP_URI] if heights else []),
             }
             if heights:
                 provider["heights"] = heights
@@ -138,7 +144,7 @@ def effective_config(data_dir: Path, base_url: str, postgres: str | None = None,
             "description": entry.get("description", f"Layer {name} of the Stadsmodel store."),
             "keywords": list(entry.get("keywords") or ["stadsmodel"]),
             "links": links,
-            "extents": {"spatial": {"bbox": _crs84_bbox(layer["bbox"]), "crs": CRS84}},
+            "extents": {"spatial": {"bbox": _crs84_bbox(layer["bbox"]), "crs": CRS84_URI}},
             "providers": [provider],
         }
 
@@ -154,7 +160,7 @@ def effective_config(data_dir: Path, base_url: str, postgres: str | None = None,
             "description": entry.get("description", f"Raster {entry['file']}"),
             "keywords": list(entry.get("keywords") or ["stadsmodel"]),
             "links": [],
-            "extents": {"spatial": {"bbox": _raster_bbox(raster), "crs": CRS84}},
+            "extents": {"spatial": {"bbox": _raster_bbox(raster), "crs": CRS84_URI}},
             "providers": [{
                 "type": "coverage", "name": "rasterio", "data": str(raster),
                 "options": {"DATA_ENCODING": "COMPRESSION=DEFLATE"},
@@ -179,7 +185,7 @@ def _raster_bbox(path: Path) -> list[float]:
 
     with rasterio.open(path) as src:
         b = src.bounds
-        crs = src.crs.to_string() if src.crs else "EPSG:28992"
+        crs = src.crs.to_string() if src.crs else RD_NEW
     tr = pyproj.Transformer.from_crs(crs, "OGC:CRS84", always_xy=True)
     return [round(v, 6) for v in tr.transform_bounds(b.left, b.bottom, b.right, b.top)]
 

@@ -5,35 +5,73 @@ Refused (400 with the reason) before pygeoapi sees them: property names the coll
 (``b3_h_dak_70p > 'abc'`` matched nothing; on PostGIS it is a 500), numbers SQL cannot hold (beyond
 64-bit integers, NaN, infinity), invalid geometry literals (a degenerate polygon), and lon/lat
 literals outside the globe.
+
+BBOX corners become polygons in the parsed filter (:func:`parse_cql2_text`, and in CQL2 JSON before it is
+parsed), so that pygeoapi reprojects them from ``filter-crs`` like every other geometry literal.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
+import os
+from pathlib import Path
 
+import shapely
+import shapely.geometry
+from lark import Lark, v_args
+from pygeofilter import ast, values
+from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
+from pygeofilter.parsers.cql2_text import parser as cql2_text
 from starlette.requests import Request
 
-from services.config import CRS84
+from core.crs import CRS84_URI, CRS84H_URI
 from services.params import rewritten
 
-CRS84H = "http://www.opengis.net/def/crs/OGC/0/CRS84h"
 INT64 = 2**63
 NUMERIC = ("integer", "number")
 
+# pygeofilter's CQL2 text grammar, plus the BBOX predicate with 3D corners (x0,y0,z0,x1,y1,z1) it lacks; should
+# a pygeofilter release rename the rule, Lark refuses the grammar at import, not a filter at run time.
+_GRAMMAR = Path(cql2_text.__file__).with_name("grammar.lark")
+_BBOX_3D = ('\n%extend spatial_predicate: "BBOX" "(" expression "," full_number "," full_number "," full_number '
+            '"," full_number "," full_number "," full_number ")" -> bbox_3d_spatial_predicate\n')
 
-_NUMBER = r"\s*([-+\d.eE]+)\s*"
-# A BBOX literal, BBOX(x0,y0,x1,y1[,z0,z1]); with a property first, BBOX(geometry, ...), it is a predicate.
-_BBOX_TEXT = re.compile(rf"\bBBOX\s*\(\s*(?:([A-Za-z_]\w*)\s*,)?{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}"
-                        rf"(?:,{_NUMBER},{_NUMBER})?\)", re.IGNORECASE)
+
+@v_args(meta=False, inline=True)
+class _BBoxAsPolygon(cql2_text.CQLTransformer):
+    """BBOX literals and predicates as polygons: pygeoapi reprojects polygon literals from ``filter-crs`` to the
+    storage CRS, but leaves BBOX corners as they are."""
+
+    def function(self, func_name, *arguments):
+        if func_name.name.lower() == "bbox" and len(arguments) in (4, 6) \
+                and all(isinstance(a, (int, float)) and not isinstance(a, bool) for a in arguments):
+            return values.Geometry(_bbox_polygon(*_corners(arguments)))
+        return super().function(func_name, *arguments)
+
+    def bbox_spatial_predicate(self, lhs, minx, miny, maxx, maxy, crs=None):
+        if crs is not None:  # corners in a CRS of their own: the providers take them as they are
+            return super().bbox_spatial_predicate(lhs, minx, miny, maxx, maxy, crs)
+        return ast.GeometryIntersects(lhs, values.Geometry(_bbox_polygon(minx, miny, maxx, maxy)))
+
+    def bbox_3d_spatial_predicate(self, lhs, x0, y0, _z0, x1, y1, _z1):
+        return ast.GeometryIntersects(lhs, values.Geometry(_bbox_polygon(x0, y0, x1, y1)))
 
 
-def _bbox_text_as_polygon(m: re.Match) -> str:
-    prop, *numbers = m.groups()
-    x0, y0, x1, y1 = numbers[:4] if numbers[4] is None else (numbers[0], numbers[1], numbers[3], numbers[4])
-    polygon = f"POLYGON(({x0} {y0}, {x1} {y0}, {x1} {y1}, {x0} {y1}, {x0} {y0}))"
-    return f"S_INTERSECTS({prop}, {polygon})" if prop else polygon
+_PARSER = Lark(_GRAMMAR.read_text(encoding="utf-8") + _BBOX_3D, parser="lalr", maybe_placeholders=False,
+               transformer=_BBoxAsPolygon(), source_path=str(_GRAMMAR),
+               import_paths=[os.path.dirname(os.path.dirname(cql2_text.__file__))])
+
+
+def parse_cql2_text(text: str) -> ast.Node:
+    """CQL2 text as pygeofilter parses it, with BBOX as polygons (see :class:`_BBoxAsPolygon`); pygeoapi parses
+    ``filter`` with this too (services.app)."""
+    return _PARSER.parse(text)
+
+
+def _corners(numbers) -> list:
+    """x0, y0, x1, y1 of a 2D or 3D BBOX."""
+    return list(numbers) if len(numbers) == 4 else [numbers[0], numbers[1], numbers[3], numbers[4]]
 
 
 def _bbox_polygon(x0, y0, x1, y1) -> dict:
@@ -43,8 +81,7 @@ def _bbox_polygon(x0, y0, x1, y1) -> dict:
 def _json_bbox_as_polygon(node):
     if isinstance(node, dict):
         if set(node) == {"bbox"} and isinstance(node["bbox"], list) and len(node["bbox"]) in (4, 6):
-            b = node["bbox"]
-            return _bbox_polygon(*(b if len(b) == 4 else [b[0], b[1], b[3], b[4]]))
+            return _bbox_polygon(*_corners(node["bbox"]))
         return {k: _json_bbox_as_polygon(v) for k, v in node.items()}
     if isinstance(node, list):
         return [_json_bbox_as_polygon(v) for v in node]
@@ -52,21 +89,18 @@ def _json_bbox_as_polygon(node):
 
 
 async def normalised_filter(request: Request) -> Request:
-    """Put CQL2 JSON where pygeoapi reads it (the body) and BBOX literals in a form it reprojects.
+    """Put CQL2 JSON where pygeoapi reads it (the body), its BBOX literals as polygons.
 
     pygeoapi parses ``filter`` as CQL2 text only, and reprojects geometry literals from ``filter-crs`` to
-    the storage CRS but not BBOX literals; as polygons they are reprojected like any other geometry.
+    the storage CRS but not BBOX literals; as polygons they are reprojected like any other geometry. CQL2 text
+    needs no rewriting: :func:`parse_cql2_text` makes the polygons when pygeoapi parses it.
     """
     params = request.query_params
-    text = params.get("filter")
-    if text is not None and params.get("filter-lang") == "cql2-json":
-        body = text.encode()
+    if params.get("filter-lang") == "cql2-json" and "filter" in params:
+        body = params["filter"].encode()
         rest = [(k, v) for k, v in params.multi_items() if k != "filter"]
-    elif text is not None:
-        poly = _BBOX_TEXT.sub(_bbox_text_as_polygon, text)
-        if poly == text:
-            return request
-        return rewritten(request, [(k, poly if k == "filter" else v) for k, v in params.multi_items()])
+    elif "filter" in params:
+        return request
     elif request.method == "POST":
         body, rest = await request.body(), list(params.multi_items())
     else:
@@ -80,17 +114,11 @@ async def normalised_filter(request: Request) -> Request:
 
 async def filter_problem(request: Request, collection: str, fields: dict[str, dict]) -> str | None:
     """Why the filter must be refused (see the module docstring), or None. ``fields``: name → JSON type."""
-    import shapely
-    import shapely.geometry
-    from pygeofilter import ast, values
-    from pygeofilter.parsers.cql2_json import parse as parse_json
-    from pygeofilter.parsers.cql2_text import parse as parse_text
-
     try:
         if "filter" in request.query_params:
-            tree = parse_text(request.query_params["filter"])
+            tree = parse_cql2_text(request.query_params["filter"])
         elif request.method == "POST":
-            tree = parse_json((await request.body()).decode())
+            tree = parse_cql2_json((await request.body()).decode())
         else:
             return None
     except Exception:  # unparsable: pygeoapi answers 400 "Bad CQL"
@@ -158,8 +186,9 @@ async def filter_problem(request: Request, collection: str, fields: dict[str, di
         if not shapely.is_valid(geom) or not all(math.isfinite(v) for v in geom.bounds):
             reason = shapely.is_valid_reason(geom) if geom.is_valid is False else "not finite"
             return f"filter: invalid geometry literal ({reason})"
-    if request.query_params.get("filter-crs", CRS84) in (CRS84, CRS84H) and any(
-            not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90) for x0, y0, x1, y1 in (g.bounds for g in geometries)):
+    lonlat = request.query_params.get("filter-crs", CRS84_URI) in (CRS84_URI, CRS84H_URI)
+    if lonlat and any(not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90)
+                      for x0, y0, x1, y1 in (g.bounds for g in geometries)):
         return "filter geometry lies outside longitude -180..180 / latitude -90..90; coordinates are CRS84 " \
                "unless filter-crs names another CRS"
     return None

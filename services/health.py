@@ -1,9 +1,9 @@
 """Is the data this server publishes readable? ``GET /health`` (200 or 503) and the check ``serve`` runs first.
 
 Checked: the store (GeoPackage: opens read-only, every served layer can be read, and at start-up
-``PRAGMA quick_check`` finds no damaged page; PostGIS: a connection and a row from each served table) and each coverage raster (opens,
-and its last block decodes: a truncated GeoTIFF opens fine and fails only there). The answer names what is
-broken; the reasons (paths, driver messages) go to the log, not to the client.
+``PRAGMA quick_check`` finds no damaged page; PostGIS: a connection and a row from each served table) and each
+coverage raster (opens, and its last block decodes: a truncated GeoTIFF opens fine and fails only there). The
+answer names what is broken; the reasons (paths, driver messages) go to the log, not to the client.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
+
+from core import gpkg as geopackage
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,9 +46,10 @@ def gpkg_problem(path: Path, thorough: bool = False) -> str | None:
     if not path.is_file():
         return f"{path}: missing"
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = geopackage.connect(path)
         try:
-            rows = con.execute("PRAGMA quick_check" if thorough else "SELECT 'ok' FROM gpkg_contents LIMIT 1").fetchall()
+            sql = "PRAGMA quick_check" if thorough else "SELECT 'ok' FROM gpkg_contents LIMIT 1"
+            rows = con.execute(sql).fetchall()
         finally:
             con.close()
     except sqlite3.Error as err:
@@ -58,9 +61,9 @@ def gpkg_problem(path: Path, thorough: bool = False) -> str | None:
 
 def _gpkg_layer_problem(path: Path, table: str) -> str | None:
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = geopackage.connect(path)
         try:
-            con.execute(f'SELECT * FROM "{table.replace(chr(34), chr(34) * 2)}" LIMIT 1').fetchall()
+            con.execute(f"SELECT * FROM {geopackage.quote(table)} LIMIT 1").fetchall()
         finally:
             con.close()
     except sqlite3.Error as err:

@@ -60,7 +60,7 @@ class ServerLimits:
     request_timeout: float = 60.0
 
     @classmethod
-    def from_env(cls, environ=os.environ, **overrides) -> "ServerLimits":
+    def from_env(cls, environ=os.environ, **overrides) -> ServerLimits:
         """Defaults, then ``STADSMODEL_<NAME>`` variables, then ``overrides`` that are not None."""
         values = {}
         for f in fields(cls):
@@ -73,7 +73,8 @@ class ServerLimits:
             try:
                 value = kind(raw)
             except ValueError:
-                raise ConfigError(f"server limit {f.name} (STADSMODEL_{f.name.upper()}): {raw!r} is not a number") from None
+                raise ConfigError(f"server limit {f.name} (STADSMODEL_{f.name.upper()}): {raw!r} is not a number") \
+                    from None
             if value <= 0:
                 raise ConfigError(f"server limit {f.name} (STADSMODEL_{f.name.upper()}) must be positive, not {raw!r}")
             values[f.name] = value
@@ -229,7 +230,7 @@ class RequestGuard:
                 return await receive()
             try:
                 message = await asyncio.wait_for(receive(), self.limits.header_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise BodyTooSlow() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

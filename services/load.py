@@ -15,8 +15,10 @@ import pyogrio
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.config import STORE, load_collections_table, store_layers
+from core.crs import RD_NEW
 from core.errors import InputError, StadsmodelError
+from core.products import STORE_NAME
+from services.config import load_collections_table, store_layers
 
 LOGGER = logging.getLogger(__name__)
 
@@ -26,7 +28,7 @@ def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
 
     :returns: rows loaded per table
     """
-    gpkg = Path(data_dir) / STORE
+    gpkg = Path(data_dir) / STORE_NAME
     if not gpkg.is_file():
         raise InputError(gpkg, "no store here; run `stadsmodel build` first")
     defaults, table = load_collections_table()
@@ -40,7 +42,7 @@ def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
                 gdf.index.name = "fid"
                 gdf = gdf.reset_index().rename_geometry("geom")
                 if gdf.crs is None:
-                    gdf = gdf.set_crs("EPSG:28992")
+                    gdf = gdf.set_crs(RD_NEW)
                 LOGGER.info("loading %s: %d rows", name, len(gdf))
                 gdf.to_postgis(name, con, if_exists="replace", index=False, chunksize=10_000)
                 id_field = {**defaults, **(table.get(name) or {})}.get("id_field", "identificatie")
@@ -49,7 +51,8 @@ def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
                 con.execute(text(f'ANALYZE "{name}"'))
                 counts[name] = len(gdf)
     except SQLAlchemyError as err:
-        raise StadsmodelError(f"loading {gpkg} into PostGIS failed: {err.__class__.__name__}: {err.orig or err}") from err
+        raise StadsmodelError(f"loading {gpkg} into PostGIS failed: {err.__class__.__name__}: "
+                              f"{err.orig or err}") from err
     finally:
         engine.dispose()
     return counts

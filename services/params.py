@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 
+from core.crs import epsg_uri
 from services.bbox import CRS84_URIS, bbox_problem, transform_bbox
 
 # Deeper JSON is no filter or process input anyone writes; parsing it would exhaust the recursion limit.
 MAX_JSON_DEPTH = 64
 MAX_OFFSET = 2**53  # beyond this no page exists, and SQL engines overflow
-_EPSG_URI = re.compile(r"^http://www\.opengis\.net/def/crs/EPSG/0/(\d+)$")
+_EPSG_URI = re.compile("^" + re.escape(epsg_uri("")) + r"(\d+)$")
 
 
 class ClientError(ValueError):
@@ -154,7 +155,7 @@ def _known_crs(uri: str, name: str) -> None:
         except Exception:
             pass
     raise ClientError(f"{name} {uri!r} is not a CRS this server knows; use {CRS84_URIS[0]} or "
-                      "http://www.opengis.net/def/crs/EPSG/0/<code>")
+                      f"{epsg_uri('<code>')}")
 
 
 _SUBSET = re.compile(r"^\s*(\w+)\s*\(\s*([^:()]+?)\s*(?::\s*([^:()]+?)\s*)?\)\s*$")

@@ -19,8 +19,9 @@ import threading
 import time
 from pathlib import Path
 
-from services.limits import OncePerSecond, ServerLimits, protocol_class
 from core.errors import ConfigError, InputError
+from services.config import api_url, effective_config
+from services.limits import OncePerSecond, ServerLimits, protocol_class
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,7 +29,6 @@ LOGGER = logging.getLogger(__name__)
 def check_data(data: Path, base_url: str, postgres: str | None) -> None:
     """Refuse to serve a store or raster that cannot be read (InputError, exit status 2)."""
     from services import health
-    from services.config import effective_config
 
     config = effective_config(data, base_url=base_url, postgres=postgres)
     broken = health.problems(config, thorough=True)
@@ -41,10 +41,10 @@ def serve(data: Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 
           postgres: str | None = None, limits: ServerLimits | None = None) -> None:
     """Run the site until interrupted. ``limits``: default :meth:`ServerLimits.from_env`."""
     limits = limits or ServerLimits.from_env()
-    public = os.environ.get("STADSMODEL_PUBLIC_URL", f"http://{host}:{port}").rstrip("/")
-    os.environ.update(STADSMODEL_DATA=str(Path(data).resolve()), STADSMODEL_BASE_URL=f"{public}/api",
+    base_url = api_url(host, port)
+    os.environ.update(STADSMODEL_DATA=str(Path(data).resolve()), STADSMODEL_BASE_URL=base_url,
                       STADSMODEL_POSTGRES=postgres or "", **limits.to_env())
-    check_data(Path(data), f"{public}/api", postgres)
+    check_data(Path(data), base_url, postgres)
     if _port_in_use(host, port):
         raise ConfigError(f"{host}:{port} is already in use (another server, or workers of one still running)")
     _quiet_repeats()

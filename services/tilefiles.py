@@ -19,6 +19,8 @@ from pathlib import Path
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
+from core.products import TILES_INDEX
+
 LOGGER = logging.getLogger(__name__)
 
 _TEMPLATE_VARIABLE = re.compile(r"\\\{(level|x|y|z)\\\}")
@@ -37,7 +39,7 @@ class TileProducts:
         self._index_roots: list[str] = []
 
     def _roots(self) -> list[str]:
-        index = self.root / "index.json"
+        index = self.root / TILES_INDEX
         try:
             info = index.stat()
         except OSError:
@@ -53,7 +55,7 @@ class TileProducts:
         try:
             listed = json.loads(index.read_bytes()).get("tilesets") or []
             urls = [t.get("url") for t in listed if isinstance(t, dict)]
-            return ["index.json"] + [u for u in urls if isinstance(u, str)]
+            return [TILES_INDEX] + [u for u in urls if isinstance(u, str)]
         except (OSError, ValueError, AttributeError) as err:
             LOGGER.warning("%s: unreadable (%s); serving no tilesets", index, err)
             return []
@@ -80,9 +82,9 @@ class TileProducts:
             return rel in self._files or any(p.fullmatch(rel) for p in self._patterns)
 
     def _collect(self, roots: list[str]) -> tuple[set[str], list[re.Pattern]]:
-        files = {"index.json"} if roots[:1] == ["index.json"] else set()
+        files = {TILES_INDEX} if roots[:1] == [TILES_INDEX] else set()
         patterns: list[re.Pattern] = []
-        todo = [r for r in roots if r != "index.json"]
+        todo = [r for r in roots if r != TILES_INDEX]
         seen: set[str] = set()
         while todo:
             rel = posixpath.normpath(todo.pop())

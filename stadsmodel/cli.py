@@ -23,6 +23,7 @@ EPILOG_BUILD = (
     "(exit status 3: partial, see report.json)"
 )
 EPILOG_TILES = "example: stadsmodel tiles --model demo/model --out demo/model/tiles"
+EPILOG_TILES_VALIDATE = "example: stadsmodel tiles validate demo/model/tiles --gltf"
 EPILOG_ZONING = ("example: stadsmodel zoning import plan.gml --data demo/model   "
                  "(exit status 3: partial, a source rejected or features skipped; see zoning_report.json)")
 EPILOG_LOAD = "example: stadsmodel load --data demo/model --postgres postgresql://localhost/stadsmodel"
@@ -56,16 +57,28 @@ def _cmd_build(a: argparse.Namespace) -> int:
 
 
 def _cmd_tiles(a: argparse.Namespace) -> int:
-    if a.action == "validate":
-        from tiles.validate import validate_command
-
-        return validate_command(Path(a.path), gltf=a.gltf)
     from etl.writers.publish import check_output_folder
     from tiles import tile_model
 
     check_output_folder(a.out, "--out")
     tile_model(Path(a.model), Path(a.out), ahn=[Path(p) for p in a.ahn or []], lod=a.lod, jobs=a.jobs)
     return 0
+
+
+def _cmd_tiles_validate(a: argparse.Namespace) -> int:
+    from tiles.validate import tileset_targets, validate_tileset
+
+    status = 0
+    for target in tileset_targets(Path(a.path)):
+        report = validate_tileset(target, gltf=a.gltf)
+        for problem in report.problems:
+            print(problem)
+        n_err = len(report.errors)
+        print(f"{report.tileset}: {report.tiles} tiles, {report.contents} contents, "
+              f"{n_err} errors, {len(report.problems) - n_err} warnings")
+        if n_err:
+            status = 1
+    return status
 
 
 def _cmd_zoning_import(a: argparse.Namespace) -> int:
@@ -84,6 +97,8 @@ def _cmd_load(a: argparse.Namespace) -> int:
 
 
 def _cmd_serve(a: argparse.Namespace) -> int:
+    if a.print_config:
+        return _print_serve_config(a)
     from services.limits import ServerLimits
     from services.server import serve
 
@@ -91,6 +106,16 @@ def _cmd_serve(a: argparse.Namespace) -> int:
                                    header_timeout=a.header_timeout, keep_alive=a.keep_alive,
                                    max_connections=a.max_connections, request_timeout=a.request_timeout)
     serve(Path(a.data), host=a.host, port=a.port, workers=a.workers, postgres=a.postgres, limits=limits)
+    return 0
+
+
+def _print_serve_config(a: argparse.Namespace) -> int:
+    import yaml
+
+    from services.config import effective_config
+
+    config = effective_config(Path(a.data), postgres=a.postgres, host=a.host, port=a.port)
+    print(yaml.safe_dump(config, sort_keys=False, allow_unicode=True, width=120), end="")
     return 0
 
 
@@ -136,16 +161,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tiled build with tiles of this edge in RD New metres (default 1000 when tiled)")
     b.set_defaults(func=_cmd_build)
 
-    t = sub.add_parser("tiles", help="3D Tiles 1.1 from a model (or 'tiles validate TILESET')", epilog=EPILOG_TILES)
-    t.add_argument("action", nargs="?", choices=["validate"], help="'validate TILESET|DIR': check a tileset")
-    t.add_argument("path", nargs="?", help="with validate: tileset.json, or a folder written by 'stadsmodel tiles'")
+    t = sub.add_parser("tiles", help="3D Tiles 1.1 from a model (or 'tiles validate TILESET')", epilog=EPILOG_TILES,
+                       usage="stadsmodel tiles --model M --out O [--ahn PATH ...] [--lod LOD] [--jobs N]\n"
+                             "       stadsmodel tiles validate PATH [--gltf]")
     t.add_argument("--model", help="model directory from 'stadsmodel build', or a CityJSON/CityJSONSeq file")
     t.add_argument("--out", help="output directory for the tilesets")
     t.add_argument("--ahn", nargs="+", metavar="PATH", help="also tile these LAS/LAZ point clouds")
     t.add_argument("--lod", help="building LoD to tile, e.g. 1.2 or 2.2 (default: the highest each building has)")
-    t.add_argument("--jobs", type=int, help="processes that write tiles (default: all CPUs for large models)")
-    t.add_argument("--gltf", action="store_true", help="with validate: also run the Khronos glTF validator on content")
+    t.add_argument("--jobs", type=int, metavar="N",
+                   help="processes that write the tiles, point clouds included (default: all CPUs for large models)")
     t.set_defaults(func=_cmd_tiles)
+    # optional: without it, `tiles --model M --out O` writes tilesets (the verb's original form)
+    tsub = t.add_subparsers(dest="tiles_command", metavar="ACTION")
+    tv = tsub.add_parser("validate", help="check a tileset (exit status 1 when it has errors)",
+                         epilog=EPILOG_TILES_VALIDATE)
+    tv.add_argument("path", metavar="PATH", help="tileset.json, or a folder written by 'stadsmodel tiles'")
+    tv.add_argument("--gltf", action="store_true", help="also run the Khronos glTF validator on the content")
+    tv.set_defaults(func=_cmd_tiles_validate)
 
     z = sub.add_parser("zoning", help="planning data: bestemmingsplannen, omgevingsplan, monuments")
     zsub = z.add_subparsers(dest="zoning_command", required=True, metavar="ACTION")
@@ -166,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--workers", type=int, default=1, help="server worker processes (production: several)")
     sv.add_argument("--postgres", metavar="DSN", help="serve from PostGIS instead of the GeoPackage")
+    sv.add_argument("--print-config", action="store_true",
+                    help="print the effective pygeoapi configuration for --data as YAML and exit")
     limits = sv.add_argument_group("limits (each also as STADSMODEL_<NAME> in the environment, e.g. "
                                    "STADSMODEL_MAX_BODY; see README 'Server limits')")
     limits.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body (default 1048576; 413)")
@@ -195,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "tiles" and not ((args.action == "validate" and args.path) or (args.model and args.out)):
+    if args.func is _cmd_tiles and not (args.model and args.out):
         parser.error("tiles needs --model and --out, or: tiles validate TILESET")
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(message)s", stream=sys.stderr)

@@ -16,8 +16,8 @@ def run_demo(out: Path, buildings: int = 300, seed: int = 1, host: str = "127.0.
              serve: bool = True) -> Path:
     """Build the demo into `out` and (unless serve=False) serve it. Returns the model directory."""
     from etl.build import build_model
-    from synth.district import write_district
     from etl.zoning import import_zoning
+    from synth.district import write_district
     from synth.plan import write_synthetic_plan
     from tiles import tile_model
 

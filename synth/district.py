@@ -42,6 +42,7 @@ import shapely
 from shapely.geometry import Polygon
 from tqdm import tqdm
 
+from core.atomic import atomic_open, atomic_path
 from core.crs import RD_NAP, RD_NEW
 from core.errors import StadsmodelError
 
@@ -877,7 +878,7 @@ def _addresses(houses, status, bouwjaar, nrows: int, canal_row: int) -> dict[str
     names[canal_row + 1] = "Noorderkade"
     # (street, parity) → list of (x, house index, entrance)
     sides: dict[tuple[int, int], list] = {}
-    for k, (h, bx, by, r, c) in enumerate(houses):
+    for k, (h, bx, _by, r, _c) in enumerate(houses):
         south = [(e, h.side) for e in h.entrances]
         north = [(e, 1) for e in h.north_entrances]
         for e, side in south + north:
@@ -945,14 +946,14 @@ GML_HEAD = (
     'http://register.geostandaarden.nl/gmlapplicatieschema/imgeo/2.1.1/imgeo.xsd">\n'
 )
 GML_TAIL = "</CityModel>\n"
-I = "            "  # the indentation of the PDOK files
+INDENT = "            "  # the indentation of the PDOK files
 
 
 def _code(tag: str, codelist: str, value: str | None, ns: str = "") -> str:
     """A coded value; a missing one is written as PDOK does, with the VoidReasonValue code list."""
     if value is None:
-        return f'{I}<{tag}{ns} codeSpace="{CS}#VoidReasonValue">waardeOnbekend</{tag}>\n'
-    return f'{I}<{tag}{ns} codeSpace="{CS}#{codelist}">{value}</{tag}>\n'
+        return f'{INDENT}<{tag}{ns} codeSpace="{CS}#VoidReasonValue">waardeOnbekend</{tag}>\n'
+    return f'{INDENT}<{tag}{ns} codeSpace="{CS}#{codelist}">{value}</{tag}>\n'
 
 
 def _poslist(ring) -> str:
@@ -996,32 +997,32 @@ def _common(gml_id_attrs: str, dates: tuple[str, str, str], rel: int, lokaal_id:
     return (
         f'{gml_id_attrs}\n'
         f'                        <creationDate xmlns="http://www.opengis.net/citygml/2.0">{created}</creationDate>\n'
-        f'{I}<imgeo:LV-publicatiedatum>{published}</imgeo:LV-publicatiedatum>\n'
-        f'{I}<imgeo:relatieveHoogteligging>{rel}</imgeo:relatieveHoogteligging>\n'
-        f'{I}<imgeo:inOnderzoek>false</imgeo:inOnderzoek>\n'
-        f'{I}<imgeo:tijdstipRegistratie>{registered}</imgeo:tijdstipRegistratie>\n'
-        f'{I}<imgeo:identificatie>\n'
-        f'{I}    <imgeo:NEN3610ID>\n'
-        f'{I}        <imgeo:namespace>NL.IMGeo</imgeo:namespace>\n'
-        f'{I}        <imgeo:lokaalID>{lokaal_id}</imgeo:lokaalID>\n'
-        f'{I}    </imgeo:NEN3610ID>\n'
-        f'{I}</imgeo:identificatie>\n'
-        f'{I}<imgeo:bronhouder>{BRONHOUDER}</imgeo:bronhouder>\n'
-        f'{I}<imgeo:bgt-status codeSpace="{CS}#Status">{status}</imgeo:bgt-status>\n'
-        f'{I}<imgeo:plus-status codeSpace="{CS}#VoidReasonValue">geenWaarde</imgeo:plus-status>\n'
+        f'{INDENT}<imgeo:LV-publicatiedatum>{published}</imgeo:LV-publicatiedatum>\n'
+        f'{INDENT}<imgeo:relatieveHoogteligging>{rel}</imgeo:relatieveHoogteligging>\n'
+        f'{INDENT}<imgeo:inOnderzoek>false</imgeo:inOnderzoek>\n'
+        f'{INDENT}<imgeo:tijdstipRegistratie>{registered}</imgeo:tijdstipRegistratie>\n'
+        f'{INDENT}<imgeo:identificatie>\n'
+        f'{INDENT}    <imgeo:NEN3610ID>\n'
+        f'{INDENT}        <imgeo:namespace>NL.IMGeo</imgeo:namespace>\n'
+        f'{INDENT}        <imgeo:lokaalID>{lokaal_id}</imgeo:lokaalID>\n'
+        f'{INDENT}    </imgeo:NEN3610ID>\n'
+        f'{INDENT}</imgeo:identificatie>\n'
+        f'{INDENT}<imgeo:bronhouder>{BRONHOUDER}</imgeo:bronhouder>\n'
+        f'{INDENT}<imgeo:bgt-status codeSpace="{CS}#Status">{status}</imgeo:bgt-status>\n'
+        f'{INDENT}<imgeo:plus-status codeSpace="{CS}#VoidReasonValue">geenWaarde</imgeo:plus-status>\n'
     )
 
 
 def _nil(tag: str) -> str:
-    return f'{I}<imgeo:{tag} xsi:nil="true" nilReason="waardeOnbekend" />\n'
+    return f'{INDENT}<imgeo:{tag} xsi:nil="true" nilReason="waardeOnbekend" />\n'
 
 
 def _false(tag: str) -> str:
-    return f"{I}<imgeo:{tag}>false</imgeo:{tag}>\n"
+    return f"{INDENT}<imgeo:{tag}>false</imgeo:{tag}>\n"
 
 
 def _geom(tag: str, poly: Polygon) -> str:
-    return f"{I}<imgeo:{tag}>{_polygon_gml(poly)}</imgeo:{tag}>\n"
+    return f"{INDENT}<imgeo:{tag}>{_polygon_gml(poly)}</imgeo:{tag}>\n"
 
 
 def _member_body(bgt: str, attrs: tuple, poly: Polygon) -> tuple[str, str]:
@@ -1053,7 +1054,7 @@ def _member_body(bgt: str, attrs: tuple, poly: Polygon) -> tuple[str, str]:
         return ("<imgeo:OndersteunendWaterdeel",
                 _code("class", "TypeOndersteunendWaterdeel", klass,
                       ' xmlns="http://www.opengis.net/citygml/waterbody/2.0"')
-                + f'{I}<imgeo:plus-type codeSpace="{CS}#VoidReasonValue">geenWaarde</imgeo:plus-type>\n'
+                + f'{INDENT}<imgeo:plus-type codeSpace="{CS}#VoidReasonValue">geenWaarde</imgeo:plus-type>\n'
                 + _geom("geometrie2dOndersteunendWaterdeel", poly))
     if bgt == "begroeidterreindeel":
         klass, plus = attrs
@@ -1100,6 +1101,8 @@ def _write_bgt(d: District, folder: Path) -> dict[str, int]:
         first_vbo.setdefault(k, row)
     for t_index, bgt in enumerate(BGT_TYPES):
         path = folder / f"bgt_{bgt}.gml"
+        # Not core.atomic's hidden `.tmp-<pid>.gml`: the BGT readers take every .gml in the folder, and a
+        # killed run's temporary must not look like a sheet.
         tmp = path.with_suffix(".gml.part")
         rng = np.random.default_rng([d.seed, 3, t_index])
         n = len(d.footprints) if bgt == "pand" else len(by_type[bgt])
@@ -1124,7 +1127,7 @@ def _write_bgt(d: District, folder: Path) -> dict[str, int]:
 
 def _pand_member(d: District, k: int, gml_id: str, lokaal: str, dates, vbo_row: int | None) -> str:
     status = "plan" if d.status[k] == PAND_VERGUND else "bestaand"
-    geom = (f'{I}<imgeo:geometrie2dGrondvlak>'
+    geom = (f'{INDENT}<imgeo:geometrie2dGrondvlak>'
             '<gml:MultiSurface xmlns:gml="http://www.opengis.net/gml"><gml:surfaceMember>'
             + _polygon_gml(d.footprints[k], srs=False).replace(' xmlns:gml="http://www.opengis.net/gml"', "", 1)
             + "</gml:surfaceMember></gml:MultiSurface></imgeo:geometrie2dGrondvlak>\n")
@@ -1133,30 +1136,34 @@ def _pand_member(d: District, k: int, gml_id: str, lokaal: str, dates, vbo_row: 
         v = d.vbo
         text = f"{v['huisnummer'][vbo_row]}{v['huisletter'][vbo_row] or ''}"
         label = (
-            f"{I}<imgeo:nummeraanduidingreeks>\n{I}    <imgeo:Nummeraanduidingreeks>\n"
-            f"{I}        <imgeo:nummeraanduidingreeks>\n"
-            f"{I}            <imgeo:Label>\n{I}                <imgeo:tekst>{text}</imgeo:tekst>\n"
-            f"{I}                <imgeo:positie>\n{I}                    <imgeo:Labelpositie>\n"
-            f'{I}                        <imgeo:plaatsingspunt><gml:Point xmlns:gml="http://www.opengis.net/gml">\n'
+            f"{INDENT}<imgeo:nummeraanduidingreeks>\n{INDENT}    <imgeo:Nummeraanduidingreeks>\n"
+            f"{INDENT}        <imgeo:nummeraanduidingreeks>\n"
+            f"{INDENT}            <imgeo:Label>\n{INDENT}                <imgeo:tekst>{text}</imgeo:tekst>\n"
+            f"{INDENT}                <imgeo:positie>\n{INDENT}                    <imgeo:Labelpositie>\n"
+            f'{INDENT}                        <imgeo:plaatsingspunt><gml:Point xmlns:gml="http://www.opengis.net/gml">\n'
             f"              <gml:pos>{v['x'][vbo_row]:.3f} {v['y'][vbo_row]:.3f}</gml:pos>\n"
             f"            </gml:Point></imgeo:plaatsingspunt>\n"
-            f"{I}                        <imgeo:hoek>0</imgeo:hoek>\n{I}                    </imgeo:Labelpositie>\n"
-            f"{I}                </imgeo:positie>\n{I}            </imgeo:Label>\n"
-            f"{I}        </imgeo:nummeraanduidingreeks>\n"
-            f"{I}        <imgeo:identificatieBAGVBOLaagsteHuisnummer>{v['identificatie'][vbo_row]}"
+            f"{INDENT}                        <imgeo:hoek>0</imgeo:hoek>\n"
+            f"{INDENT}                    </imgeo:Labelpositie>\n"
+            f"{INDENT}                </imgeo:positie>\n{INDENT}            </imgeo:Label>\n"
+            f"{INDENT}        </imgeo:nummeraanduidingreeks>\n"
+            f"{INDENT}        <imgeo:identificatieBAGVBOLaagsteHuisnummer>{v['identificatie'][vbo_row]}"
             "</imgeo:identificatieBAGVBOLaagsteHuisnummer>\n"
-            f"{I}    </imgeo:Nummeraanduidingreeks>\n{I}</imgeo:nummeraanduidingreeks>\n")
+            f"{INDENT}    </imgeo:Nummeraanduidingreeks>\n{INDENT}</imgeo:nummeraanduidingreeks>\n")
     return ("    <cityObjectMember>\n        "
             + _common(f'<BuildingPart xmlns="http://www.opengis.net/citygml/building/2.0" gml:id="{gml_id}">',
                       dates, 0, lokaal, status)
-            + f"{I}<imgeo:identificatieBAGPND>{pand_id(k)}</imgeo:identificatieBAGPND>\n" + geom + label
+            + f"{INDENT}<imgeo:identificatieBAGPND>{pand_id(k)}</imgeo:identificatieBAGPND>\n" + geom + label
             + "        </BuildingPart>\n    </cityObjectMember>\n")
 
 
 # --- BAG GeoPackage ----------------------------------------------------------------------------------------
 def _write_bag(d: District, path: Path, batch: int = 20_000) -> None:
-    tmp = path.with_name("." + path.stem + ".part.gpkg")  # GDAL wants the .gpkg extension
-    tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        _write_bag_layers(d, tmp, batch)
+
+
+def _write_bag_layers(d: District, tmp: Path, batch: int) -> None:
     n = len(d.footprints)
     v = d.vbo
     per_pand: list[list[int]] = [[] for _ in range(n)]
@@ -1187,7 +1194,6 @@ def _write_bag(d: District, path: Path, batch: int = 20_000) -> None:
         pts = shapely.points(np.array(v["x"][sl]), np.array(v["y"][sl]))
         pyogrio.raw.write(tmp, shapely.to_wkb(pts), fields, list(names), layer="verblijfsobject", driver="GPKG",
                           geometry_type="Point", crs=RD_NEW, append=True)
-    os.replace(tmp, path)
 
 
 # --- AHN point cloud ----------------------------------------------------------------------------------------
@@ -1204,7 +1210,9 @@ def _las_header(x0: float, y0: float, tile_no: int) -> laspy.LasHeader:
 
 
 class _TileWriter:
-    """Opens the LAZ file at the first chunk, so empty sheets leave no file."""
+    """Opens the LAZ file at the first chunk, so empty sheets leave no file. Written as ``<sheet>.laz.part``
+    and renamed when complete (not core.atomic's ``.tmp-<pid>.laz``: a killed run's leftover must not match
+    ``ahn/*.laz``)."""
 
     def __init__(self, path: Path, header: laspy.LasHeader):
         self.path, self.tmp, self.header = path, path.with_name(path.name + ".part"), header
@@ -1509,7 +1517,7 @@ def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
         built = d.status[k] != PAND_VERGUND
         eave, ridge = float(d.eave[k]), float(d.ridge[k])
 
-        def p(q: float) -> float | None:
+        def p(q: float, eave: float = eave, ridge: float = ridge, built: bool = built) -> float | None:
             return round(eave + q * (ridge - eave), 3) if built else None
 
         returns = round(float(density * d.roof_return[k]), 3) if built else 0.0
@@ -1573,9 +1581,8 @@ def write_district(out: Path, buildings: int, seed: int, points_per_m2: float = 
     _write_bag(d, out / "bag.gpkg")
     tiles, maker = _write_ahn(d, out / "ahn", points_per_m2)
     truth = _truth(d, maker.roof_points, points_per_m2)
-    tmp = out / "truth.json.part"
-    tmp.write_text(json.dumps(truth, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, out / "truth.json")
+    with atomic_open(out / "truth.json") as f:
+        f.write(json.dumps(truth, sort_keys=True, indent=1) + "\n")
     built = float(shapely.area(d.footprints).sum())
     x0, y0, x1, y1 = d.bbox
     summary = {

@@ -1,7 +1,8 @@
-"""Synthetic LoD1.2 districts with known coordinates and attributes, written as CityJSONSeq.
+"""A synthetic city model: LoD1.2 buildings with known coordinates and attributes, as CityJSONSeq.
 
-Used by the tiles tests (known truth) and by bench/tiles.py (10k / 100k buildings). Footprints are
-boxes and L-shapes (6 corners, so earcut runs too) on a grid near Delft, in RD New + NAP.
+Input for the tiler without running the ETL: the tiles tests check the tilesets against its truth, and
+bench/tiles_build.py tiles 10k / 100k of its buildings. Footprints are boxes and L-shapes (6 corners, so
+earcut runs too) on a grid near Delft, in RD New + NAP, with the 3DBAG attributes a model carries.
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from core.crs import CITYJSON_CRS_URI
+
 ORIGIN = (84000.0, 446000.0)
 HEADER = {
     "type": "CityJSON", "version": "2.0",
     "transform": {"scale": [0.001, 0.001, 0.001], "translate": [ORIGIN[0], ORIGIN[1], 0.0]},
-    "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/7415"},
+    "metadata": {"referenceSystem": CITYJSON_CRS_URI},
     "CityObjects": {}, "vertices": [],
 }
 
@@ -31,7 +34,8 @@ def footprints(n: int, seed: int) -> list[dict]:
         y0 = ORIGIN[1] + 20.0 * gy + rng.uniform(0, 3)
         w, d = rng.uniform(6, 14), rng.uniform(6, 14)
         if i % 3 == 2:  # L-shape
-            fp = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + d / 2), (x0 + w / 2, y0 + d / 2), (x0 + w / 2, y0 + d), (x0, y0 + d)]
+            fp = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + d / 2), (x0 + w / 2, y0 + d / 2), (x0 + w / 2, y0 + d),
+                  (x0, y0 + d)]
         else:
             fp = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + d), (x0, y0 + d)]
         ground = round(float(rng.uniform(-1.0, 2.0)), 3)

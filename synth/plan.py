@@ -157,8 +157,9 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
     district = box(*panden.total_bounds)
     x0, y0, x1, y1 = district.buffer(20, join_style="mitre").bounds
     strips = {naam: box(x0 + a * (x1 - x0), y0, x0 + b * (x1 - x0), y1) for naam, _, a, b, _ in STRIPS}
-    features = [_feature("Enkelbestemming", f"9999.EB-{naam}", f"<imro:naam>{naam}</imro:naam><imro:bestemmingshoofdgroep>"
-                         f"{hg}</imro:bestemmingshoofdgroep><imro:artikelnummer>{art}</imro:artikelnummer>{_regels(art)}",
+    features = [_feature("Enkelbestemming", f"9999.EB-{naam}",
+                         f"<imro:naam>{naam}</imro:naam><imro:bestemmingshoofdgroep>{hg}</imro:bestemmingshoofdgroep>"
+                         f"<imro:artikelnummer>{art}</imro:artikelnummer>{_regels(art)}",
                          strips[naam]) for naam, hg, _, _, art in STRIPS]
     features.append(_feature("Gebiedsaanduiding", "9999.GA-1", "<imro:naam>wetgevingzone - wijzigingsgebied</imro:naam>"
                              "<imro:gebiedsaanduidinggroep>wetgevingzone</imro:gebiedsaanduidinggroep>"
@@ -209,17 +210,22 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
 
     plan_geom = box(x0, y0, x1, y1)
     plan = (f'<imro:featureMember><imro:Bestemmingsplangebied gml:id="{PLAN_ID}"><imro:identificatie><imro:NEN3610ID>'
-            "<imro:namespace>NL.IMRO</imro:namespace><imro:lokaalID>9999.SYNTH</imro:lokaalID><imro:versie>0001</imro:versie>"
+            "<imro:namespace>NL.IMRO</imro:namespace><imro:lokaalID>9999.SYNTH</imro:lokaalID>"
+            "<imro:versie>0001</imro:versie>"
             "</imro:NEN3610ID></imro:identificatie><imro:typePlan>bestemmingsplan</imro:typePlan>"
-            "<imro:beleidsmatigVerantwoordelijkeOverheid>gemeentelijke overheid</imro:beleidsmatigVerantwoordelijkeOverheid>"
+            "<imro:beleidsmatigVerantwoordelijkeOverheid>gemeentelijke overheid"
+            "</imro:beleidsmatigVerantwoordelijkeOverheid>"
             "<imro:naamOverheid>Synthetica</imro:naamOverheid><imro:overheidsCode>9999</imro:overheidsCode>"
-            f"<imro:naam>{escape(PLAN_NAAM)}</imro:naam><imro:planstatusInfo><imro:PlanstatusEnDatum><imro:planstatus>vastgesteld"
+            f"<imro:naam>{escape(PLAN_NAAM)}</imro:naam><imro:planstatusInfo><imro:PlanstatusEnDatum>"
+            "<imro:planstatus>vastgesteld"
             "</imro:planstatus><imro:datum>2024-01-01</imro:datum></imro:PlanstatusEnDatum></imro:planstatusInfo>"
-            f"<imro:verwijzingNorm>IMRO2012</imro:verwijzingNorm><imro:geometrie>{_surface(plan_geom, 'g-plan')}</imro:geometrie>"
+            "<imro:verwijzingNorm>IMRO2012</imro:verwijzingNorm>"
+            f"<imro:geometrie>{_surface(plan_geom, 'g-plan')}</imro:geometrie>"
             "</imro:Bestemmingsplangebied></imro:featureMember>")
     gml = ('<?xml version="1.0" encoding="UTF-8"?>\n<imro:FeatureCollectionIMRO gml:id="Collectie" '
            'xmlns:imro="http://www.geonovum.nl/imro/2012/1.1" xmlns:gml="http://www.opengis.net/gml/3.2" '
-           'xmlns:xlink="http://www.w3.org/1999/xlink">\n' + plan + "\n" + "\n".join(features) + "\n</imro:FeatureCollectionIMRO>\n")
+           'xmlns:xlink="http://www.w3.org/1999/xlink">\n' + plan + "\n" + "\n".join(features)
+           + "\n</imro:FeatureCollectionIMRO>\n")
     plan_path = out / f"{PLAN_ID}.gml"
     plan_path.write_text(gml, encoding="utf-8")
 

@@ -15,7 +15,8 @@ from typing import NoReturn
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from core.config import ROOT
+
 SHARED = Path(os.environ.get("STADSMODEL_SHARED", ROOT.parent / "shared"))
 SHARED_DATA = SHARED / "data"
 SCHEMAS = SHARED / "schemas"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from scripts.tools import find_chromium, find_pg_bindir
 from tests.conftest import ROOT, missing_tier
-from tests.services.conftest import LivePostgres, find_pg_bindir
-from tests.viewer.conftest import find_chromium
+from tests.services.conftest import LivePostgres
 
 
 def _executable(path: Path) -> Path:
@@ -62,6 +62,21 @@ def test_chromium_override_is_taken_as_given(tmp_path, monkeypatch):
     assert find_chromium(tmp_path) == own
     monkeypatch.setenv("STADSMODEL_CHROMIUM", str(tmp_path / "nowhere"))
     assert find_chromium(tmp_path) is None  # a wrong override is reported, not replaced by a guess
+
+
+def test_setup_asks_the_same_finders_on_the_command_line(tmp_path):
+    """scripts/setup.sh runs `python scripts/tools.py NAME`: the path on stdout, or exit status 1 and nothing."""
+    own = _executable(tmp_path / "opt/chrome")
+
+    def tools(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(ROOT / "scripts" / "tools.py"), *args], capture_output=True,
+                              text=True, env={**os.environ, **env}, timeout=60)
+
+    assert tools("chromium", STADSMODEL_CHROMIUM=str(own)).stdout == f"{own}\n"
+    missing = tools("chromium", STADSMODEL_CHROMIUM=str(tmp_path / "nowhere"))
+    assert (missing.returncode, missing.stdout) == (1, "")
+    assert tools("pg-bindir").stdout.strip() == str(find_pg_bindir() or "")
+    assert tools("frobnicator").returncode == 2
 
 
 def test_missing_tier_skips_outside_ci_and_fails_in_ci(monkeypatch):

@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 import orjson
 
+from core.crs import RD_NAP, RD_NEW
 from core.errors import InputError, SkipLog
+from core.products import MODEL_JSON, MODEL_JSONL
 from tiles.mesh import concat_ranges
 from tiles.metadata import Attributes
 
@@ -55,6 +57,9 @@ TERRAIN_TYPES = (
     "GenericCityObject", "CityFurniture",
 )
 TERRAIN_CLASS = {t: i for i, t in enumerate(TERRAIN_TYPES)}
+
+# EPSG codes a CityJSON referenceSystem URI may end in: RD New + NAP, or RD New alone
+RD_EPSG_CODES = tuple(crs.removeprefix("EPSG:") for crs in (RD_NAP, RD_NEW))
 
 BATCH_BLOCKS = 512  # CityJSONSeq features gathered before they become arrays: bounded Python memory
 
@@ -137,8 +142,8 @@ def _check_header(path: Path, doc: Any, where: str) -> tuple[str, np.ndarray, np
         raise InputError(path, f"{where} is not a CityJSON object (no \"type\": \"CityJSON\")")
     version = str(doc.get("version", ""))
     if version not in SUPPORTED_VERSIONS:
-        raise InputError(path, f"CityJSON version {version or '(missing)'} is not supported "
-                               f"(supported: {', '.join(SUPPORTED_VERSIONS)}; upgrade with 'cjio FILE upgrade save OUT')")
+        raise InputError(path, f"CityJSON version {version or '(missing)'} is not supported (supported: "
+                               f"{', '.join(SUPPORTED_VERSIONS)}; upgrade with 'cjio FILE upgrade save OUT')")
     tr = doc.get("transform")
     if tr:
         scale = np.asarray(tr["scale"], dtype=np.float64)
@@ -146,8 +151,8 @@ def _check_header(path: Path, doc: Any, where: str) -> tuple[str, np.ndarray, np
     else:
         scale, shift = np.ones(3), np.zeros(3)
     crs = str((doc.get("metadata") or {}).get("referenceSystem", ""))
-    if crs and not any(code in crs for code in ("7415", "28992")):
-        raise InputError(path, f"referenceSystem {crs} is not RD New (+ NAP) (EPSG:7415 / 28992); reproject first")
+    if crs and not any(code in crs for code in RD_EPSG_CODES):
+        raise InputError(path, f"referenceSystem {crs} is not RD New (+ NAP) ({RD_NAP} / {RD_NEW}); reproject first")
     return version, scale, shift
 
 
@@ -427,10 +432,10 @@ def model_file(path: str | Path) -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        for name in ("model.city.jsonl", "model.city.json"):
+        for name in (MODEL_JSONL, MODEL_JSON):
             if (path / name).is_file():
                 return path / name
-        raise InputError(path, "no model.city.jsonl or model.city.json in this directory")
+        raise InputError(path, f"no {MODEL_JSONL} or {MODEL_JSON} in this directory")
     if not path.is_file():
         raise InputError(path, "file not found")
     return path

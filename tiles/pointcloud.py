@@ -18,13 +18,15 @@ import laspy
 import numpy as np
 import orjson
 
-from core.crs import in_rd_bounds
 from core.errors import InputError, TilingError
+from core.lasfile import LasFile, inspect_las, iter_las_chunks
 from tiles.georef import LocalFrame
+from tiles.summary import TilesetSummary
 
 log = logging.getLogger(__name__)
 
 CHUNK = 2_000_000
+DEFAULT_JOBS = 2  # py3dtiles workers when no job count is given (py3dtiles.convert's own default)
 # ASPRS / AHN classes → RGB (0-255)
 CLASS_COLOURS = {
     0: (170, 170, 170), 1: (170, 170, 170), 2: (166, 124, 82), 3: (120, 190, 90), 4: (80, 160, 60),
@@ -36,73 +38,66 @@ for _c, _rgb in CLASS_COLOURS.items():
     _PALETTE[_c] = _rgb
 
 
-def _open(path: Path) -> laspy.LasReader:
-    try:
-        return laspy.open(path)
-    except (laspy.errors.LaspyException, OSError, ValueError) as e:
-        raise InputError(path, f"not a readable LAS/LAZ file: {e}") from None
+def _inspect(paths: list[Path]) -> list[LasFile]:
+    """The files' headers (core.lasfile refuses what is not RD New LAS/LAZ); an empty file would leave
+    py3dtiles nothing to tile."""
+    files = [inspect_las(p) for p in paths]
+    for f in files:
+        if f.point_count == 0:
+            raise InputError(f.path, "point cloud has no points")
+    return files
 
 
-def _extent(paths: list[Path]) -> tuple[float, float, float, float, float, int]:
-    lo, hi, n = np.full(3, np.inf), np.full(3, -np.inf), 0
-    for p in paths:
-        with _open(p) as r:
-            h = r.header
-            if h.point_count == 0:
-                raise InputError(p, "point cloud has no points")
-            if not in_rd_bounds(h.mins[0], h.mins[1], h.maxs[0], h.maxs[1]):
-                raise InputError(p, f"extent {h.mins[:2].tolist()}–{h.maxs[:2].tolist()} is not in RD New (EPSG:28992)")
-            lo, hi, n = np.minimum(lo, h.mins), np.maximum(hi, h.maxs), n + h.point_count
-    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2), n
+def _extent(files: list[LasFile]) -> tuple[float, float, float, float, float]:
+    """minx, miny, maxx, maxy and the middle height of all files together."""
+    b = np.array([f.bounds for f in files])
+    lo, hi = b[:, :3].min(axis=0), b[:, 3:].max(axis=0)
+    return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2)
 
 
-def _to_local_las(paths: list[Path], frame: LocalFrame, out: Path) -> int:
+def _to_local_las(files: list[LasFile], frame: LocalFrame, out: Path) -> int:
     """Write all points, in the local ENU frame and coloured by class, to one plain LAS file."""
     header = laspy.LasHeader(point_format=2, version="1.2")
     header.scales = np.array([0.001, 0.001, 0.001])
     header.offsets = np.zeros(3)
     n = 0
     with laspy.open(out, mode="w", header=header) as w:
-        for p in paths:
-            with _open(p) as r:
-                try:
-                    for chunk in r.chunk_iterator(CHUNK):
-                        xyz = np.column_stack([chunk.x, chunk.y, chunk.z])
-                        local = frame.to_local(xyz)
-                        rec = laspy.ScaleAwarePointRecord.zeros(len(chunk), header=header)
-                        rec.x, rec.y, rec.z = local[:, 0], local[:, 1], local[:, 2]
-                        cls = np.asarray(chunk.classification, dtype=np.uint8)
-                        rec.classification = cls
-                        rgb = _PALETTE[cls] * 257  # 16-bit colour channels
-                        rec.red, rec.green, rec.blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
-                        rec.intensity = chunk.intensity
-                        w.write_points(rec)
-                        n += len(chunk)
-                except (laspy.errors.LaspyException, ValueError, OSError) as e:
-                    raise InputError(p, f"point data unreadable after {n} points (truncated?): {e}") from None
+        for f in files:
+            for chunk in iter_las_chunks(f, CHUNK):
+                xyz = np.column_stack([chunk.x, chunk.y, chunk.z])
+                local = frame.to_local(xyz)
+                rec = laspy.ScaleAwarePointRecord.zeros(len(chunk), header=header)
+                rec.x, rec.y, rec.z = local[:, 0], local[:, 1], local[:, 2]
+                cls = np.asarray(chunk.classification, dtype=np.uint8)
+                rec.classification = cls
+                rgb = _PALETTE[cls] * 257  # 16-bit colour channels
+                rec.red, rec.green, rec.blue = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+                rec.intensity = chunk.intensity
+                w.write_points(rec)
+                n += len(chunk)
     return n
 
 
-def tile_pointcloud(paths: list[Path], out: Path, jobs: int = 2):
-    """Tile LAS/LAZ files into ``out/tileset.json`` (pnts content). Returns a TilesetSummary."""
+def tile_pointcloud(paths: list[Path], out: Path, jobs: int | None = None) -> TilesetSummary:
+    """Tile LAS/LAZ files into ``out/tileset.json`` (pnts content).
+
+    :param jobs: py3dtiles worker processes (default DEFAULT_JOBS).
+    :raises InputError: a missing, unreadable, empty or not RD New point cloud.
+    """
     from py3dtiles.convert import convert
 
-    from tiles.tiler import TilesetSummary
-
     t0 = time.perf_counter()
-    for p in paths:
-        if not Path(p).is_file():
-            raise InputError(p, "point cloud file not found")
-    minx, miny, maxx, maxy, zmid, _ = _extent(paths)
+    files = _inspect(paths)
+    minx, miny, maxx, maxy, zmid = _extent(files)
     frame = LocalFrame((minx, miny, maxx, maxy), centre_nap=round(zmid, 1))
     work = out.with_name(out.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     try:
         local_las = work / "local.las"
-        n = _to_local_las(paths, frame, local_las)
+        n = _to_local_las(files, frame, local_las)
         log.info("pointcloud: %d points converted to the local frame, tiling with py3dtiles", n)
-        convert([local_las], outfolder=work / "tiles", jobs=jobs, rgb=True, verbose=False)
+        convert([local_las], outfolder=work / "tiles", jobs=jobs or DEFAULT_JOBS, rgb=True, verbose=False)
         local_las.unlink()
         tileset_path = work / "tiles" / "tileset.json"
         if not tileset_path.is_file():

@@ -26,13 +26,24 @@ from typing import Any
 import numpy as np
 import orjson
 
+from core.crs import RD_NAP
 from core.errors import TilingError
-from tiles.georef import LocalFrame
+from core.products import TILES_INDEX
+from tiles.georef import LocalFrame, ecef_to_geodetic
 from tiles.gltf import write_glb
 from tiles.mesh import column_extent, triangulate
 from tiles.metadata import FeatureTable, TileProperties
-from tiles.model import (BUILDING_SURFACE_CLASSES, TERRAIN_TYPES, CityModel, SurfaceSet, model_file, paused_gc,
-                         read_model)
+from tiles.model import (
+    BUILDING_SURFACE_CLASSES,
+    TERRAIN_TYPES,
+    CityModel,
+    SurfaceSet,
+    model_file,
+    paused_gc,
+    read_model,
+)
+from tiles.pointcloud import tile_pointcloud
+from tiles.summary import TilesetSummary
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +72,7 @@ class _Node:
     x: int
     y: int
     items: np.ndarray | None = None
-    children: list["_Node"] = field(default_factory=list)
+    children: list[_Node] = field(default_factory=list)
     box_min: np.ndarray | None = None
     box_max: np.ndarray | None = None
     error: float = 0.0
@@ -124,20 +135,6 @@ def _tile_json(node: _Node) -> dict[str, Any]:
     if node.children:
         t["children"] = [_tile_json(c) for c in node.children]
     return t
-
-
-@dataclass
-class TilesetSummary:
-    name: str
-    tileset: Path
-    features: int
-    tiles: int
-    bytes: int
-    seconds: float
-
-    def as_json(self, root: Path) -> dict[str, Any]:
-        return {"name": self.name, "url": self.tileset.relative_to(root).as_posix(), "features": self.features,
-                "tiles": self.tiles, "bytes": self.bytes}
 
 
 def tile_surfaces(surfaces: SurfaceSet, frame: LocalFrame, out: Path, name: str, class_name: str,
@@ -287,13 +284,15 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str |
 
     :param model: model directory written by ``stadsmodel build``, or a CityJSON / CityJSONSeq file.
     :param lod: building LoD to tile (e.g. "1.2" or "2.2"); default the highest each building has.
-    :param jobs: processes that write tiles (default: the CPUs this process may use; 1 for small models).
+    :param jobs: processes that write tiles (default: the CPUs this process may use; 1 for small models), and
+        py3dtiles' workers for the point clouds (default: tiles.pointcloud.DEFAULT_JOBS).
     :raises InputError: bad model or point cloud input. :raises TilingError: nothing to tile.
     """
     out = Path(out)
-    if jobs is None and model_file(model).stat().st_size < PARALLEL_MIN_BYTES:
-        jobs = 1
-    pool = tile_pool(jobs)
+    mesh_jobs = jobs
+    if mesh_jobs is None and model_file(model).stat().st_size < PARALLEL_MIN_BYTES:
+        mesh_jobs = 1
+    pool = tile_pool(mesh_jobs)
     with paused_gc(), pool or contextlib.nullcontext():  # paused: many objects, no cycles
         cm: CityModel = read_model(model, lod=lod)
         sets = [s for s in (cm.buildings, cm.terrain) if len(s)]
@@ -312,21 +311,17 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str |
             summaries.append(tile_surfaces(cm.terrain, frame, out / "terrain", "terrain", "terrain", TERRAIN_MATERIALS,
                                            pool=pool))
     if ahn:
-        from tiles.pointcloud import tile_pointcloud
-
-        summaries.append(tile_pointcloud([Path(p) for p in ahn], out / "pointcloud"))
+        summaries.append(tile_pointcloud([Path(p) for p in ahn], out / "pointcloud", jobs=jobs))
     index = {
         "generator": "stadsmodel tiles",
         "model": cm.path.name,  # published at /tiles/index.json: a file name, never a path of this machine
-        "crs": "EPSG:4978 (ECEF, via RDNAPTRANS2018 from EPSG:7415)",
+        "crs": f"EPSG:4978 (ECEF, via RDNAPTRANS2018 from {RD_NAP})",
         "tilesets": [s.as_json(out) for s in summaries],
         "skipped": [dict(s, file=Path(s["file"]).name) if s.get("file") else s for s in cm.skipped.as_json()],
     }
     if frame is not None:
-        from tiles.georef import ecef_to_geodetic
-
         lon, lat, h = ecef_to_geodetic(frame.origin_ecef[None, :])
         index["origin"] = {"rd": frame.origin_rd.tolist(), "lon": float(lon[0]), "lat": float(lat[0]),
                            "height": float(h[0])}
-    (out / "index.json").write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
+    (out / TILES_INDEX).write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
     return index

@@ -59,7 +59,8 @@ def map_columns(frame: pd.DataFrame, aliases: Mapping[str, tuple[str, ...]]) -> 
     out = {}
     for target, names in aliases.items():
         source = next((present[n] for n in map(normalise_column, names) if n in present), None)
-        out[target] = frame[source] if source is not None else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        out[target] = (frame[source] if source is not None
+                       else pd.Series([None] * len(frame), index=frame.index, dtype=object))
     return pd.DataFrame(out, index=frame.index)
 
 

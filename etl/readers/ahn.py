@@ -1,37 +1,17 @@
-"""AHN point clouds: LAS/LAZ 1.2–1.4, any point format, classified.
+"""AHN point clouds for lifting: the points the ETL needs (RD x, y, NAP z, class), in chunks of bounded size.
 
-Two steps, as py3dtiles' readers do: `inspect_ahn` reads only the header (extent, CRS, count) so bad files
-are refused before any work; `iter_point_chunks` then streams the points in chunks of bounded size.
+Opening, the header, CRS and extent checks and the truncation checks are core.lasfile's (shared with tiles/);
+this module only turns laspy's records into the compact arrays lifting works on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
-from typing import Iterator
 
-import laspy
 import numpy as np
 
-from core.crs import RD_BOUNDS, in_rd_bounds
-from core.errors import InputError
-
-
-# EPSG codes that mean RD New coordinates: RD New itself, and RD New + NAP (a compound CRS whose parts are
-# checked too, so RD New with any vertical CRS is accepted).
-RD_HORIZONTAL_EPSG = {28992, 7415}
-
-
-@dataclass(frozen=True)
-class AhnFile:
-    path: Path
-    point_count: int
-    bounds: tuple[float, float, float, float, float, float]  # minx, miny, minz, maxx, maxy, maxz
-    crs: str  # "EPSG:7415" when the header has none (AHN convention)
-    crs_from_header: bool
-    version: str
-    point_format: int
+from core.lasfile import LasFile, iter_las_chunks
 
 
 @dataclass
@@ -42,80 +22,12 @@ class PointChunk:
     classification: np.ndarray  # uint8
 
 
-@lru_cache(maxsize=32)
-def _is_rd(wkt: str) -> bool:
-    """Whether a CRS has RD New as its horizontal part. Cached: pyproj's EPSG lookup takes milliseconds, and
-    all tiles of a delivery carry the same CRS."""
-    import pyproj
-
-    crs = pyproj.CRS.from_wkt(wkt)
-    epsgs = {crs.to_epsg()} | {sub.to_epsg() for sub in crs.sub_crs_list}
-    return bool(epsgs & RD_HORIZONTAL_EPSG)
-
-
-def _header_crs(header: laspy.LasHeader, path: Path) -> tuple[str, bool]:
-    try:
-        crs = header.parse_crs()
-    except Exception as e:  # a broken WKT/GeoTIFF VLR: say so rather than guess
-        raise InputError(path, f"unreadable CRS in the LAS header ({e})") from None
-    if crs is None:
-        return "EPSG:7415", False
-    if _is_rd(crs.to_wkt()):
-        return "EPSG:7415", True
-    name = crs.name or crs.to_string()
-    raise InputError(path, f"point cloud is in {name}, expected RD New + NAP (EPSG:7415); reproject it first")
-
-
-def inspect_ahn(path: str | Path) -> AhnFile:
-    """Read the header only; refuse missing files, non-LAS files and point clouds in another CRS."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found")
-    try:
-        with laspy.open(path) as reader:
-            h = reader.header
-            version = f"{h.version.major}.{h.version.minor}"
-            count = int(h.point_count)
-            fmt = int(h.point_format.id)
-            mins, maxs = [float(v) for v in h.mins], [float(v) for v in h.maxs]
-            bounds = (mins[0], mins[1], mins[2], maxs[0], maxs[1], maxs[2])
-            crs, from_header = _header_crs(h, path)
-    except InputError:
-        raise
-    except Exception as e:
-        raise InputError(path, f"not a readable LAS/LAZ file, corrupt or truncated ({e})") from None
-    minx, miny, minz, maxx, maxy, maxz = bounds
-    if count and not in_rd_bounds(minx, miny, maxx, maxy):
-        raise InputError(
-            path,
-            f"coordinates {minx:.1f},{miny:.1f} – {maxx:.1f},{maxy:.1f} lie outside RD New {RD_BOUNDS}: "
-            "the point cloud is in another CRS (e.g. lon/lat or UTM)",
+def iter_point_chunks(info: LasFile, chunk_points: int) -> Iterator[PointChunk]:
+    """Stream the points of one file (see :func:`core.lasfile.iter_las_chunks` for a file that breaks off)."""
+    for points in iter_las_chunks(info, chunk_points):
+        yield PointChunk(
+            x=np.asarray(points.x, dtype=np.float64),
+            y=np.asarray(points.y, dtype=np.float64),
+            z=np.asarray(points.z, dtype=np.float32),
+            classification=np.asarray(points.classification, dtype=np.uint8),
         )
-    return AhnFile(path, count, bounds, crs, from_header, version, fmt)
-
-
-def iter_point_chunks(info: AhnFile, chunk_points: int) -> Iterator[PointChunk]:
-    """Stream the points of one file. A file that breaks off mid-way raises InputError after the
-    chunks already yielded, naming how many points were read, so callers can keep what was good."""
-    read = 0
-    try:
-        with laspy.open(info.path) as reader:
-            for pts in reader.chunk_iterator(chunk_points):
-                n = len(pts)
-                if n == 0:
-                    break
-                read += n
-                yield PointChunk(
-                    x=np.asarray(pts.x, dtype=np.float64),
-                    y=np.asarray(pts.y, dtype=np.float64),
-                    z=np.asarray(pts.z, dtype=np.float32),
-                    classification=np.asarray(pts.classification, dtype=np.uint8),
-                )
-    except InputError:
-        raise
-    except Exception as e:
-        raise InputError(info.path, f"truncated or corrupt point data after {read:,} of "
-                                    f"{info.point_count:,} points ({e})") from None
-    if read < info.point_count:
-        raise InputError(info.path, f"truncated: header announces {info.point_count:,} points, "
-                                    f"only {read:,} could be read")

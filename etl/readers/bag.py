@@ -39,6 +39,8 @@ import pandas as pd
 import shapely
 from lxml import etree
 
+from core.crs import RD_NEW
+from core.errors import InputError, SkipLog
 from etl.readers import (
     VECTOR_SUFFIXES,
     geometry_problems,
@@ -50,8 +52,6 @@ from etl.readers import (
     require_exists,
 )
 from etl.readers.gml import GeometryError, children, invalid_reason, iter_elements, local_name, parse_geometry
-from core.crs import RD_NEW
-from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +267,11 @@ def _ids_as_given_if_odd(values: pd.Series, code: str, name: str, notes: list[st
 # Inputs
 
 
-def _expand(path: Path, stack: ExitStack, given: bool = True) -> Iterator[tuple[str, str, Callable[[], IO[bytes]] | None]]:
+# (display name, object type code | "vector", opener of the file or None for a vector file)
+_Entry = tuple[str, str, Callable[[], IO[bytes]] | None]
+
+
+def _expand(path: Path, stack: ExitStack, given: bool = True) -> Iterator[_Entry]:
     """(display name, object type code | "vector", opener) for every BAG file below a path.
 
     Nested zips are unpacked into a temporary folder (removed by `stack`): zip members cannot be
@@ -307,7 +311,7 @@ def _sniff_code(head: bytes) -> str:
     return match.group(1).decode() if match else "other"
 
 
-def _zip_members(path: Path, display: str, stack: ExitStack) -> Iterator[tuple[str, str, Callable[[], IO[bytes]] | None]]:
+def _zip_members(path: Path, display: str, stack: ExitStack) -> Iterator[_Entry]:
     try:
         archive = stack.enter_context(zipfile.ZipFile(path))
         members = [m for m in archive.infolist() if not m.is_dir()]
@@ -464,13 +468,17 @@ class _Reader:
                 return (None,) * 6
             o = opr.get(n.get("ligtAan"), {})
             woonplaats = wpl.get(n.get("ligtIn") or o.get("ligtIn"), {}).get("naam")
-            return (o.get("naam"), n.get("huisnummer"), n.get("huisletter"), n.get("huisnummertoevoeging"), n.get("postcode"), woonplaats)
+            return (o.get("naam"), n.get("huisnummer"), n.get("huisletter"), n.get("huisnummertoevoeging"),
+                    n.get("postcode"), woonplaats)
 
         values = [address(i) for i in vbos["nummeraanduiding_identificatie"]]
-        for k, column in enumerate(("openbareruimte", "huisnummer", "huisletter", "huisnummertoevoeging", "postcode", "woonplaats")):
+        for k, column in enumerate(("openbareruimte", "huisnummer", "huisletter", "huisnummertoevoeging", "postcode",
+                                    "woonplaats")):
             vbos[column] = [v[k] for v in values]
-        vbos["nummeraanduiding_identificatie"] = [normalise_id(i, "NUM") for i in vbos["nummeraanduiding_identificatie"]]
-        for column, what in (("huisnummer", "a current nummeraanduiding"), ("openbareruimte", "an openbare ruimte"), ("woonplaats", "a woonplaats")):
+        vbos["nummeraanduiding_identificatie"] = [normalise_id(i, "NUM")
+                                                  for i in vbos["nummeraanduiding_identificatie"]]
+        for column, what in (("huisnummer", "a current nummeraanduiding"), ("openbareruimte", "an openbare ruimte"),
+                             ("woonplaats", "a woonplaats")):
             missing = int(vbos[column].isna().sum())
             if missing:
                 self.notes.append(f"verblijfsobject: {missing} without {what} in the inputs ({column} left empty)")
@@ -508,7 +516,8 @@ class _Reader:
     def _vector_panden(self, path: Path, layer: str) -> gpd.GeoDataFrame:
         mapped, geometry, unparsable = self._vector_rows(path, layer, "pand", PAND_COLUMNS)
         ids = _ids_as_given_if_odd(mapped["identificatie"], "PND", f"{path} [{layer}]", self.notes)
-        reasons = [r or (None if i else "missing identificatie") for r, i in zip(geometry_problems(geometry, unparsable), ids)]
+        reasons = [r or (None if i else "missing identificatie")
+                   for r, i in zip(geometry_problems(geometry, unparsable), ids)]
         keep = record_skips(self.skipped, f"{path} [{layer}]", mapped["identificatie"], reasons)
         out = mapped[keep].drop(columns=["eindgeldigheid", "tijdstipinactief"]).copy()
         out["identificatie"] = np.asarray(ids, dtype=object)[keep]
@@ -530,7 +539,8 @@ class _Reader:
             self.skipped.add(name, identificatie, "older voorkomen of a pand that is given twice; the latest is kept")
         frame = frame[frame["_vk"] == latest]
         pieces = frame["identificatie"].duplicated(keep=False)
-        merged = frame[pieces].groupby("identificatie", sort=False)["geometry"].agg(lambda g: shapely.union_all(list(g)))
+        merged = (frame[pieces].groupby("identificatie", sort=False)["geometry"]
+                  .agg(lambda g: shapely.union_all(list(g))))
         first = frame.drop_duplicates("identificatie").set_index("identificatie", drop=False)
         first.loc[merged.index, "geometry"] = merged
         self.notes.append(f"{name}: {len(merged)} panden given in several pieces, merged into one geometry each")
@@ -539,12 +549,14 @@ class _Reader:
     def _vector_verblijfsobjecten(self, path: Path, layer: str) -> gpd.GeoDataFrame:
         mapped, geometry, unparsable = self._vector_rows(path, layer, "verblijfsobject", VBO_COLUMNS)
         ids = _ids_as_given_if_odd(mapped["identificatie"], "VBO", f"{path} [{layer}]", self.notes)
-        reasons = [r or (None if i else "missing identificatie") for r, i in zip(geometry_problems(geometry, unparsable), ids)]
+        reasons = [r or (None if i else "missing identificatie")
+                   for r, i in zip(geometry_problems(geometry, unparsable), ids)]
         keep = record_skips(self.skipped, f"{path} [{layer}]", mapped["identificatie"], reasons)
         out = mapped[keep].drop(columns=["eindgeldigheid", "tijdstipinactief"]).copy()
         out["identificatie"] = np.asarray(ids, dtype=object)[keep]
         panden = [
-            [p for p in (normalise_id(x, "PND") for x in str(v).split(",")) if p] if isinstance(v, str) or pd.notna(v) else []
+            [p for p in (normalise_id(x, "PND") for x in str(v).split(",")) if p]
+            if isinstance(v, str) or pd.notna(v) else []
             for v in out["pand_identificaties"]
         ]
         out["pand_identificatie"] = [p[0] if p else None for p in panden]
@@ -574,11 +586,13 @@ class _Reader:
         for note in self.notes:
             log.info("BAG: %s", note)
         return BagResult(
-            panden=_pand_types(panden), verblijfsobjecten=vbos, skipped=self.skipped, counts_in=self.counts_in, notes=self.notes
+            panden=_pand_types(panden), verblijfsobjecten=vbos, skipped=self.skipped, counts_in=self.counts_in,
+            notes=self.notes
         )
 
 
-_OBJECT_TYPE = {"PND": "pand", "VBO": "verblijfsobject", "NUM": "nummeraanduiding", "OPR": "openbareruimte", "WPL": "woonplaats"}
+_OBJECT_TYPE = {"PND": "pand", "VBO": "verblijfsobject", "NUM": "nummeraanduiding", "OPR": "openbareruimte",
+                "WPL": "woonplaats"}
 
 # Layer name fragment -> role; checked in this order, so "pand_verblijfsobject" is a VBO layer.
 _LAYER_ROLES = (("verblijfsobject", "verblijfsobject"), ("vbo", "verblijfsobject"), ("pand", "pand"))
@@ -668,7 +682,8 @@ def _pand_frame(frame: pd.DataFrame) -> gpd.GeoDataFrame:
 def _concat(frames: list[gpd.GeoDataFrame], columns: tuple[str, ...]) -> gpd.GeoDataFrame:
     frames = [f for f in frames if len(f)]
     if not frames:
-        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=gpd.GeoSeries([], crs=RD_NEW), crs=RD_NEW)
+        return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in columns}, geometry=gpd.GeoSeries([], crs=RD_NEW),
+                                crs=RD_NEW)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=RD_NEW)
 
 
@@ -688,7 +703,8 @@ def _iso_date(values: pd.Series) -> pd.Series:
 
 def _boolean(values: pd.Series) -> pd.Series:
     table = {"j": True, "n": False, "true": True, "false": False, "1": True, "0": False, "ja": True, "nee": False}
-    return values.map(lambda v: table.get(str(v).strip().lower()) if v is not None and not pd.isna(v) else pd.NA).astype("boolean")
+    return values.map(lambda v: table.get(str(v).strip().lower()) if v is not None and not pd.isna(v)
+                      else pd.NA).astype("boolean")
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -710,7 +726,8 @@ def _pand_types(panden: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         panden[column] = _integers(panden[column])
     for column in ("identificatie", "status", "documentnummer", "bron"):
         panden[column] = _text(panden[column])
-    panden["gebruiksdoel"] = pd.Series([_join_unique([v]) for v in panden["gebruiksdoel"]], index=panden.index, dtype=object)
+    panden["gebruiksdoel"] = pd.Series([_join_unique([v]) for v in panden["gebruiksdoel"]], index=panden.index,
+                                       dtype=object)
     return panden[[*PAND_COLUMNS_OUT, "geometry"]]
 
 

@@ -38,6 +38,8 @@ import pandas as pd
 import shapely
 from lxml import etree
 
+from core.crs import RD_NEW
+from core.errors import InputError, SkipLog
 from etl.readers import (
     VECTOR_SUFFIXES,
     geometry_problems,
@@ -50,8 +52,6 @@ from etl.readers import (
 )
 from etl.readers.bag import bag_digits
 from etl.readers.gml import LOCAL_NAMES, GeometryBatch, children, iter_elements, srs_problem
-from core.crs import RD_NEW
-from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,8 @@ GPKG_COLUMNS: dict[str, tuple[str, ...]] = {
     "relatieve_hoogteligging": ("relatieve_hoogteligging", "relatievehoogteligging"),
     "identificatie_bag_pnd": ("identificatie_bag_pnd", "identificatiebagpnd", "identificatie_bagpnd"),
     "tijdstip_registratie": ("tijdstip_registratie", "tijdstipregistratie"),
-    "eind_registratie": ("eind_registratie", "eindregistratie", "objecteindtijd", "object_eind_tijd", "terminationdate"),
+    "eind_registratie": ("eind_registratie", "eindregistratie", "objecteindtijd", "object_eind_tijd",
+                         "terminationdate"),
 }
 # begroeidterreindeel's CityGML "class" is its fysiek voorkomen, not a functie.
 GPKG_TYPE_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -220,7 +221,7 @@ def read_bgt(paths: Sequence[Path], object_types: Iterable[str] | None = None,
     return result
 
 
-def _read_file(collector: "_Collector", name: str, kind: str, opener, wanted: tuple[str, ...]) -> None:
+def _read_file(collector: _Collector, name: str, kind: str, opener, wanted: tuple[str, ...]) -> None:
     if kind != "gml":
         collector.read_vector(Path(name))
         return
@@ -233,7 +234,7 @@ def _read_file(collector: "_Collector", name: str, kind: str, opener, wanted: tu
         collector.notes.append(f"{name}: empty layer, no BGT objects")
 
 
-def _skip_broken(collector: "_Collector", error: InputError) -> None:
+def _skip_broken(collector: _Collector, error: InputError) -> None:
     log.warning("BGT: %s: skipped, %s", error.path, error.reason)
     collector.skipped.add(error.path, None, f"file skipped: {error.reason}")
 
@@ -413,7 +414,7 @@ class _Collector:
         if not by_type:
             self.notes.append(
                 f"{path}: no layer of the requested object types "
-                f"(layers: {', '.join(l for l, _ in layers) or 'none'})"
+                f"(layers: {', '.join(name for name, _ in layers) or 'none'})"
             )
             return
         for layer, object_type in by_type.items():
@@ -432,7 +433,8 @@ class _Collector:
         current = mapped["eind_registratie"].isna().to_numpy()
         mapped, geometry, unparsable = mapped[current], frame.geometry.to_numpy()[current], unparsable[current]
         geometry = np.array([_object_area(g) for g in geometry], dtype=object)
-        reasons = [problem or _point_problem(g) for problem, g in zip(geometry_problems(geometry, unparsable), geometry)]
+        reasons = [problem or _point_problem(g)
+                   for problem, g in zip(geometry_problems(geometry, unparsable), geometry)]
         ids = mapped["identificatie"].astype(object)
         hoogteligging = []
         for i, (identificatie, value) in enumerate(zip(ids, mapped["relatieve_hoogteligging"])):

@@ -620,9 +620,8 @@ def _fast_ring(boundary: etree._Element) -> Sequence[float]:
     """A closed ring as flat x, y: LinearRing/posList, or a Ring of Curves of LineStringSegments and
     Arcs (how IMGeo writes rounded corners). Anything else through `_ring`."""
     try:
-        for ring in boundary:
-            break
-        else:
+        ring = next(iter(boundary), None)
+        if ring is None:
             raise _Unusual
         name = LOCAL_NAMES[ring.tag]
         if name == "LinearRing":

@@ -1,50 +1,89 @@
-"""CityJSON 2.0 and CityJSONSeq writers over the model's city objects.
+"""The writer of model.city.json (CityJSON 2.0, one shared vertex list) and model.city.jsonl (CityJSONSeq).
 
-Vertices are quantised (`transform`), the reference system is EPSG:7415 (RD New + NAP). Files are written
-under a temporary name and moved into place, so a half-written model is never mistaken for a complete one.
+Both files are written in one streamed pass over CityJSONFeatures whose vertices are already quantised with the
+model's transform: the single-machine build passes the features of its city objects (`quantised_features`), the
+tiled build those of its tiles, read tile by tile, so the tiled assembly never holds the model. The reference
+system is EPSG:7415 (RD New + NAP); each file appears only when complete (core.atomic).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from core.atomic import atomic_open
-from core.cityjson import CityObject, cityobject_dict, feature, header, make_transform, quantise
+from core.cityjson import CityObject, feature, header, make_transform
+
+TITLE = "Stadsmodel"
+_COMPACT = (",", ":")
 
 
-def _extent(vertices: np.ndarray) -> list[float]:
+def _extent(vertices: np.ndarray) -> list[float] | None:
+    if not len(vertices):
+        return None
     return [round(float(v), 3) for v in (*vertices.min(axis=0), *vertices.max(axis=0))]
 
 
-def write_cityjson(objects: list[CityObject], path: Path, scale: float, title: str = "Stadsmodel") -> dict:
-    """One CityJSON document with a shared vertex list. Returns its transform and extent."""
-    city_objects, chunks, base = {}, [], 0
-    for o in objects:
-        geometry = None
-        if o.geometry is not None:
-            verts, geometry = o.geometry(base)
-            chunks.append(verts)
-            base += len(verts)
-        city_objects[o.id] = cityobject_dict(o, geometry)
+def quantised_features(objects: Iterable[CityObject], scale: float) -> tuple[dict, list[float] | None, list[dict]]:
+    """The transform (whole-metre translate at the objects' lowest corner), the extent and the CityJSONFeatures of
+    `objects`, quantised with that transform. Each geometry is made once."""
+    made = [(o, o.geometry(0) if o.geometry is not None else None) for o in objects]
+    chunks = [g[0] for _, g in made if g is not None]
     vertices = np.vstack(chunks) if chunks else np.zeros((0, 3))
-    mins = vertices.min(axis=0) if len(vertices) else np.zeros(3)
-    transform = make_transform(mins, scale)
-    doc = header(transform, _extent(vertices) if len(vertices) else None, title)
-    doc["CityObjects"] = city_objects
-    doc["vertices"] = quantise(vertices, transform)
-    # json.dumps, not json.dump: only the one-shot encoder runs in C (json.dump encodes in Python, ~5x slower)
-    with atomic_open(path) as f:
-        f.write(json.dumps(doc, separators=(",", ":")))
-    return {"transform": transform, "extent": doc["metadata"].get("geographicalExtent")}
+    transform = make_transform(vertices.min(axis=0) if len(vertices) else np.zeros(3), scale)
+    # The geometry is made already: hand the feature encoder that one, not a second.
+    features = [feature(CityObject(o.id, o.type, o.attributes, (lambda base, g=g: g) if g is not None else None),
+                        transform) for o, g in made]
+    return transform, _extent(vertices), features
 
 
-def write_cityjsonseq(objects: list[CityObject], path: Path, transform: dict, extent: list[float] | None,
-                      title: str = "Stadsmodel") -> None:
-    """CityJSONSeq: the header on the first line, then one CityJSONFeature per line (streamable)."""
+def write_cityjsonseq(path: Path, transform: dict, extent: list[float] | None, features: Iterable[dict]) -> None:
+    """CityJSONSeq alone: the header on the first line, then one CityJSONFeature per line (a tile's features)."""
     with atomic_open(path) as f:
-        f.write(json.dumps(header(transform, extent, title), separators=(",", ":")) + "\n")
-        for o in objects:
-            f.write(json.dumps(feature(o, transform), separators=(",", ":")) + "\n")
+        f.write(json.dumps(header(transform, extent, TITLE), separators=_COMPACT) + "\n")
+        for feat in features:
+            f.write(json.dumps(feat, separators=_COMPACT) + "\n")
+
+
+def write_model(json_path: Path, seq_path: Path, transform: dict, extent: list[float] | None,
+                features: Iterable[dict]) -> int:
+    """model.city.json and model.city.jsonl from `features` (quantised with `transform`), in one pass.
+
+    The CityJSON document's vertices come after its objects, so they are staged in a temporary file meanwhile;
+    the document has the key order and bytes of one ``json.dumps`` of it. Returns the number of features.
+    """
+    head = header(transform, extent, TITLE)
+    n, base = 0, 0
+    with atomic_open(seq_path) as seq, atomic_open(json_path) as doc, \
+            tempfile.TemporaryFile("w+", encoding="utf-8", dir=json_path.parent) as vertices:
+        seq.write(json.dumps(head, separators=_COMPACT) + "\n")
+        doc.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=_COMPACT)
+                  + ',"CityObjects":{')
+        for feat in features:
+            seq.write(json.dumps(feat, separators=_COMPACT) + "\n")
+            co = feat["CityObjects"][feat["id"]]
+            co = {**co, "geometry": [{**g, "boundaries": _offset(g["boundaries"], base)} for g in co["geometry"]]}
+            doc.write(("," if n else "") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=_COMPACT))
+            verts = feat["vertices"]
+            if verts:
+                vertices.write(("," if base else "") + json.dumps(verts, separators=_COMPACT)[1:-1])
+                base += len(verts)
+            n += 1
+        doc.write('},"vertices":[')
+        vertices.seek(0)
+        shutil.copyfileobj(vertices, doc, 1 << 20)
+        doc.write('],"metadata":' + json.dumps(head["metadata"], separators=_COMPACT) + "}")
+    return n
+
+
+def _offset(boundaries: Any, base: int) -> Any:
+    """Vertex indices of a feature's own list → indices into the shared list, where its vertices start at `base`."""
+    if boundaries and isinstance(boundaries[0], list):
+        return [_offset(b, base) for b in boundaries]
+    return [i + base for i in boundaries]

@@ -3,8 +3,9 @@
 A run writes every product into a hidden staging folder inside the output folder (``OUT/.staging-<pid>``, on the
 same filesystem, so moving a product into place is an atomic rename). Only when the run produced a usable model
 are the products moved into OUT, one rename each and report.json last (a crash between two renames leaves
-newer products beside an older report.json, which still names what it describes); otherwise the earlier products stay as they were, the run's own report is kept
-beside them as ``report.rejected.json`` and the caller gets a `ModelNotPublished` saying why. The staging folder is
+newer products beside an older report.json, which still names what it describes); otherwise the earlier products
+stay as they were, the run's own report is kept beside them as ``report.rejected.json`` and the caller gets a
+`ModelNotPublished` saying why. The staging folder is
 removed on leaving the block, whatever happened (and a stale one of a killed run is removed by the next run).
 
 The store in OUT also holds layers the ETL does not write: plans, monuments and Omgevingsplan layers from
@@ -28,19 +29,12 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
-from etl.writers.store import STORE_NAME
 from core.errors import InputError, LiftingError
+from core.products import REJECTED_REPORT_NAME, REPORT_NAME, STORE_NAME, is_etl_layer
 
 log = logging.getLogger(__name__)
 
-REPORT_NAME = "report.json"
-REJECTED_REPORT_NAME = "report.rejected.json"
 STAGING_PREFIX = ".staging-"
-
-# Layers of the store that the ETL writes itself and so replaces on every build; every other layer is someone
-# else's (zoning import, a future rules import) and survives a rebuild.
-ETL_LAYERS = ("buildings", "addresses")
-ETL_LAYER_PREFIX = "bgt_"
 
 
 class ModelNotPublished(LiftingError):
@@ -89,7 +83,7 @@ class Publication:
         self.out = Path(out)
         self.staging = self.out / f"{STAGING_PREFIX}{os.getpid()}"
 
-    def __enter__(self) -> "Publication":
+    def __enter__(self) -> Publication:
         output_folder(self.out)
         _remove_stale_staging(self.out)
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -134,12 +128,9 @@ class Publication:
         return published
 
 
-def is_etl_layer(name: str) -> bool:
-    return name in ETL_LAYERS or name.startswith(ETL_LAYER_PREFIX)
-
-
 def carry_over_layers(old_store: Path, new_store: Path) -> list[str]:
-    """Copy every layer of `old_store` the ETL does not own into `new_store`, unchanged.
+    """Copy every layer of `old_store` the ETL does not own (`core.products.is_etl_layer`) into `new_store`,
+    unchanged: it belongs to its importer and survives a rebuild.
 
     A layer is copied as a GeoPackage writer made it: its table (same rows and fids), indexes, its rows in
     gpkg_contents, gpkg_geometry_columns, gpkg_ogr_contents and gpkg_extensions, its R-tree spatial index and

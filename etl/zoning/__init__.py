@@ -1,7 +1,8 @@
 """Planning data import: bestemmingsplannen (IMRO2008/2012 GML), an Omgevingsplan delivery (STOP/TPOD),
 RCE monuments and beschermde gezichten → zoning layers in the store (stadsmodel.gpkg, RD New).
 
-Public surface: :func:`import_zoning` (the `stadsmodel zoning import` verb) and :data:`ZONING_LAYERS`.
+Public surface: :func:`import_zoning` (the `stadsmodel zoning import` verb). The layers it writes are
+`core.products.ZONING_LAYERS`; `build` never replaces them.
 
 Layers (lower-case Dutch), each with provenance columns bron (source file), bron_type, bron_key, plan_id,
 plan_naam, plan_type, plan_status, plan_datum and a unique object_id:
@@ -14,26 +15,21 @@ its regelkwalificatie and regeltekst wId); monumenten, beschermde_gezichten.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.atomic import write_json
+from core.errors import InputError, SkipLog
+from core.products import STORE_NAME, ZONING_REPORT_NAME
 from etl.writers.publish import output_folder
-from etl.writers.store import STORE_NAME
-from etl.zoning.imro import LAYERS as IMRO_LAYERS, is_imro, read_imro
+from etl.zoning.imro import is_imro, read_imro
 from etl.zoning.monuments import rce_kind, read_rce
 from etl.zoning.omgevingsplan import is_omgevingsplan, read_omgevingsplan
 from etl.zoning.store import write_layers
-from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
-
-REPORT_NAME = "zoning_report.json"
-OW_LAYERS = ("ow_locatie", "ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
-ZONING_LAYERS = (*IMRO_LAYERS.values(), *OW_LAYERS, "monumenten", "beschermde_gezichten")
 
 
 @dataclass
@@ -120,7 +116,5 @@ def import_zoning(paths: list[Path], data_dir: Path) -> ZoningReport:
     if not report.imported:
         reasons = "; ".join(f"{Path(r['file']).name}: {r['reason']}" for r in report.rejected)
         raise InputError(gpkg, f"nothing imported ({reasons})")
-    tmp = data_dir / f".{REPORT_NAME}.tmp-{os.getpid()}"
-    tmp.write_text(json.dumps(report.as_json(), indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, data_dir / REPORT_NAME)
+    write_json(data_dir / ZONING_REPORT_NAME, report.as_json(), indent=1)
     return report

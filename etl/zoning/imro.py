@@ -15,9 +15,10 @@ from typing import Any
 
 from lxml import etree
 
-from etl.zoning.geometry import plan_geometry
-from etl.readers.gml import GeometryError, srs_problem
 from core.errors import InputError, SkipLog
+from core.products import IMRO_LAYERS
+from etl.readers.gml import GeometryError, srs_problem
+from etl.zoning.geometry import plan_geometry
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +28,8 @@ IMRO_NAMESPACES = {
     "http://www.geonovum.nl/imro/2012/1.1": "IMRO2012",
 }
 
-# IMRO object type → store layer
-LAYERS = {
-    "Bestemmingsplangebied": "bestemmingsplangebied",
-    "Enkelbestemming": "enkelbestemming",
-    "Dubbelbestemming": "dubbelbestemming",
-    "Bouwvlak": "bouwvlak",
-    "Functieaanduiding": "functieaanduiding",
-    "Bouwaanduiding": "bouwaanduiding",
-    "Gebiedsaanduiding": "gebiedsaanduiding",
-    "Maatvoering": "maatvoering",
-    "Figuur": "figuur",
-}
+# IMRO object type → store layer: the layer is the type's name in lower case (Bouwvlak → bouwvlak).
+LAYERS = {layer.capitalize(): layer for layer in IMRO_LAYERS}
 NOT_A_PLANOBJECT = {"MetadataIMRObestand"}
 
 # waardeType values (IMRO codelist "WaardeType") lifted into numeric columns of the maatvoering layer,

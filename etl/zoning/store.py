@@ -1,5 +1,9 @@
 """Writes zoning records into the GeoPackage store (stadsmodel.gpkg), RD New, with spatial index.
 
+The store has two writers, each of its own layers as `core.products` assigns them: `build` replaces its layers
+as a whole (`etl.writers.store`, carrying every other layer over, `etl.writers.publish`); this module edits the
+zoning layers in place and refuses any other.
+
 Re-importing a source replaces its rows rather than adding duplicates: every row carries a `bron_key`
 (the plan id for plans, the file name for monument exports); a layer is rewritten with the rows of other
 sources kept. Zoning layers are small (thousands of rows), so read-filter-rewrite is simpler and safer
@@ -17,6 +21,7 @@ import pandas as pd
 import pyogrio
 
 from core.crs import RD_NEW
+from core.products import ZONING_LAYERS
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +34,13 @@ def write_layers(gpkg: Path, layers: dict[str, list[dict[str, Any]]], bron_key: 
 
     A layer named in ``layers`` with an empty list loses that source's rows (a plan that no longer has any
     bouwvlak, say) and is left untouched otherwise.
+
+    :raises ValueError: for a layer that is not a zoning layer (`core.products`): the build's layers are the
+        build's to write.
     """
+    foreign = [name for name in layers if name not in ZONING_LAYERS]
+    if foreign:
+        raise ValueError(f"store layers {foreign} are not zoning layers (core.products.ZONING_LAYERS)")
     existing = set(pyogrio.list_layers(gpkg)[:, 0]) if gpkg.exists() else set()
     written = {}
     for name, records in layers.items():

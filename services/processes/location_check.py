@@ -1,6 +1,6 @@
 """The ``location-check`` process: "what applies here, and may I build?" for one point.
 
-Reads DATA/stadsmodel.gpkg with the plain sqlite3 module (no SpatiaLite): each layer is asked through
+Reads DATA/stadsmodel.gpkg through core.gpkg (plain sqlite3, no SpatiaLite): each layer is asked through
 its GeoPackage R-tree (``rtree_<table>_<geom>``) for the rows whose bounding box holds the point, and
 shapely decides on those few candidates. One index lookup per layer, no full scans; connections and
 parsed rules are cached per process (pygeoapi creates a new processor object for every request).
@@ -32,22 +32,22 @@ from typing import Any
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point
 
+from core import gpkg as geopackage
+from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, in_rd_bounds
 from core.gpkg import gpkg_geometries
+from core.products import ADDRESSES, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
-from core.crs import etrs89_to_rdnap
 
 LOGGER = logging.getLogger(__name__)
 
-STORE_NAME = "stadsmodel.gpkg"
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS_ALIASES = {
-    CRS84: "CRS84", "OGC:CRS84": "CRS84", "CRS84": "CRS84",
-    "http://www.opengis.net/def/crs/EPSG/0/4326": "EPSG:4326", "EPSG:4326": "EPSG:4326",
-    "http://www.opengis.net/def/crs/EPSG/0/28992": "EPSG:28992", "EPSG:28992": "EPSG:28992",
+    CRS84_URI: "CRS84", "OGC:CRS84": "CRS84", "CRS84": "CRS84",
+    WGS84_LATLON_URI: "EPSG:4326", "EPSG:4326": "EPSG:4326",
+    RD_NEW_URI: "EPSG:28992", "EPSG:28992": "EPSG:28992",
 }
-PLAN_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "bouwvlak", "functieaanduiding",
-               "bouwaanduiding", "gebiedsaanduiding", "maatvoering", "figuur")
-OW_LAYERS = ("ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
+# The OW layers a plan's rules live in; ow_locatie only says where an omgevingsplan applies.
+OW_RULE_LAYERS = tuple(layer for layer in OW_LAYERS if layer != "ow_locatie")
+MONUMENTEN, BESCHERMDE_GEZICHTEN = MONUMENT_LAYERS
 HEIGHT_METHOD = "b3_h_dak_max − b3_h_maaiveld"
 EAVES_METHOD = "b3_h_dak_min − b3_h_maaiveld"
 
@@ -71,28 +71,21 @@ class Store:
         if not gpkg.is_file():
             raise ProcessorExecuteError(f"no store at {gpkg}: run 'stadsmodel build' or 'stadsmodel zoning import'")
         self.path = gpkg
-        self._con = sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True, check_same_thread=False)
+        self._con = geopackage.connect(gpkg, check_same_thread=False)
         self._con.row_factory = sqlite3.Row
         self._lock = threading.Lock()
-        self.layers: dict[str, dict[str, Any]] = {}
-        rows = self._con.execute(
-            "SELECT c.table_name, g.column_name, c.min_x, c.min_y, c.max_x, c.max_y FROM gpkg_contents c "
-            "JOIN gpkg_geometry_columns g ON g.table_name = c.table_name WHERE c.data_type = 'features'").fetchall()
-        tables = {r[0] for r in self._con.execute("SELECT name FROM sqlite_master WHERE type IN ('table','view')")}
-        for name, geom, x0, y0, x1, y1 in rows:
-            rtree = f"rtree_{name}_{geom}"
-            if rtree not in tables:
-                LOGGER.warning("%s: layer %s has no spatial index %s; not used by the location check", gpkg, name, rtree)
+        self.layers: dict[str, geopackage.Layer] = {}
+        for name, layer in geopackage.feature_layers(self._con).items():
+            if layer.rtree is None:
+                LOGGER.warning("%s: layer %s has no spatial index; not used by the location check", gpkg, name)
                 continue
-            pk = [r[1] for r in self._con.execute(f'PRAGMA table_info("{name}")') if r[5]] or ["rowid"]
-            self.layers[name] = {"geom": geom, "pk": pk[0], "rtree": rtree,
-                                 "extent": (x0, y0, x1, y1) if None not in (x0, y0, x1, y1) else None}
+            self.layers[name] = layer
 
     def has(self, layer: str) -> bool:
         return layer in self.layers
 
     def extent(self) -> tuple[float, float, float, float] | None:
-        exts = [v["extent"] for v in self.layers.values() if v["extent"]]
+        exts = [v.extent for v in self.layers.values() if v.extent]
         if not exts:
             return None
         return (min(e[0] for e in exts), min(e[1] for e in exts), max(e[2] for e in exts), max(e[3] for e in exts))
@@ -101,15 +94,13 @@ class Store:
         """Rows (without the blob) and shapely geometries whose bounding boxes meet the box."""
         if layer not in self.layers:
             return []
-        m = self.layers[layer]
-        sql = (f'SELECT t.* FROM "{layer}" t JOIN "{m["rtree"]}" r ON t."{m["pk"]}" = r.id '
-               "WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?")
+        meta = self.layers[layer]
         with self._lock:
-            rows = self._con.execute(sql, (maxx, minx, maxy, miny)).fetchall()
+            rows = geopackage.rows_meeting(self._con, meta, (minx, miny, maxx, maxy))
         out = []
         for row in rows:
             rec = dict(row)
-            blob = rec.pop(m["geom"])
+            blob = rec.pop(meta.geometry_column)
             if blob is None:
                 continue
             out.append((rec, gpkg_geometries([blob])[0]))
@@ -160,14 +151,13 @@ def parse_location(location: Any, crs: Any) -> tuple[float, float, tuple[float, 
     if (not isinstance(coords, (list, tuple)) or len(coords) not in (2, 3)
             or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in coords)):
         raise LocationCheckInputError(f"location.coordinates must be 2 (or 3) finite numbers, got {coords!r}")
-    kind = CRS_ALIASES.get(str(crs).strip() if crs else CRS84)
+    kind = CRS_ALIASES.get(str(crs).strip() if crs else CRS84_URI)
     if kind is None:
-        raise LocationCheckInputError(f"unsupported crs {crs!r}; use {CRS84} (lon/lat, default), "
-                                      "http://www.opengis.net/def/crs/EPSG/0/4326 (lat/lon) or "
-                                      "http://www.opengis.net/def/crs/EPSG/0/28992 (RD New x/y)")
+        raise LocationCheckInputError(f"unsupported crs {crs!r}; use {CRS84_URI} (lon/lat, default), "
+                                      f"{WGS84_LATLON_URI} (lat/lon) or {RD_NEW_URI} (RD New x/y)")
     a, b = float(coords[0]), float(coords[1])
     if kind == "EPSG:28992":
-        if not (-7000 <= a <= 300000 and 289000 <= b <= 629000):
+        if not in_rd_bounds(a, b, a, b):
             raise LocationCheckInputError(f"({a}, {b}) is not an RD New coordinate in the Netherlands")
         return a, b, None
     lon, lat = (a, b) if kind == "CRS84" else (b, a)  # EPSG:4326 is lat/lon by definition
@@ -213,7 +203,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         raise LocationCheckInputError(
             f"point RD ({x:.2f}, {y:.2f}) lies outside the data (RD extent {', '.join(f'{v:.0f}' for v in ext)})")
 
-    found = {layer: store.at_point(layer, x, y) for layer in PLAN_LAYERS + OW_LAYERS + ("ow_locatie",)}
+    found = {layer: store.at_point(layer, x, y) for layer in IMRO_LAYERS + OW_LAYERS}
     notes: list[Text] = []
 
     # -- plans in force
@@ -221,7 +211,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
     for rec in found["bestemmingsplangebied"]:
         plans[_plan_key(rec)] = {k: rec.get(k) for k in ("plan_id", "plan_naam", "plan_type", "plan_status",
                                                           "plan_datum", "bron", "verwijzing_regels")}
-    for layer in PLAN_LAYERS[1:] + OW_LAYERS:
+    for layer in IMRO_LAYERS[1:] + OW_RULE_LAYERS:  # [0]: bestemmingsplangebied, the plans themselves
         for rec in found[layer]:
             plan = plans.setdefault(_plan_key(rec), {k: rec.get(k) for k in ("plan_id", "plan_naam", "plan_type",
                                                                                "plan_status", "plan_datum", "bron")})
@@ -229,22 +219,24 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
 
     # -- monuments and gezichten
     building = None
-    buildings = store.at_point("buildings", x, y)
+    buildings = store.at_point(BUILDINGS, x, y)
     footprint = None
     if buildings:
         building = buildings[0]
-        cands = store.query("buildings", x, y, x, y)
+        cands = store.query(BUILDINGS, x, y, x, y)
         footprint = next((g for r, g in cands if r.get("identificatie") == building.get("identificatie")), None)
     monuments = _monuments_at(store, x, y, footprint)
-    gezichten = [_public(r) for r in store.at_point("beschermde_gezichten", x, y)]
+    gezichten = [_public(r) for r in store.at_point(BESCHERMDE_GEZICHTEN, x, y)]
 
     # -- facts
     facts: dict[str, Fact] = {}
-    facts["rijksmonument"] = _coverage_fact(store, "monumenten", x, y, monuments,
-                                            lambda m: f"rijksmonument {m['identificatie']} {m.get('naam') or ''}".strip())
-    facts["beschermd_gezicht"] = _coverage_fact(store, "beschermde_gezichten", x, y, gezichten,
-                                                lambda g: f"beschermd gezicht {g['identificatie']} {g.get('naam') or ''}".strip())
-    if not store.has("buildings"):
+    facts["rijksmonument"] = _coverage_fact(
+        store, MONUMENTEN, x, y, monuments,
+        lambda m: f"rijksmonument {m['identificatie']} {m.get('naam') or ''}".strip())
+    facts["beschermd_gezicht"] = _coverage_fact(
+        store, BESCHERMDE_GEZICHTEN, x, y, gezichten,
+        lambda g: f"beschermd gezicht {g['identificatie']} {g.get('naam') or ''}".strip())
+    if not store.has(BUILDINGS):
         facts["gebouw_aanwezig"] = Fact(None, text("de opslag heeft geen laag buildings (stadsmodel build)",
                                                    "the store has no buildings layer (stadsmodel build)"))
     elif building is not None:
@@ -327,8 +319,8 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
     outcomes = []
     for name in chosen:
         try:
-            outcomes.append(evaluate(rules[name], facts, answers.get(name, answers) if isinstance(answers, dict) else {},
-                                     plan_citations).as_json())
+            given = answers.get(name, answers) if isinstance(answers, dict) else {}
+            outcomes.append(evaluate(rules[name], facts, given, plan_citations).as_json())
         except RuleAnswerError as e:
             raise LocationCheckInputError(f"activity {name}: {e}") from None
 
@@ -363,7 +355,7 @@ def _monuments_at(store: Store, x: float, y: float, footprint) -> list[dict]:
     out = {}
     pt = Point(x, y)
     bounds = footprint.bounds if footprint is not None else (x, y, x, y)
-    for rec, geom in store.query("monumenten", *bounds):
+    for rec, geom in store.query(MONUMENTEN, *bounds):
         if geom.geom_type in ("Point", "MultiPoint"):
             hit = footprint is not None and footprint.covers(geom)
         else:
@@ -379,7 +371,7 @@ RCE_COVERAGE_MARGIN = 1000.0
 
 
 # What one object of an RCE layer is called, in Dutch in both languages (a domain word).
-RCE_OBJECT = {"monumenten": "rijksmonument", "beschermde_gezichten": "beschermd gezicht"}
+RCE_OBJECT = {MONUMENTEN: "rijksmonument", BESCHERMDE_GEZICHTEN: "beschermd gezicht"}
 
 
 def _coverage_fact(store: Store, layer: str, x: float, y: float, hits: list[dict], describe) -> Fact:
@@ -388,8 +380,8 @@ def _coverage_fact(store: Store, layer: str, x: float, y: float, hits: list[dict
                                f"the store has no {layer} layer (stadsmodel zoning import)"))
     if hits:
         return Fact(True, same_text("; ".join(describe(h) for h in hits)))
-    exts = [store.layers[n]["extent"] for n in ("monumenten", "beschermde_gezichten")
-            if store.has(n) and store.layers[n]["extent"]]
+    exts = [store.layers[n].extent for n in MONUMENT_LAYERS
+            if store.has(n) and store.layers[n].extent]
     m = RCE_COVERAGE_MARGIN
     if not any(e[0] - m <= x <= e[2] + m and e[1] - m <= y <= e[3] + m for e in exts):
         return Fact(None, text(f"de geïmporteerde RCE-gegevens ({layer}) dekken dit punt niet",
@@ -419,8 +411,8 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
         return None, None
     b = building
     addresses = []
-    if footprint is not None and store.has("addresses"):
-        for rec, geom in store.query("addresses", *footprint.bounds):
+    if footprint is not None and store.has(ADDRESSES):
+        for rec, _ in store.query(ADDRESSES, *footprint.bounds):
             if rec.get("pand_identificatie") == b.get("identificatie"):
                 addresses.append({k: rec.get(k) for k in ("identificatie", "openbareruimte", "huisnummer", "huisletter",
                                                           "huisnummertoevoeging", "postcode", "woonplaats",
@@ -537,9 +529,8 @@ PROCESS_METADATA = {
             "title": "CRS of location",
             "description": "CRS URI of the coordinates: CRS84 (default, lon/lat), EPSG/0/4326 (lat/lon) or "
                            "EPSG/0/28992 (RD New x/y).",
-            "schema": {"type": "string", "format": "uri", "default": CRS84,
-                       "enum": [CRS84, "http://www.opengis.net/def/crs/EPSG/0/4326",
-                                "http://www.opengis.net/def/crs/EPSG/0/28992"]},
+            "schema": {"type": "string", "format": "uri", "default": CRS84_URI,
+                       "enum": [CRS84_URI, WGS84_LATLON_URI, RD_NEW_URI]},
             "minOccurs": 0, "maxOccurs": 1,
         },
         "activity": {
@@ -596,7 +587,7 @@ PROCESS_METADATA = {
     },
     "example": {
         "inputs": {"location": {"type": "Point", "coordinates": [155000.0, 463000.0]},
-                   "crs": "http://www.opengis.net/def/crs/EPSG/0/28992",
+                   "crs": RD_NEW_URI,
                    "activity": "aanbouw", "answers": {"achtererf": "ja", "hoogte": "ja", "oppervlakte": "ja"}},
     },
 }

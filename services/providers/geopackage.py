@@ -42,7 +42,6 @@ from functools import lru_cache
 
 import pyproj
 import shapely
-from pygeofilter import ast, values
 from pygeoapi.crs import get_crs
 from pygeoapi.provider.base import (
     BaseProvider,
@@ -50,13 +49,13 @@ from pygeoapi.provider.base import (
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
 )
+from pygeofilter import ast, values
 
-from core.gpkg import gpkg_geometries
+from core import gpkg as geopackage
+from core.crs import RD_NAP_URI
+from core.gpkg import gpkg_geometries, quote
 
 LOGGER = logging.getLogger(__name__)
-
-RD_NEW_URI = "http://www.opengis.net/def/crs/EPSG/0/28992"
-RD_NAP_URI = "http://www.opengis.net/def/crs/EPSG/0/7415"
 
 # GeoPackage column types (spec table 1) → JSON Schema type and format.
 _JSON_TYPES = {
@@ -100,13 +99,14 @@ _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
 class _Layer:
     """What the provider needs to know about a table, read once per file and table."""
 
-    table: str
-    geom: str
-    pk: str
+    meta: geopackage.Layer
     columns: dict[str, str]  # name → declared type (upper case), without pk and geometry
-    rtree: str | None
     count: int
     dense_pk: int | None  # min(pk) when pk runs min..min+count-1 without gaps, else None
+
+    @property
+    def pk(self) -> str:
+        return self.meta.primary_key
 
 
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
@@ -132,34 +132,24 @@ def typed_query_value(name: str, value, json_type: str):
     return value
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 @lru_cache(maxsize=256)
 def _layer(path: str, mtime: float, table: str) -> _Layer:
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    con = geopackage.connect(path)
     try:
-        row = con.execute(
-            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (table,)
-        ).fetchone()
-        if row is None:
+        layer = geopackage.feature_layers(con, table).get(table)
+        if layer is None:
             raise ProviderConnectionError(f"{path}: layer {table!r} has no geometry column")
-        geom = row[0]
-        info = con.execute(f"PRAGMA table_info({_quote(table)})").fetchall()
-        pk = next((r[1] for r in info if r[5] == 1), None)
+        pk, geom = layer.primary_key, layer.geometry_column
         if pk is None:
             raise ProviderConnectionError(f"{path}: layer {table!r} has no primary key")
-        columns = {r[1]: (r[2] or "TEXT").upper().split("(")[0] for r in info if r[1] not in (pk, geom)}
-        rtree = f"rtree_{table}_{geom}"
-        if con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (rtree,)).fetchone() is None:
+        columns = {name: decl for name, decl in layer.columns.items() if name not in (pk, geom)}
+        if layer.rtree is None:
             LOGGER.warning("%s: layer %s has no R-tree index; spatial queries scan the table", path, table)
-            rtree = None
         count, lo, hi = con.execute(
-            f"SELECT count(*), min({_quote(pk)}), max({_quote(pk)}) FROM {_quote(table)}"
+            f"SELECT count(*), min({quote(pk)}), max({quote(pk)}) FROM {quote(table)}"
         ).fetchone()
         dense = lo if count and hi - lo + 1 == count else None
-        return _Layer(table, geom, pk, columns, rtree, count, dense)
+        return _Layer(layer, columns, count, dense)
     finally:
         con.close()
 
@@ -173,7 +163,7 @@ def _connection(path: str) -> sqlite3.Connection:
         cons = _local.cons = {}
     con = cons.get(path)
     if con is None:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        con = geopackage.connect(path, check_same_thread=False)
         con.row_factory = sqlite3.Row
         # CQL2 LIKE is case-sensitive; CASEI() lowers both sides explicitly.
         con.execute("PRAGMA case_sensitive_like = ON")
@@ -202,7 +192,7 @@ class GeoPackageProvider(BaseProvider):
             raise ProviderConnectionError(f"GeoPackage not found: {path}")
         self._path = path
         self._layer = _layer(path, os.path.getmtime(path), self.table)
-        self.geom_field = self._layer.geom
+        self.geom_field = self._layer.meta.geometry_column
         self.heights = provider_def.get("heights")
         if self.id_field not in self._layer.columns and self.id_field != self._layer.pk:
             raise ProviderConnectionError(f"{path}: layer {self.table!r} has no column {self.id_field!r}")
@@ -260,8 +250,8 @@ class GeoPackageProvider(BaseProvider):
             where.append(sql)
             params += p
         where_sql = " AND ".join(where)
-        table = _quote(self.table)
-        pk = _quote(self._layer.pk)
+        table = quote(self.table)
+        pk = quote(self._layer.pk)
 
         response = {"type": "FeatureCollection", "features": [], "numberReturned": 0}
         unfiltered = where_sql == "1"
@@ -295,9 +285,9 @@ class GeoPackageProvider(BaseProvider):
         try:
             value = self._typed(key, identifier) if key in self._layer.columns else int(identifier)
         except (ValueError, ProviderInvalidQueryError):
-            raise ProviderItemNotFoundError(f"item {identifier!r} not found in {self.name}")
+            raise ProviderItemNotFoundError(f"item {identifier!r} not found in {self.name}") from None
         row = con.execute(
-            f"SELECT {_quote(self._layer.pk)} FROM {_quote(self.table)} WHERE {_quote(key)} = ? LIMIT 1",
+            f"SELECT {quote(self._layer.pk)} FROM {quote(self.table)} WHERE {quote(key)} = ? LIMIT 1",
             (value,),
         ).fetchone()
         if row is None:
@@ -310,7 +300,7 @@ class GeoPackageProvider(BaseProvider):
     def _column(self, name: str) -> str:
         if name not in self._layer.columns:
             raise ProviderInvalidQueryError(user_msg=f"unknown property {name!r} in collection {self.name}")
-        return _quote(name)
+        return quote(name)
 
     def _typed(self, name: str, value):
         return typed_query_value(name, value, self.fields.get(name, {}).get("type", "string"))
@@ -325,8 +315,8 @@ class GeoPackageProvider(BaseProvider):
             cols.append(self.geom_field)
         if self.heights and not skip_geometry:
             cols += [h for h in self.heights if h not in cols]
-        sql = (f"SELECT {', '.join(_quote(c) for c in dict.fromkeys(cols))} FROM {_quote(self.table)} "
-               f"WHERE {_quote(self._layer.pk)} IN (SELECT value FROM json_each(?))")
+        sql = (f"SELECT {', '.join(quote(c) for c in dict.fromkeys(cols))} FROM {quote(self.table)} "
+               f"WHERE {quote(self._layer.pk)} IN (SELECT value FROM json_each(?))")
         return {r[0]: r for r in con.execute(sql, (json.dumps(ids),))}
 
     def _features(self, rows, select_properties, skip_geometry, crs_transform_spec) -> list[dict]:
@@ -362,26 +352,21 @@ class GeoPackageProvider(BaseProvider):
 
         For ``intersects`` with a rectangle, rows whose envelope lies inside it match without decoding.
         """
-        pk = _quote(self._layer.pk)
+        pk = quote(self._layer.pk)
         minx, miny, maxx, maxy = shapely.bounds(geometry)
         rect = predicate is shapely.intersects and shapely.equals(geometry, shapely.envelope(geometry))
         sure: list[int] = []
-        if self._layer.rtree:
-            rt = _quote(self._layer.rtree)
-            cands = con.execute(
-                f"SELECT id, minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ? FROM {rt} "
-                f"WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
-                (minx, maxx, miny, maxy, minx, maxx, miny, maxy),
-            ).fetchall()
-            check = [c[0] for c in cands if not (rect and c[1])]
-            sure = [c[0] for c in cands if rect and c[1]]
+        if self._layer.meta.rtree:
+            cands = geopackage.envelope_candidates(con, self._layer.meta, (minx, miny, maxx, maxy))
+            check = [i for i, inside in cands if not (rect and inside)]
+            sure = [i for i, inside in cands if rect and inside]
         else:
-            check = [r[0] for r in con.execute(f"SELECT {pk} FROM {_quote(self.table)}")]
+            check = [r[0] for r in con.execute(f"SELECT {pk} FROM {quote(self.table)}")]
         hits = list(sure)
-        geom_col = _quote(self.geom_field)
+        geom_col = quote(self.geom_field)
         for start in range(0, len(check), 50_000):
             chunk = check[start:start + 50_000]
-            rows = con.execute(f"SELECT {pk}, {geom_col} FROM {_quote(self.table)} "
+            rows = con.execute(f"SELECT {pk}, {geom_col} FROM {quote(self.table)} "
                                f"WHERE {pk} IN (SELECT value FROM json_each(?))", (json.dumps(chunk),)).fetchall()
             geoms = gpkg_geometries([r[1] for r in rows])
             mask = predicate(geoms, geometry)
@@ -510,11 +495,9 @@ class _Translator:
             geom = shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
         elif isinstance(rhs, shapely.Geometry):
             geom = rhs
-        elif isinstance(rhs, ast.Function) and rhs.name.lower() == "bbox" and len(rhs.arguments) in (4, 6):
-            a = [float(v) for v in rhs.arguments]
-            geom = shapely.box(*(a if len(a) == 4 else [a[0], a[1], a[3], a[4]]))
         else:
-            raise ProviderInvalidQueryError(user_msg="a spatial predicate needs the geometry property and a literal geometry")
+            raise ProviderInvalidQueryError(
+                user_msg="a spatial predicate needs the geometry property and a literal geometry")
         if not geom.is_valid:
             raise ProviderInvalidQueryError(user_msg=f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
         sql, p = self.p._spatial_where(self.con, predicate, geom, negate)

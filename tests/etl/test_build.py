@@ -193,7 +193,7 @@ def test_real_amsterdam_tile_heights_match_an_independent_computation(tmp_path):
     b = gpd.read_file(out / "stadsmodel.gpkg", layer="buildings").set_index("identificatie")
 
     pts = [laspy.read(p) for p in lazs]
-    x = np.concatenate([p.x for p in pts]); y = np.concatenate([p.y for p in pts]); z = np.concatenate([p.z for p in pts])
+    x, y, z = (np.concatenate([getattr(p, axis) for p in pts]) for axis in "xyz")
     cls = np.concatenate([p.classification for p in pts])
     roof = cls == 6
     geoms = b.geometry

@@ -18,13 +18,13 @@ import pytest
 import rasterio
 import shapely
 
+from core.config import pipeline_config
+from core.errors import LiftingError
 from etl.build import footprints_from_bgt, lift_margin
 from etl.grid import ElevationGrids, GridSpec
 from etl.readers.bgt import read_bgt
 from etl.writers.publish import Publication, unusable_reason
 from stadsmodel.cli import main
-from core.config import pipeline_config
-from core.errors import LiftingError
 from tests.conftest import shared_path
 
 PRODUCTS = ("model.city.json", "model.city.jsonl", "stadsmodel.gpkg", "dtm.tif", "dsm.tif", "report.json")

@@ -23,12 +23,13 @@ import pyogrio
 import pytest
 import rasterio
 import shapely
+import yaml
 
+from core.config import DEFAULT_PIPELINE, ROOT
 from etl.build import build_model
 from etl.tiled import MANIFEST, WORK_DIR, build_tiled
 from stadsmodel.cli import main
 
-ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS = ("model.city.json", "model.city.jsonl", "stadsmodel.gpkg", "dtm.tif", "dsm.tif")
 TILE = 100.0
 
@@ -163,6 +164,40 @@ def test_tiled_and_single_machine_models_agree_on_every_vertex(reference, single
 
 def test_tiled_and_single_machine_stores_agree_on_tables_columns_indexes_and_rows(reference, single):
     assert_same_store(reference / "stadsmodel.gpkg", single / "stadsmodel.gpkg")
+
+
+def test_tiled_and_single_machine_write_the_same_cityjson(reference, single):
+    """One CityJSON writer in both builds, fed the same features: only their order differs (tile by tile, or
+    buildings then terrain), so every CityJSONSeq line of one is a line of the other, and the CityJSON
+    documents hold the same objects with the same vertices exactly."""
+    a, b = ((out / "model.city.jsonl").read_text(encoding="utf-8").splitlines() for out in (reference, single))
+    assert a[0] == b[0], "the same header: transform, extent, reference system"
+    assert len(a) > 400 and sorted(a[1:]) == sorted(b[1:])
+    assert_same_geometry(reference / "model.city.json", single / "model.city.json", tolerance=0)
+
+
+def test_tiled_and_single_machine_write_the_same_raster_bytes(reference, single):
+    """One COG writer: from the whole grid in memory, or assembled from the tiles' cells, the same file."""
+    for name in ("dtm.tif", "dsm.tif"):
+        assert (reference / name).read_bytes() == (single / name).read_bytes(), name
+
+
+def test_both_builds_report_the_roof_percentile_of_their_model(district, tmp_path):
+    """report.json names the percentile the LoD1.2 roofs stand at (the services build the same solids from the
+    store with it); a percentile other than the default, so a fixed 70 anywhere cannot pass."""
+    cfg = yaml.safe_load(DEFAULT_PIPELINE.read_text(encoding="utf-8"))
+    cfg["lifting"]["lod12_roof_percentile"] = 50
+    config = tmp_path / "pipeline.yml"
+    config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    build_model(**_inputs(district), out=tmp_path / "single", config_path=config, progress=False)
+    build_tiled(**_inputs(district), out=tmp_path / "tiled", config_path=config, tile_size=TILE, workers=2,
+                processes=False)
+    for out in (tmp_path / "single", tmp_path / "tiled"):
+        assert json.loads((out / "report.json").read_text())["model"] == {"lod12_roof_percentile": 50}
+        roofs = gpd.read_file(out / "stadsmodel.gpkg", layer="buildings").set_index("identificatie")["b3_h_dak_50p"]
+        solids = {oid: g[0][1] for oid, g in _geometries(out / "model.city.json").items() if oid in roofs and g}
+        assert len(solids) > 50
+        assert all(abs(v[:, 2].max() - roofs[oid]) <= 0.001 for oid, v in solids.items()), out.name
 
 
 @pytest.mark.slow

@@ -11,7 +11,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from etl.tiled import WORK_DIR
+from core.config import ROOT
+from etl.tiled import WORK_DIR, code_files
 from stadsmodel.cli import main
 from tests.services.conftest import LiveServer
 from tiles import tile_model
@@ -119,3 +120,12 @@ def test_tiled_build_publishes_like_the_single_machine_build(district, tmp_path,
     assert main(_build_args(district, out)) == 0
     assert _layer_rows(gpkg, "beschermde_gezichten") == plan_rows, "the plan layer survives a tiled rebuild"
     assert not (out / "report.rejected.json").exists()
+
+
+def test_the_code_version_covers_the_ground_floor_and_all_of_the_etl_and_nothing_else():
+    """A change to any module a tile runs (core/, etl/ and its subpackages) re-runs every tile; a change to the
+    generators or the services does not."""
+    files = {f.relative_to(ROOT).as_posix() for f in code_files()}
+    assert {"core/cityjson.py", "core/products.py", "etl/build.py", "etl/writers/store.py", "etl/readers/ahn.py",
+            "etl/zoning/store.py", "config/pipeline.yml"} <= files
+    assert not any(f.startswith(("synth/", "tiles/", "services/", "stadsmodel/")) for f in files)

@@ -44,7 +44,7 @@ def solid_problems(boundaries: list, vertices: np.ndarray) -> list[str]:
                 for a, b in zip(ring, ring[1:] + ring[:1]):
                     edges[(a, b)] += 1
             # signed volume via the divergence theorem over a fan of the exterior ring (holes subtract)
-            for k, ring in enumerate(surface):
+            for ring in surface:
                 p = vertices[ring]
                 for i in range(1, len(p) - 1):
                     volume += np.dot(p[0], np.cross(p[i], p[i + 1])) / 6.0

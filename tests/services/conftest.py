@@ -3,16 +3,15 @@
 The store (``service_store``) is written with the store's column names (README, "The store") from real
 crops in ../shared/data: BAG panden of the Wippolder, Delft (footprints and BAG attributes) and BAG
 verblijfsobjecten of Amsterdam (address points). The Wippolder crop carries no AHN heights, so the b3_*
-heights are derived deterministically from the pand id (documented in ``_heights``); the ETL's
-``built_district`` fixture replaces this once ``etl.build`` lands. Rasters are a small DTM/DSM pair, and
-``tiles/`` holds the real (partial) 3DBAG Sibbe 3D Tiles sample.
+heights are derived deterministically from the pand id (documented in ``_heights``); tests that need heights
+lifted from points serve an ETL-built district instead (test_built_store_postgis.py, test_cityjson_percentile.py).
+Rasters are a small DTM/DSM pair, and ``tiles/`` holds the real (partial) 3DBAG Sibbe 3D Tiles sample.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,18 +23,12 @@ import httpx
 import numpy as np
 import pytest
 
+from scripts.tools import free_port
 from tests.conftest import SHARED_DATA, missing_tier
 
-PG_TOOLS = ("initdb", "pg_ctl", "postgres")
 WIPPOLDER = SHARED_DATA / "geoflow-bag-wippolder-delft" / "wippolder.gpkg"
 AMSTERDAM_BAG = SHARED_DATA / "pdok-gokoala-bag-amsterdam" / "bag.gpkg"
 SIBBE_TILES = SHARED_DATA / "pg2b3dm-3dtiles" / "3dbag-sibbe-1.1-PARTIAL"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _heights(identificatie: str) -> tuple[float, float]:
@@ -120,31 +113,6 @@ def service_store(tmp_path_factory) -> Path:
     return write_store(tmp_path_factory.mktemp("service") / "model")
 
 
-def _version_key(name: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in name.split(".") if part.isdigit())
-
-
-def find_pg_bindir(root: Path = Path("/")) -> Path | None:
-    """The PostgreSQL server's bin directory, wherever Debian or Ubuntu put it.
-
-    The highest major under ``root``/usr/lib/postgresql/<major>/bin that holds the server tools, else (on the
-    real root only) ``pg_config --bindir``, else ``postgres`` on PATH. scripts/setup.sh looks in the same order.
-    """
-    installed = [d for d in (root / "usr" / "lib" / "postgresql").glob("*/bin")
-                 if all((d / tool).is_file() for tool in PG_TOOLS)]
-    if installed:
-        return max(installed, key=lambda d: _version_key(d.parent.name))
-    if root != Path("/"):
-        return None
-    candidates = []
-    if shutil.which("pg_config"):
-        done = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
-        candidates.append(Path(done.stdout.strip()) if done.returncode == 0 else None)
-    if shutil.which("postgres"):
-        candidates.append(Path(shutil.which("postgres")).parent)
-    return next((d for d in candidates if d and all((d / t).is_file() for t in PG_TOOLS)), None)
-
-
 class LivePostgres:
     """A throwaway PostgreSQL + PostGIS cluster run as the `postgres` user on a free loopback port.
 
@@ -186,17 +154,18 @@ class LivePostgres:
             shutil.rmtree(self.dir, ignore_errors=True)
 
     @classmethod
-    def started(cls, bindir: Path | None = None) -> "LivePostgres":
+    def started(cls, bindir: Path | None = None) -> LivePostgres:
         """A running cluster with the ``stadsmodel`` database and PostGIS, or ``missing_tier`` saying why not.
 
-        ``bindir``: the server's bin directory; found with ``find_pg_bindir`` when not given."""
+        ``bindir``: the server's bin directory; found with ``scripts.tools.find_pg_bindir`` when not given."""
         import psycopg
+
+        from scripts.tools import PG_SETUP, find_pg_bindir
 
         bindir = bindir or find_pg_bindir()
         if bindir is None:
             missing_tier("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found under "
-                         "/usr/lib/postgresql/*/bin, pg_config --bindir or PATH; "
-                         "Debian: apt install postgresql postgresql-<major>-postgis-3")
+                         f"/usr/lib/postgresql/*/bin, pg_config --bindir or PATH: {PG_SETUP}")
         if os.geteuid() == 0 and shutil.which("runuser") is None:
             missing_tier("running as root without runuser: cannot start PostgreSQL as the postgres user")
         pg = cls(bindir)
@@ -246,7 +215,7 @@ class LiveServer:
         # a file, not a pipe: a pipe nobody reads fills up with the server's log and then blocks it
         self.log = tempfile.TemporaryFile(mode="w+")
 
-    def __enter__(self) -> "LiveServer":
+    def __enter__(self) -> LiveServer:
         self.process = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
         while True:

@@ -26,7 +26,7 @@ class ConfiguredServer(LiveServer):
         self.env = {**os.environ, **(env or {})}
         self.nofile = nofile
 
-    def __enter__(self) -> "ConfiguredServer":
+    def __enter__(self) -> ConfiguredServer:
         def limit_fds():
             if self.nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (self.nofile, self.nofile))

@@ -81,7 +81,8 @@ def test_tiles_static_media_types_cors_cache_and_ranges(gpkg_server, service_sto
     assert part.status_code == 206 and part.content == glb.read_bytes()[4:12]
     sub = httpx.get(f"{base}/subtrees/0_0_0.subtree", timeout=30)
     assert sub.headers["content-type"] == "application/octet-stream"
-    for evil in ("/tiles/../stadsmodel.gpkg", "/tiles/%2e%2e/stadsmodel.gpkg", "/tiles/sibbe/..%2f..%2fstadsmodel.gpkg"):
+    for evil in ("/tiles/../stadsmodel.gpkg", "/tiles/%2e%2e/stadsmodel.gpkg",
+                 "/tiles/sibbe/..%2f..%2fstadsmodel.gpkg"):
         r = httpx.get(f"{gpkg_server.url}{evil}", timeout=30)
         assert r.status_code == 404 or not r.content.startswith(b"SQLite"), evil
 

@@ -6,13 +6,12 @@ transformed to CRS84 with pyproj, intersected with each box with shapely.
 
 from __future__ import annotations
 
+import httpx
 import numpy as np
 import pyogrio
 import pyproj
 import pytest
 import shapely
-
-import httpx
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,8 @@ def test_unknown_layer_is_served_generically(server):
      lambda d: d["oorspronkelijkbouwjaar"].isin([1915, 1920, 1930]) | d["b3_reconstructie_onvolledig"]),
     ("NOT (b3_h_dak_70p - b3_h_maaiveld >= 8)", lambda d: ~(d["b3_h_dak_70p"] - d["b3_h_maaiveld"] >= 8)),
     ("b3_onvolledig_reden IS NULL", lambda d: d["b3_onvolledig_reden"].isna()),
-    ("S_INTERSECTS(geometry, POLYGON((4.3725 52.0075, 4.3745 52.0075, 4.3745 52.0085, 4.3725 52.0085, 4.3725 52.0075)))",
+    ("S_INTERSECTS(geometry, POLYGON((4.3725 52.0075, 4.3745 52.0075, 4.3745 52.0085, 4.3725 52.0085, "
+     "4.3725 52.0075)))",
      lambda d: d.intersects(gpd.GeoSeries([shapely.box(4.3725, 52.0075, 4.3745, 52.0085)], crs="OGC:CRS84")
                             .to_crs(28992).iloc[0])),
 ])

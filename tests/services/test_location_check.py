@@ -63,9 +63,8 @@ def test_crs84_default_matches_rd(processor, zoned_district):
 def test_answers_nested_per_activity(processor, zoned_district):
     _, exp = next((pid, e) for pid, e in sorted(zoned_district.expected["panden"].items())
                   if e["compliance"] == "binnen_maximum" and not e["rijksmonument"])
-    _, out = processor.execute({**_rd_location(exp["point"]),
-                                "answers": {"slopen": {"hoeveelheid": "nee"}, "erfafscheiding": {"voorerf": "nee",
-                                                                                                 "hoogte_achter": "ja"}}})
+    answers = {"slopen": {"hoeveelheid": "nee"}, "erfafscheiding": {"voorerf": "nee", "hoogte_achter": "ja"}}
+    _, out = processor.execute({**_rd_location(exp["point"]), "answers": answers})
     outcomes = {a["activity"]: a["outcome"] for a in out["activities"]}
     assert outcomes["slopen"] == "vergunningvrij" and outcomes["erfafscheiding"] == "vergunningvrij"
     assert outcomes["aanbouw"] == "onbekend"  # its questions were not answered

@@ -217,7 +217,7 @@ def test_the_norm_decides_the_permit_outcome(plan_server, delivery):
     """A planned 9.5 m: above the 7 m norm needs an out-of-plan permit, under the 13 m norm it fits the plan."""
     answers = {"rijksmonument": "nee", "bouwvlak": "ja", "geplande_hoogte": 9.5, "gezicht": "nee"}
     outcomes = {}
-    for loc, pt in _bouwhoogte_points(delivery):
+    for _, pt in _bouwhoogte_points(delivery):
         out = _check(plan_server, pt.x, pt.y, activity="bouwen_tot_maximale_hoogte", answers=answers)
         (act,) = out["activities"]
         assert act["outcome"] == "vergunning_nodig", act

@@ -13,8 +13,8 @@ import pytest
 import shapely
 from lxml import etree
 
-from synth.district import BGT_TYPES, plan_district, write_district
 from core.errors import StadsmodelError
+from synth.district import BGT_TYPES, plan_district, write_district
 from tests.conftest import DISTRICT_BUILDINGS, DISTRICT_SEED, shared_path
 
 NS = {"gml": "http://www.opengis.net/gml", "imgeo": "http://www.geostandaarden.nl/imgeo/2.1",

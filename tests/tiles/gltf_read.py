@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pygltflib
 
-from tiles.validate import Y_UP_TO_Z_UP, _accessor_values, _node_matrix, _transform
+from tiles.validate.formats import Y_UP_TO_Z_UP, accessor_values, node_matrix
+from tiles.validate.volumes import column_major
 
 _DTYPES = {"INT8": "<i1", "INT32": "<i4", "INT64": "<i8", "FLOAT32": "<f4", "FLOAT64": "<f8", "UINT32": "<u4"}
 
@@ -27,9 +28,9 @@ def vertices_ecef(doc: dict, binary: bytes, tile_world: np.ndarray) -> tuple[np.
     """(ECEF positions, feature id) of every vertex of the single-node glb."""
     node = doc["nodes"][0]
     prim = doc["meshes"][node["mesh"]]["primitives"][0]
-    pos = _accessor_values(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
-    fid = _accessor_values(doc, binary, prim["attributes"]["_FEATURE_ID_0"])[:, 0].astype(np.int64)
-    m = tile_world @ Y_UP_TO_Z_UP @ _node_matrix(node)
+    pos = accessor_values(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
+    fid = accessor_values(doc, binary, prim["attributes"]["_FEATURE_ID_0"])[:, 0].astype(np.int64)
+    m = tile_world @ Y_UP_TO_Z_UP @ node_matrix(node)
     return pos @ m[:3, :3].T + m[:3, 3], fid
 
 
@@ -60,7 +61,7 @@ def leaf_contents(tileset: Path) -> list[tuple[Path, np.ndarray]]:
     out = []
 
     def walk(t, parent):
-        w = parent @ _transform(t["transform"]) if "transform" in t else parent
+        w = parent @ column_major(t["transform"]) if "transform" in t else parent
         if "content" in t:
             out.append((tileset.parent / t["content"]["uri"], w))
         for c in t.get("children", []):

@@ -6,9 +6,9 @@ import orjson
 import pytest
 
 from core.errors import InputError
+from synth.model import write_district
 from tests.conftest import shared_path
 from tests.tiles import gltf_read
-from synth.model import write_district
 from tiles import tile_model
 from tiles.georef import ecef_to_rdnap
 from tiles.validate import validate_tileset

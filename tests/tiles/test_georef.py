@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from pyproj.transformer import TransformerGroup
 
-from tiles.georef import (LocalFrame, RdNapGrid, ecef_to_geodetic, ecef_to_rdnap, etrs89_to_rdnap,
-                          rdnap_to_ecef_exact, rdnap_to_etrs89)
+from tiles.georef import (
+    LocalFrame,
+    RdNapGrid,
+    ecef_to_geodetic,
+    ecef_to_rdnap,
+    etrs89_to_rdnap,
+    rdnap_to_ecef_exact,
+    rdnap_to_etrs89,
+)
 
 
 def test_rd_origin_amersfoort_matches_rdnaptrans2018():

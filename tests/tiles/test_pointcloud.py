@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
+from synth.model import write_district
 from tests.conftest import shared_path
+from tiles import tile_model
 from tiles.georef import ecef_to_rdnap
 from tiles.pointcloud import tile_pointcloud
 from tiles.validate import validate_tileset
@@ -57,3 +59,21 @@ def test_not_a_point_cloud(tmp_path):
     bad.write_bytes(b"not a laz file at all")
     with pytest.raises(InputError, match="not a readable LAS/LAZ"):
         tile_pointcloud([bad], tmp_path / "pc")
+
+
+def test_empty_point_cloud_refused_by_name(tmp_path):
+    empty = tmp_path / "empty.las"
+    las = laspy.LasData(laspy.LasHeader(point_format=6, version="1.4"))
+    las.write(empty)
+    with pytest.raises(InputError, match="point cloud has no points") as e:
+        tile_pointcloud([empty], tmp_path / "pc")
+    assert e.value.path == str(empty)
+
+
+def test_tile_model_with_point_clouds_and_one_job(tmp_path):
+    lazs = sorted(shared_path("amsterdam-ai-urban-pointcloud", "ahn").glob("*.laz"))
+    write_district(tmp_path / "m.city.jsonl", 20, seed=3)
+    index = tile_model(tmp_path / "m.city.jsonl", tmp_path / "t", ahn=lazs, jobs=1)
+    (pointcloud,) = [t for t in index["tilesets"] if t["name"] == "pointcloud"]
+    assert pointcloud["features"] == sum(laspy.open(p).header.point_count for p in lazs)
+    assert validate_tileset(tmp_path / "t" / pointcloud["url"]).problems == []

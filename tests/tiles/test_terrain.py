@@ -3,6 +3,7 @@
 import orjson
 import pytest
 
+from core.crs import CITYJSON_CRS_URI
 from tests.tiles import gltf_read
 from tiles import tile_model
 from tiles.validate import validate_tileset
@@ -23,17 +24,22 @@ def terrain_model(tmp_path_factory):
     d = tmp_path_factory.mktemp("terrain")
     header = {"type": "CityJSON", "version": "2.0",
               "transform": {"scale": [0.001] * 3, "translate": [84000.0, 446000.0, 0.0]},
-              "metadata": {"referenceSystem": "https://www.opengis.net/def/crs/EPSG/0/7415"},
+              "metadata": {"referenceSystem": CITYJSON_CRS_URI},
               "CityObjects": {}, "vertices": []}
     # a sloping road with a hole (a traffic island), heights varying per vertex: not planar
-    road = [[(84000, 446000, 0.2), (84100, 446000, 0.9), (84100, 446030, 1.3), (84050, 446045, 0.4), (84000, 446030, 0.1)],
+    road = [[(84000, 446000, 0.2), (84100, 446000, 0.9), (84100, 446030, 1.3), (84050, 446045, 0.4),
+             (84000, 446030, 0.1)],
             [(84040, 446010, 0.5), (84040, 446020, 0.6), (84060, 446020, 0.7), (84060, 446010, 0.6)]]
     water = [[(84000, 446050, -0.4), (84100, 446050, -0.4), (84100, 446090, -0.4), (84000, 446090, -0.4)]]
     grass = [[(84100, 446000, 0.9), (84160, 446000, 1.5), (84160, 446090, 2.0), (84100, 446090, 1.1)]]
     feats = [
-        _surface("bgt.wegdeel.1", "Road", road, {"identificatie": "G0503.1", "object_type": "wegdeel", "functie": "rijbaan lokale weg", "relatieve_hoogteligging": 0}),
-        _surface("bgt.waterdeel.1", "WaterBody", water, {"identificatie": "G0503.2", "object_type": "waterdeel", "functie": "watervlakte", "relatieve_hoogteligging": 0}),
-        _surface("bgt.begroeid.1", "PlantCover", grass, {"identificatie": "G0503.3", "object_type": "begroeidterreindeel", "functie": "grasland overig", "relatieve_hoogteligging": 0}),
+        _surface("bgt.wegdeel.1", "Road", road, {"identificatie": "G0503.1", "object_type": "wegdeel",
+                                                 "functie": "rijbaan lokale weg", "relatieve_hoogteligging": 0}),
+        _surface("bgt.waterdeel.1", "WaterBody", water, {"identificatie": "G0503.2", "object_type": "waterdeel",
+                                                         "functie": "watervlakte", "relatieve_hoogteligging": 0}),
+        _surface("bgt.begroeid.1", "PlantCover", grass, {"identificatie": "G0503.3",
+                                                         "object_type": "begroeidterreindeel",
+                                                         "functie": "grasland overig", "relatieve_hoogteligging": 0}),
     ]
     f = d / "terrain.city.jsonl"
     f.write_bytes(b"\n".join(orjson.dumps(x) for x in [header, *feats]) + b"\n")
@@ -66,13 +72,13 @@ def test_road_hole_kept_and_heights_follow_vertices(terrain_model):
     rows = gltf_read.property_table(doc, binary)
     road = [i for i, r in enumerate(rows) if r["object_type"] == "wegdeel"][0]
     prim = [p for p in doc["meshes"][0]["primitives"] if doc["materials"][p["material"]]["name"] == "Road"][0]
-    from tiles.validate import _accessor_values
+    from tiles.validate.formats import accessor_values
 
-    tri = _accessor_values(doc, binary, prim["indices"])[:, 0].reshape(-1, 3)
+    tri = accessor_values(doc, binary, prim["indices"])[:, 0].reshape(-1, 3)
     assert (fid[tri] == road).all()
     # area of the road triangles in the local frame = outer ring minus the island (20 × 10 m)
     local = (ecef - world[:3, 3]) @ world[:3, :3]
     a, b, c = local[tri[:, 0]], local[tri[:, 1]], local[tri[:, 2]]
-    area = 0.5 * abs(((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])).sum()
+    area = 0.5 * abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]).sum()
     outer = 100 * 30 + 0.5 * 100 * 15  # rectangle + the triangle on top
     assert area == pytest.approx(outer - 200, rel=1e-3)

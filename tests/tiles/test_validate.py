@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_path
+from core.errors import ToolMissing
 from synth.model import write_district
+from tests.conftest import shared_path
 from tiles import tile_model
-from tiles.validate import validate_command, validate_tileset
+from tiles.validate import gltf_validator, tileset_targets, validate_tileset
 
 
 def test_sibbe_partial_reports_exactly_the_missing_tiles():
@@ -91,7 +92,11 @@ def test_child_outside_parent_and_growing_error_reported(small_tileset):
 
 
 def test_structure_errors(small_tileset):
-    _edit(small_tileset, lambda ts: (ts["asset"].update(version="2.0"), ts["root"]["boundingVolume"].update(box=[1, 2])))
+    def break_it(ts):
+        ts["asset"]["version"] = "2.0"
+        ts["root"]["boundingVolume"]["box"] = [1, 2]
+
+    _edit(small_tileset, break_it)
     msgs = [p.message for p in validate_tileset(small_tileset).problems]
     assert any("asset.version '2.0'" in m for m in msgs)
     assert any("is not a valid box" in m for m in msgs)
@@ -133,9 +138,17 @@ def test_feature_ids_beyond_the_property_table_reported(small_tileset):
     assert f"feature id {int(count) - 1} ≥ property table count 1" in msgs
 
 
-def test_validate_command_exit_status(small_tileset, capsys):
-    assert validate_command(small_tileset.parent) == 0  # a tiles dir with index.json
-    assert "0 errors" in capsys.readouterr().out
+def test_tileset_targets_expand_a_tiles_folder(small_tileset):
+    tiles_dir = small_tileset.parent  # written by tile_model: index.json beside buildings/
+    assert tileset_targets(tiles_dir) == [small_tileset / "tileset.json"]
+    assert tileset_targets(small_tileset) == [small_tileset]  # a tileset folder stands for itself
+    assert validate_tileset(tileset_targets(tiles_dir)[0]).errors == []
     shutil.rmtree(small_tileset / "content")
-    assert validate_command(small_tileset) == 1
-    assert "does not exist" in capsys.readouterr().out
+    assert validate_tileset(small_tileset).errors
+
+
+def test_glTF_validator_missing_is_a_missing_tool(small_tileset, monkeypatch, tmp_path):
+    # the npm package is looked for where `npm ci` puts it; a checkout without it says how to get it
+    monkeypatch.setattr(gltf_validator, "PACKAGE_DIR", tmp_path / "node_modules" / "gltf-validator")
+    with pytest.raises(ToolMissing, match="npm ci"):
+        validate_tileset(small_tileset, gltf=True)

@@ -8,9 +8,7 @@ missing, a failure in CI. Screenshots go to test-artifacts/viewer/.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,44 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from scripts.tools import CHROMIUM_ARGS, CHROMIUM_SETUP, find_chromium, free_port
 from tests.conftest import ROOT, missing_tier
 
-# Where Debian (chromium), Ubuntu (chromium-browser, the snap) put Chromium; scripts/setup.sh looks alike.
-CHROMIUM_NAMES = ("chromium", "chromium-browser")
-CHROMIUM_DIRS = ("usr/bin", "usr/local/bin", "usr/lib/chromium", "snap/bin")
 ARTIFACTS = ROOT / "test-artifacts" / "viewer"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-# WebGL without a GPU: ANGLE on SwiftShader. No background traffic: the viewer must work offline.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--use-gl=angle", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
-    "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 PAGE_TIMEOUT_MS = 60_000
-
-
-def find_chromium(root: Path = Path("/")) -> Path | None:
-    """Chromium's executable: STADSMODEL_CHROMIUM if set (then only that), else PATH (on the real root), else
-    the known install directories below ``root``."""
-    if os.environ.get("STADSMODEL_CHROMIUM"):
-        given = Path(os.environ["STADSMODEL_CHROMIUM"])
-        return given if given.is_file() and os.access(given, os.X_OK) else None
-    if root == Path("/"):
-        on_path = next((shutil.which(name) for name in CHROMIUM_NAMES if shutil.which(name)), None)
-        if on_path:
-            return Path(on_path)
-    for d in CHROMIUM_DIRS:
-        for name in CHROMIUM_NAMES:
-            exe = root / d / name
-            if exe.is_file() and os.access(exe, os.X_OK):
-                return exe
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +62,7 @@ def expected_zoning(viewer_site: Path) -> dict:
 @pytest.fixture(scope="session")
 def server_url(viewer_site: Path, tmp_path_factory) -> str:
     """`stadsmodel serve --data SITE` in its own process on a free loopback port."""
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("stadsmodel")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "stadsmodel.cli"]
     log = tmp_path_factory.mktemp("server") / "serve.log"
@@ -127,8 +94,7 @@ def server_url(viewer_site: Path, tmp_path_factory) -> str:
 def browser():
     chromium = find_chromium()
     if chromium is None:
-        missing_tier("Chromium not found (STADSMODEL_CHROMIUM, PATH, /usr/lib/chromium, /snap/bin); "
-                     "Debian: apt install chromium")
+        missing_tier(f"Chromium not found (STADSMODEL_CHROMIUM, PATH, /usr/lib/chromium, /snap/bin): {CHROMIUM_SETUP}")
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -158,7 +124,7 @@ class ViewerPage:
         page.on("request", lambda r: self.requests.append(r.url))
         page.set_default_timeout(PAGE_TIMEOUT_MS)
 
-    def open(self, hash_: str = "") -> "ViewerPage":
+    def open(self, hash_: str = "") -> ViewerPage:
         self.page.goto(f"{self.base_url}/{hash_}")
         self.page.wait_for_function("window.stadsmodel !== undefined")
         self.page.evaluate("window.stadsmodel.ready")

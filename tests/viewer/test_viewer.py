@@ -44,7 +44,8 @@ def _one(panden: dict, **wanted) -> tuple[str, dict]:
 
 def look_down_at(viewer: ViewerPage, p: dict, range_m: float = 120.0) -> None:
     viewer.evaluate("s => window.stadsmodel.setCamera(s)",
-                    {"lon": p["lon"], "lat": p["lat"], "height": p["h"] + range_m, "heading": 0, "pitch": -90, "roll": 0})
+                    {"lon": p["lon"], "lat": p["lat"], "height": p["h"] + range_m,
+                     "heading": 0, "pitch": -90, "roll": 0})
     viewer.wait_tiles()
 
 
@@ -60,7 +61,8 @@ def test_viewer_loads_the_district_offline_without_errors(viewer):
     info = viewer.evaluate("""() => {
         const a = window.stadsmodel.app;
         const count = (ts) => { let n = 0; const st = [ts.root];
-            while (st.length) { const t = st.pop(); if (t.contentReady) n += t.content.featuresLength; st.push(...t.children); }
+            while (st.length) {
+                const t = st.pop(); if (t.contentReady) n += t.content.featuresLength; st.push(...t.children); }
             return n; };
         return {kinds: Object.keys(a.tilesets), buildings: count(a.tilesets.buildings),
                 requestRenderMode: a.viewer.scene.requestRenderMode, title: document.title};
@@ -261,7 +263,8 @@ def test_style_by_bouwjaar_colours_buildings_as_the_legend_says(viewer):
     viewer.open()
     viewer.page.select_option("#style-select", "bouwjaar")
     viewer.wait_tiles()
-    legend = viewer.evaluate("() => [...document.querySelectorAll('#legend .swatch')].map(s => getComputedStyle(s).backgroundColor)")
+    legend = viewer.evaluate("() => [...document.querySelectorAll('#legend .swatch')]"
+                             ".map(s => getComputedStyle(s).backgroundColor)")
     assert len(legend) == 7
     features = viewer.evaluate("""() => {
         const ts = window.stadsmodel.app.tilesets.buildings, out = [], st = [ts.root];
@@ -270,7 +273,8 @@ def test_style_by_bouwjaar_colours_buildings_as_the_legend_says(viewer):
             for (let i = 0; i < t.content.featuresLength; i++) {
                 const f = t.content.getFeature(i), c = f.color;
                 out.push([Number(f.getProperty('oorspronkelijkbouwjaar')),
-                          `rgb(${Math.round(c.red * 255)}, ${Math.round(c.green * 255)}, ${Math.round(c.blue * 255)})`]);
+                          `rgb(${Math.round(c.red * 255)}, ${Math.round(c.green * 255)}, `
+                          + `${Math.round(c.blue * 255)})`]);
             } }
         return out; }""")
     assert len(features) >= 50
@@ -294,7 +298,8 @@ def test_style_by_compliance_marks_the_exceeding_building(viewer, panden):
             if (!t.contentReady) continue;
             for (let i = 0; i < t.content.featuresLength; i++) {
                 const f = t.content.getFeature(i);
-                if (ids.includes(f.getProperty('identificatie'))) out[f.getProperty('identificatie')] = f.getProperty('stadsmodel_compliance');
+                const id = f.getProperty('identificatie');
+                if (ids.includes(id)) out[id] = f.getProperty('stadsmodel_compliance');
             } }
         return out; }""", [over, within])
     assert status == {over: "overschrijding", within: "binnen"}

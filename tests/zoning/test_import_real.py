@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from core.errors import InputError
 from etl.zoning import import_zoning
 from etl.zoning.imro import LAYERS
-from core.errors import InputError
 from tests.conftest import shared_path
 
 
@@ -34,7 +34,8 @@ def test_every_imro_file_imports_with_matching_counts_or_is_rejected(tmp_path):
     files = sorted(folder.glob("*.gml"))
     report = import_zoning(files, tmp_path)
     rejected = {Path(r["file"]).name: r["reason"] for r in report.rejected}
-    assert set(rejected) == {"NL.IMRO.0513_Gouda_besluitsubvlak_2008.gml", "NL.IMRO.1730_Tynaarlo_beheersverordening.gml"}
+    assert set(rejected) == {"NL.IMRO.0513_Gouda_besluitsubvlak_2008.gml",
+                             "NL.IMRO.1730_Tynaarlo_beheersverordening.gml"}
     assert all("no Bestemmingsplangebied" in r and "Besluitvlak_X" in r for r in rejected.values())
     assert len(report.imported) + len(rejected) == len(files)
     assert not len(report.skipped)
@@ -65,7 +66,8 @@ def test_imro2008_plan_imports(tmp_path):
     report = import_zoning([f], tmp_path)
     assert report.imported[str(f)]["bouwvlak"] == 88
     with sqlite3.connect(tmp_path / "stadsmodel.gpkg") as c:
-        assert c.execute("SELECT bron_type, plan_status FROM bestemmingsplangebied").fetchone() == ("IMRO2008", "concept")
+        assert c.execute("SELECT bron_type, plan_status FROM bestemmingsplangebied").fetchone() == (
+            "IMRO2008", "concept")
 
 
 def test_omgevingsplan_delivery(tmp_path):

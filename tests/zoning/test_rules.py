@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-
 import pytest
 import yaml
 
-from services.rules import (RULES_DIR, Fact, RuleAnswerError, check_rule_doc, evaluate, load_rule_file, load_rules,
-                            same_text, text)
+from services.rules import (
+    RULES_DIR,
+    Fact,
+    RuleAnswerError,
+    check_rule_doc,
+    evaluate,
+    load_rule_file,
+    load_rules,
+    same_text,
+    text,
+)
 
 REQUIRED = {"dakkapel", "aanbouw", "bijgebouw", "erfafscheiding", "zonnepanelen", "bouwen_tot_maximale_hoogte"}
 
@@ -42,7 +50,8 @@ def test_unknown_fact_is_onbekend_unless_user_answers():
     rules = load_rule_file(RULES_DIR / "slopen.yml")
     out = evaluate(rules, {}, {})
     assert out.outcome == "onbekend"
-    assert "geen gegevens voor 'rijksmonument'" in out.reason["nl"] and "no data for 'rijksmonument'" in out.reason["en"]
+    assert "geen gegevens voor 'rijksmonument'" in out.reason["nl"]
+    assert "no data for 'rijksmonument'" in out.reason["en"]
     out = evaluate(rules, {"rijksmonument": Fact(None, text("geen monumentgegevens", "no monumenten data"))},
                    {"rijksmonument": "nee", "gezicht": "nee", "hoeveelheid": "ja"})
     assert out.outcome == "melding" and out.trail[0]["source"] == "gebruiker"
@@ -52,7 +61,8 @@ def test_unknown_fact_is_onbekend_unless_user_answers():
     out = evaluate(rules, {"rijksmonument": Fact(True, same_text("rijksmonument 1"))}, {"rijksmonument": "nee"})
     assert out.outcome == "vergunning_nodig"
     with pytest.raises(RuleAnswerError, match="ja or nee"):
-        evaluate(rules, {"rijksmonument": Fact(False, same_text("x")), "beschermd_gezicht": Fact(False, same_text("y"))},
+        evaluate(rules, {"rijksmonument": Fact(False, same_text("x")),
+                         "beschermd_gezicht": Fact(False, same_text("y"))},
                  {"hoeveelheid": "misschien"})
 
 

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from etl.readers.bag import PAND_COLUMNS_OUT, VBO_COLUMNS_OUT, aggregate_verblijfsobjecten, normalise_id, read_bag
 from core.errors import InputError
+from etl.readers.bag import PAND_COLUMNS_OUT, VBO_COLUMNS_OUT, aggregate_verblijfsobjecten, normalise_id, read_bag
 from tests.conftest import shared_path
 
 GONE = {"Pand gesloopt", "Niet gerealiseerd pand", "Pand ten onrechte opgevoerd"}
@@ -42,7 +42,8 @@ def expected_current_panden(texts: list[str]) -> dict[str, str]:
                 latest[pid] = (begin, tag(block, "voorkomenidentificatie"))
                 blocks[pid] = block
     return {
-        f"NL.IMBAG.Pand.{pid}": tag(b, "oorspronkelijkBouwjaar") for pid, b in blocks.items() if tag(b, "status") not in GONE
+        f"NL.IMBAG.Pand.{pid}": tag(b, "oorspronkelijkBouwjaar")
+        for pid, b in blocks.items() if tag(b, "status") not in GONE
     }
 
 
@@ -98,16 +99,19 @@ def test_doesburg_vbo_joined_to_pand_and_address(doesburg_all):
     assert (vbo["openbareruimte"], vbo["huisnummer"], vbo["huisletter"], vbo["postcode"], vbo["woonplaats"]) == (
         "Kosterstraat", 4, None, "6981CH", "Doesburg"
     )
-    assert (vbo["gebruiksdoel"], vbo["oppervlakte"], vbo["status"]) == ("woonfunctie", 223, "Verbouwing verblijfsobject")
+    assert (vbo["gebruiksdoel"], vbo["oppervlakte"], vbo["status"]) == (
+        "woonfunctie", 223, "Verbouwing verblijfsobject")
     # VBO ...330999: hoofdadres ...330229, whose current voorkomen (3) is 9l without postcode.
     other = vbos.loc["NL.IMBAG.Verblijfsobject.0221010000330999"]
-    assert (other["openbareruimte"], other["huisnummer"], other["huisletter"], other["postcode"], other["woonplaats"]) == (
+    assert (other["openbareruimte"], other["huisnummer"], other["huisletter"], other["postcode"],
+            other["woonplaats"]) == (
         "Schout bij Nacht Doormansingel", 9, "l", None, "Doesburg"
     )
     assert len(vbos) == 2  # the other 3 voorkomens in the file are history of ...330226
     # The pand side of the join.
     pand = doesburg_all.panden.set_index("identificatie").loc["NL.IMBAG.Pand.0221100000312938"]
-    assert (pand["gebruiksdoel"], pand["aantal_verblijfsobjecten"], pand["oppervlakte_min"], pand["oppervlakte_max"]) == (
+    assert (pand["gebruiksdoel"], pand["aantal_verblijfsobjecten"], pand["oppervlakte_min"],
+            pand["oppervlakte_max"]) == (
         "woonfunctie", 1, 223, 223
     )
     assert doesburg_all.verblijfsobjecten.geom_type.eq("Point").all()
@@ -146,7 +150,8 @@ def test_wippolder_geopackage_with_aggregated_attributes():
     assert list(panden["identificatie"]) == want_ids
     assert any("x2" in n for n in result.notes)
     assert list(panden["oorspronkelijkbouwjaar"].astype("float")) == pytest.approx(list(raw["bouwjaar"]), nan_ok=True)
-    assert list(panden["aantal_verblijfsobjecten"].astype("float")) == pytest.approx(list(raw["aantal_verblijfsobjecten"]), nan_ok=True)
+    assert list(panden["aantal_verblijfsobjecten"].astype("float")) == pytest.approx(
+        list(raw["aantal_verblijfsobjecten"]), nan_ok=True)
     for got, want in zip(panden["gebruiksdoel"], raw["gebruiksdoel"]):
         assert (got is None and pd.isna(want)) or got.split(",") == [p.strip() for p in want.split(",")]
 
@@ -199,11 +204,13 @@ def test_bag_light_geopackage_with_verblijfsobjecten(tmp_path):
     panden = result.panden.set_index("identificatie")
     assert list(panden.index) == ["NL.IMBAG.Pand.0221100000000001", "NL.IMBAG.Pand.0221100000000002"]
     first = panden.loc["NL.IMBAG.Pand.0221100000000001"]
-    assert (first["gebruiksdoel"], first["aantal_verblijfsobjecten"], first["oppervlakte_min"], first["oppervlakte_max"]) == (
+    assert (first["gebruiksdoel"], first["aantal_verblijfsobjecten"], first["oppervlakte_min"],
+            first["oppervlakte_max"]) == (
         "winkelfunctie,woonfunctie", 2, 80, 120
     )
     vbo = result.verblijfsobjecten.set_index("identificatie").loc["NL.IMBAG.Verblijfsobject.0221010000000013"]
-    assert (vbo["pand_identificatie"], vbo["openbareruimte"], vbo["huisnummer"], vbo["huisnummertoevoeging"], vbo["woonplaats"]) == (
+    assert (vbo["pand_identificatie"], vbo["openbareruimte"], vbo["huisnummer"], vbo["huisnummertoevoeging"],
+            vbo["woonplaats"]) == (
         "NL.IMBAG.Pand.0221100000000002", "Kerkstraat", 5, "2", "Doesburg"
     )
 
@@ -211,10 +218,12 @@ def test_bag_light_geopackage_with_verblijfsobjecten(tmp_path):
 def test_aggregate_counts_a_vbo_in_two_panden_for_both():
     panden = gpd.GeoDataFrame({"identificatie": ["P1", "P2", "P3"]}, geometry=[shapely.box(0, 0, 1, 1)] * 3)
     vbos = pd.DataFrame(
-        {"pand_identificaties": ["P1,P2", "P1"], "gebruiksdoel": ["woonfunctie", "kantoorfunctie,woonfunctie"], "oppervlakte": [50, 70]}
+        {"pand_identificaties": ["P1,P2", "P1"], "gebruiksdoel": ["woonfunctie", "kantoorfunctie,woonfunctie"],
+         "oppervlakte": [50, 70]}
     )
     out = aggregate_verblijfsobjecten(panden, vbos).set_index("identificatie")
-    assert out.loc["P1", "gebruiksdoel"] == "kantoorfunctie,woonfunctie" and out.loc["P1", "aantal_verblijfsobjecten"] == 2
+    assert out.loc["P1", "gebruiksdoel"] == "kantoorfunctie,woonfunctie"
+    assert out.loc["P1", "aantal_verblijfsobjecten"] == 2
     assert out.loc["P2", "oppervlakte_max"] == 50 and out.loc["P3", "aantal_verblijfsobjecten"] == 0
     assert out.loc["P3", "gebruiksdoel"] is None and pd.isna(out.loc["P3", "oppervlakte_min"])
 
@@ -238,7 +247,8 @@ def test_bad_panden_are_skipped_with_file_id_and_reason(tmp_path, pnd_texts):
     pos_list = re.compile(r"(<gml:posList[^>]*>)([^<]+)(<)")
     edits = [
         (lambda s: pos_list.sub(lambda g: g[1] + " ".join(g[2].split()[:-3]) + g[3], s), "ring not closed"),
-        (lambda s: pos_list.sub(lambda g: g[1] + "206000 447000 0 206010 447010 0 206010 447000 0 206000 447010 0 206000 447000 0" + g[3], s), "Self-intersection"),
+        (lambda s: pos_list.sub(lambda g: g[1] + "206000 447000 0 206010 447010 0 206010 447000 0 206000 447010 0 "
+                                "206000 447000 0" + g[3], s), "Self-intersection"),
         (lambda s: re.sub(r"<Objecten:geometrie>.*?</Objecten:geometrie>", "", s, flags=re.DOTALL), "missing geometry"),
         (lambda s: pos_list.sub(lambda g: g[1] + g[2].replace(" ", " NaNx ", 1) + g[3], s), "unparsable coordinates"),
     ]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
-from etl.readers.bgt import COLUMNS, DEFAULT_OBJECT_TYPES, read_bgt
 from core.errors import InputError
+from etl.readers.bgt import COLUMNS, DEFAULT_OBJECT_TYPES, read_bgt
 from tests.conftest import shared_path
 
 OTTERLO_BBOX = (178637, 452437, 185514, 459534)
@@ -63,7 +63,8 @@ def test_otterlo_geometry_is_valid_2d_and_inside_the_area(otterlo_result):
         assert shapely.is_valid(geoms).all(), object_type
         assert not shapely.has_z(geoms).any()
         minx, miny, maxx, maxy = layer.total_bounds
-        assert OTTERLO_BBOX[0] <= minx and maxx <= OTTERLO_BBOX[2] and OTTERLO_BBOX[1] <= miny and maxy <= OTTERLO_BBOX[3]
+        assert OTTERLO_BBOX[0] <= minx and maxx <= OTTERLO_BBOX[2]
+        assert OTTERLO_BBOX[1] <= miny and maxy <= OTTERLO_BBOX[3]
         kinds = set(layer.geom_type)
         if object_type == "scheiding":  # fences are lines in the real data, walls polygons
             assert kinds == {"LineString", "Polygon"}
@@ -93,7 +94,8 @@ def test_otterlo_attributes_come_from_the_right_elements(otterlo_result):
     assert set(layers["scheiding"]["functie"]) >= {"hek", "muur"}
     assert list(layers["overbruggingsdeel"]["functie"]) == ["dek"]
     raw_status = {
-        lokaal_id(m): re.search(r"<imgeo:bgt-status[^>]*>([^<]*)<", m).group(1) for m in current_members(raw_gml("pand"))
+        lokaal_id(m): re.search(r"<imgeo:bgt-status[^>]*>([^<]*)<", m).group(1)
+        for m in current_members(raw_gml("pand"))
     }
     assert dict(zip(layers["pand"]["identificatie"], layers["pand"]["bgt_status"])) == raw_status
     assert set(layers["wegdeel"]["relatieve_hoogteligging"]) <= {-1, 0, 1, 2}
@@ -178,7 +180,8 @@ def test_bad_features_are_skipped_with_file_id_and_reason(tmp_path):
     bad = {
         0: (drop_last_point, "ring not closed"),
         1: (lambda m: pos_list.sub(lambda g: g[1] + bowtie + g[3], m), "Self-intersection"),
-        2: (lambda m: re.sub(r"<imgeo:geometrie2dWaterdeel>.*</imgeo:geometrie2dWaterdeel>", "", m, flags=re.DOTALL), "missing geometry"),
+        2: (lambda m: re.sub(r"<imgeo:geometrie2dWaterdeel>.*</imgeo:geometrie2dWaterdeel>", "", m, flags=re.DOTALL),
+            "missing geometry"),
         3: (lambda m: pos_list.sub(lambda g: g[1] + g[2].replace(".", ",x", 1) + g[3], m), "unparsable coordinates"),
     }
     edited = [bad[i][0](m) if i in bad else m for i, m in enumerate(members)]
@@ -289,7 +292,9 @@ def test_geopackage_maps_columns_filters_history_and_skips_bad_geometry(tmp_path
 
     wegdeel = result.layers["wegdeel"]
     assert list(wegdeel["identificatie"]) == ["G1.a"]
-    assert wegdeel.iloc[0][["functie", "fysiek_voorkomen", "relatieve_hoogteligging"]].tolist() == ["rijbaan lokale weg", "open verharding", 1]
-    assert {(s.feature, s.reason.split(":")[0]) for s in result.skipped.items} == {("G1.b", "invalid geometry"), ("G1.c", "missing geometry")}
+    assert wegdeel.iloc[0][["functie", "fysiek_voorkomen", "relatieve_hoogteligging"]].tolist() == [
+        "rijbaan lokale weg", "open verharding", 1]
+    assert {(s.feature, s.reason.split(":")[0]) for s in result.skipped.items} == {
+        ("G1.b", "invalid geometry"), ("G1.c", "missing geometry")}
     assert result.counts_in == {"wegdeel": 4, "waterdeel": 0}
     assert len(result.layers["waterdeel"]) == 0 and any("[waterdeel]: empty layer" in n for n in result.notes)

@@ -87,7 +87,8 @@ def test_multisurface_with_pos_elements_and_one_member_is_a_polygon():
 
 
 def test_composite_surface_is_dissolved():
-    square = "<gml:surfaceMember><gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>{}</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>"
+    square = ("<gml:surfaceMember><gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>{}</gml:posList>"
+              "</gml:LinearRing></gml:exterior></gml:Polygon></gml:surfaceMember>")
     g = parse_geometry(
         element(
             "<gml:CompositeSurface>"
@@ -105,7 +106,8 @@ def test_composite_surface_is_dissolved():
         ("<gml:LinearRing><gml:posList>0 0 1 0 1 1 0 1</gml:posList></gml:LinearRing>", "ring not closed"),
         ("<gml:LinearRing><gml:posList>0 0 1 x 1 1 0 0</gml:posList></gml:LinearRing>", "unparsable coordinates"),
         ("<gml:LinearRing><gml:posList>0 0 1 0 1</gml:posList></gml:LinearRing>", "do not make 2D"),
-        ("<gml:Ring><gml:curveMember><gml:Curve><gml:segments><gml:Arc><gml:posList>0 0 1 1</gml:posList></gml:Arc></gml:segments></gml:Curve></gml:curveMember></gml:Ring>", "arc with 2 control points"),
+        ("<gml:Ring><gml:curveMember><gml:Curve><gml:segments><gml:Arc><gml:posList>0 0 1 1</gml:posList></gml:Arc>"
+         "</gml:segments></gml:Curve></gml:curveMember></gml:Ring>", "arc with 2 control points"),
     ],
 )
 def test_bad_rings_raise_geometry_error_with_reason(xml, reason):
@@ -122,7 +124,8 @@ def test_self_intersecting_polygon_parses_but_is_reported_invalid():
     from etl.readers.gml import invalid_reason
 
     bowtie = parse_geometry(
-        element("<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>0 0 1 1 1 0 0 1 0 0</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon>")
+        element("<gml:Polygon><gml:exterior><gml:LinearRing><gml:posList>0 0 1 1 1 0 0 1 0 0</gml:posList>"
+                "</gml:LinearRing></gml:exterior></gml:Polygon>")
     )
     assert "Self-intersection" in invalid_reason(bowtie)
     assert invalid_reason(shapely.box(0, 0, 1, 1)) is None
@@ -161,14 +164,16 @@ def assert_same(elements: list[etree._Element]) -> None:
     expected_geometries, expected_reasons = one_by_one(elements)
     geometries, reasons = in_batch(elements)
     assert reasons == expected_reasons
-    assert [None if g is None else g.wkb for g in geometries] == [None if g is None else g.wkb for g in expected_geometries]
+    assert [None if g is None else g.wkb for g in geometries] == [
+        None if g is None else g.wkb for g in expected_geometries]
 
 
 RING = "<gml:LinearRing><gml:posList srsDimension='2'>{}</gml:posList></gml:LinearRing>"
 ARC_RING = (
     "<gml:Ring><gml:curveMember><gml:Curve><gml:segments>"
     "<gml:Arc><gml:posList srsDimension='2'>100 0 110 10 120 0</gml:posList></gml:Arc>"
-    "<gml:LineStringSegment><gml:posList srsDimension='2'>120 0 120 -5 100 -5 100 0</gml:posList></gml:LineStringSegment>"
+    "<gml:LineStringSegment><gml:posList srsDimension='2'>120 0 120 -5 100 -5 100 0</gml:posList>"
+    "</gml:LineStringSegment>"
     "</gml:segments></gml:Curve></gml:curveMember></gml:Ring>"
 )
 
@@ -186,9 +191,11 @@ BATCH_CASES = [
     polygon(RING.format("0 0 10 0 10 10 0 10 0 0"), RING.format("2 2 2 4 4 4 4 2 2 2")),
     polygon(ARC_RING),
     polygon(RING.format("90 -10 130 -10 130 20 90 20 90 -10"), ARC_RING),  # arc ring as a hole
-    "<gml:MultiSurface><gml:surfaceMember>" + polygon(RING.format("0 0 1 0 1 1 0 0")) + "</gml:surfaceMember></gml:MultiSurface>",
+    "<gml:MultiSurface><gml:surfaceMember>" + polygon(RING.format("0 0 1 0 1 1 0 0"))
+    + "</gml:surfaceMember></gml:MultiSurface>",
     "<gml:MultiSurface>"
-    + "".join(f"<gml:surfaceMember>{polygon(RING.format(c))}</gml:surfaceMember>" for c in ("0 0 1 0 1 1 0 0", "5 5 6 5 6 6 5 5"))
+    + "".join(f"<gml:surfaceMember>{polygon(RING.format(c))}</gml:surfaceMember>"
+              for c in ("0 0 1 0 1 1 0 0", "5 5 6 5 6 6 5 5"))
     + "</gml:MultiSurface>",
     "<gml:LineString><gml:posList srsDimension='2'>0 0 3 4 6 0</gml:posList></gml:LineString>",
     "<gml:Point><gml:pos srsDimension='2'>155000.5 463000.25</gml:pos></gml:Point>",

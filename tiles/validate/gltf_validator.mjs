@@ -1,5 +1,5 @@
 // Runs the Khronos glTF validator (npm gltf-validator) on .glb files and prints one JSON line per file.
-// Usage: node tiles/gltf_validator.mjs FILE.glb...   (b3dm: the embedded glb is validated)
+// Usage: node tiles/validate/gltf_validator.mjs FILE.glb...   (b3dm: the embedded glb is validated)
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
