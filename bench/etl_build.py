@@ -6,7 +6,8 @@ include interpreter start-up and imports. Each process's own peak RSS and CPU ti
 rusage of that one child, not the largest child so far). Prints per size: points, buildings, decode and
 build seconds, points/s and buildings/s, the ratio build/decode (wall, and CPU: the steadier figure on a shared
 machine), both peaks, and the build's stage breakdown (report.json `timings_s`, which leaves out start-up: the
-difference is shown as start-up).
+difference is shown as start-up), with the LoD1.3/2.2 roofs apart from the LoD1.2 pass and their buildings/s
+(the roof workers' CPU counts in the build's, their memory not in its peak).
 
     .venv/bin/python bench/etl_build.py                       # 1k and 3k buildings
     .venv/bin/python bench/etl_build.py --sizes 1000 10000 --repeat 3 --workdir /tmp/bench
@@ -126,6 +127,12 @@ def main() -> None:
         total = timings.pop("total", sum(timings.values()))
         stages = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         print(f"{'':>10} stages: {stages}; start-up, imports and exit {b.wall - total:.1f} s", flush=True)
+        roofs = timings.get("roofs", 0.0)
+        lod = report["counts"]["buildings"].get("lod", {})
+        workers = pipeline_config()["roofs"].get("workers", 1)
+        print(f"{'':>10} LoD1.2 pass (every stage but roofs) {total - roofs:.1f} s; LoD1.3/2.2 roofs {roofs:.1f} s "
+              f"on {workers} process(es), {buildings / max(roofs, 1e-9):,.1f} buildings/s; best LoD "
+              f"{lod.get('best', {})}, fallbacks {lod.get('fallback_reasons', {})}", flush=True)
 
 
 if __name__ == "__main__":

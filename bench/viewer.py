@@ -1,5 +1,6 @@
-"""Viewer benchmark: time to first frame, time until all tiles of the demo district are loaded, and
-click-to-panel latency, in Debian's Chromium (headless, WebGL on SwiftShader) against `stadsmodel serve`.
+"""Viewer benchmark: time to first frame, time until all tiles of the demo district are loaded,
+click-to-panel latency and the building LoD switch (LoD2.2 ⇄ LoD1.2, until the view's tiles are in),
+in Debian's Chromium (headless, WebGL on SwiftShader) against `stadsmodel serve`.
 
     .venv/bin/python bench/viewer.py                      # synthetic district of 300 panden
     .venv/bin/python bench/viewer.py --buildings 1000 --runs 5
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -111,7 +113,7 @@ def roofs(site: Path) -> list[dict]:
     roof = dict(zip(store["identificatie"], store["b3_h_dak_70p"]))
     out = []
     for pid, exp in sorted(expected.items()):
-        if exp.get("max_bouwhoogte") is not None and roof.get(pid) is not None:
+        if exp.get("max_bouwhoogte") is not None and roof.get(pid) is not None and math.isfinite(roof[pid]):
             lat, lon, h = rdnap_to_etrs89(exp["point"][0], exp["point"][1], float(roof[pid]))
             out.append({"id": pid, "lon": lon, "lat": lat, "h": h, **exp})
     return out
@@ -137,6 +139,19 @@ def click(page, p: dict) -> float:
     return wait(page, f"{step}: read clock", "() => performance.now() - window.__clicked")
 
 
+def switch_lods(page) -> list[float]:
+    """ms from choosing the other building LoD until its tiles in view are loaded, there and back."""
+    lods = wait(page, "building LoDs", "() => window.stadsmodel.lods()")
+    if len(lods) < 2:
+        return []
+    out = []
+    for lod in (lods[-1], lods[0]):
+        out.append(wait(page, f"switch to LoD {lod}", """async lod => { const t0 = performance.now();
+            window.stadsmodel.setLod(lod); await window.stadsmodel.tilesLoaded(); return performance.now() - t0; }""",
+                        lod))
+    return out
+
+
 def main() -> None:
     global STEP_TIMEOUT_MS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -160,7 +175,7 @@ def main() -> None:
         site = args.data or build_site(Path(tmp), args.buildings, args.seed)
         targets = roofs(site)
         proc, url = start_server(site)
-        first, loaded, latency = [], [], []
+        first, loaded, latency, switch = [], [], [], []
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS,
@@ -179,12 +194,14 @@ def main() -> None:
                         loaded.append(wait(page, "read tile timing", "() => window.stadsmodel.timings.tilesLoadedMs"))
                         for p in targets[run * args.clicks:(run + 1) * args.clicks] or targets[:args.clicks]:
                             latency.append(click(page, p))
+                        switch += switch_lods(page)
                     except StepFailed as e:
                         raise StepFailed(f"run {run + 1}: {e}") from None
                     except Exception as e:  # playwright's own timeouts (goto) and errors
                         raise StepFailed(f"run {run + 1}: {str(e).splitlines()[0]}") from None
                     print(f"run {run + 1}: first frame {first[-1]:.0f} ms, all tiles {loaded[-1]:.0f} ms, "
-                          f"clicks {', '.join(f'{v:.0f}' for v in latency[-args.clicks:])} ms", flush=True)
+                          f"clicks {', '.join(f'{v:.0f}' for v in latency[-args.clicks:])} ms, "
+                          f"LoD switches {', '.join(f'{v:.0f}' for v in switch[-2:]) or '(one LoD)'} ms", flush=True)
                     context.close()
                 if args.screenshot:
                     screenshot(browser, url, targets, args.screenshot)
@@ -206,6 +223,8 @@ def main() -> None:
     line("time to first frame", first)
     line("time until all tiles loaded", loaded)
     line("click-to-panel latency", latency)
+    if switch:
+        line("LoD switch until its tiles loaded", switch)
 
 
 def screenshot(browser, url: str, targets: list[dict], path: Path) -> None:

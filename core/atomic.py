@@ -9,14 +9,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 
 def temporary_sibling(path: Path) -> Path:
-    """A hidden name beside ``path``, unique to this process, with the same suffix (GDAL picks its driver by it)."""
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    """A hidden name beside ``path``, unique to this process and thread (the tiled build writes from worker
+    threads), with the same suffix (GDAL picks its driver by it). Not created here: GDAL wants to create it."""
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}-{threading.get_ident()}{path.suffix}")
 
 
 @contextlib.contextmanager

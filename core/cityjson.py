@@ -12,21 +12,28 @@ Orientation follows CityJSON: seen from outside the solid, exterior rings are co
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from core.crs import CITYJSON_CRS_URI
 
 GeometryFactory = Callable[[int], tuple[np.ndarray, dict]]
+# A city object's geometries: one factory, or one for several geometries (a list of dicts, vertices stacked).
+GeometriesFactory = Callable[[int], tuple[np.ndarray, "dict | list[dict]"]]
 # Store columns that are not attributes of the CityJSON Building.
 NON_ATTRIBUTES = {"geometry", "fid"}
+# Store columns holding JSON text (a list of val3dity error codes, "[]" = valid); the CityJSON attribute holds
+# the value itself.
+JSON_TEXT_ATTRIBUTES = ("b3_val3dity_lod12", "b3_val3dity_lod13", "b3_val3dity_lod22")
 
 LOD12_SURFACES = [{"type": "GroundSurface"}, {"type": "RoofSurface"}, {"type": "WallSurface"}]
 GROUND, ROOF, WALL = 0, 1, 2
@@ -112,7 +119,7 @@ class CityObject:
     id: str
     type: str
     attributes: dict[str, Any]
-    geometry: GeometryFactory | None  # called with the index its first vertex gets
+    geometry: GeometriesFactory | None  # called with the index its first vertex gets
 
     def __post_init__(self) -> None:
         # plain JSON values once, though the object is written twice (CityJSON and CityJSONSeq)
@@ -131,13 +138,8 @@ def json_value(v: Any) -> Any:
         return bool(v)
     if hasattr(v, "isoformat"):  # dates and timestamps
         return None if v != v else v.isoformat()
-    try:
-        import pandas as pd
-
-        if v is pd.NA or v is pd.NaT:
-            return None
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
+    if v is pd.NA or v is pd.NaT:
+        return None
     return v
 
 
@@ -151,9 +153,9 @@ def quantise(vertices: np.ndarray, transform: dict) -> list[list[int]]:
     return q.astype(np.int64).tolist()
 
 
-def cityobject_dict(o: CityObject, geometry: dict | None) -> dict:
+def cityobject_dict(o: CityObject, geometry: dict | list[dict] | None) -> dict:
     co: dict[str, Any] = {"type": o.type, "attributes": o.attributes}
-    co["geometry"] = [geometry] if geometry else []
+    co["geometry"] = geometry if isinstance(geometry, list) else [geometry] if geometry else []
     return co
 
 
@@ -175,17 +177,54 @@ def feature(o: CityObject, transform: dict) -> dict:
             "vertices": vertices}
 
 
-def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: int) -> CityObject:
+def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: int,
+                    solids: Sequence[Mapping[str, Any]] = ()) -> CityObject:
     """A Building with its LoD1.2 solid (roof at ``b3_h_dak_<roof_percentile>p``, as 3DBAG; the ETL passes
     lifting.lod12_roof_percentile), or without geometry when the heights are unknown (the building is then
-    flagged, never dropped)."""
+    flagged, never dropped).
+
+    :param solids: the building's LoD1.3 and LoD2.2 solids as the store's building_solids table holds them
+        (its ``solid`` column parsed: ``{"vertices": [[x, y, z], ...], "geometry": {...}}``), in LoD order; they
+        follow the LoD1.2 solid in the Building's geometry list.
+    """
     z_ground = attributes.get("b3_h_maaiveld")
     z_roof = attributes.get(f"b3_h_dak_{roof_percentile}p")
-    attrs = {k: v for k, v in attributes.items() if k not in NON_ATTRIBUTES}
+    attrs = {k: _json_text(v) if k in JSON_TEXT_ATTRIBUTES else v
+             for k, v in attributes.items() if k not in NON_ATTRIBUTES}
     geometry = None
     if _number(z_ground) and _number(z_roof) and z_roof > z_ground and footprint is not None and not footprint.is_empty:
         geometry = partial(lod12_solid, footprint, float(z_ground), float(z_roof))
+        if solids:
+            geometry = partial(_stacked, [geometry, *(partial(stored_solid, s) for s in solids)])
     return CityObject(str(attributes["identificatie"]), "Building", attrs, geometry)
+
+
+def stored_solid(solid: Mapping[str, Any], base: int = 0) -> tuple[np.ndarray, dict]:
+    """A solid as building_solids stores it (vertices, and a geometry indexing them from 0) at `base`."""
+    geometry = dict(solid["geometry"])
+    geometry["boundaries"] = _offset(geometry["boundaries"], base)
+    return np.asarray(solid["vertices"], dtype=float).reshape(-1, 3), geometry
+
+
+def _stacked(factories: Sequence[GeometryFactory], base: int) -> tuple[np.ndarray, list[dict]]:
+    """Several geometries of one object: their vertices one after another, each geometry indexing its own."""
+    verts, geometries = [], []
+    for factory in factories:
+        v, g = factory(base)
+        verts.append(v)
+        geometries.append(g)
+        base += len(v)
+    return np.vstack(verts), geometries
+
+
+def _offset(boundaries: Any, base: int) -> Any:
+    if boundaries and isinstance(boundaries[0], list):
+        return [_offset(b, base) for b in boundaries]
+    return [i + base for i in boundaries]
+
+
+def _json_text(v: Any) -> Any:
+    return json.loads(v) if isinstance(v, str) else v
 
 
 def _number(v: Any) -> bool:

@@ -50,7 +50,9 @@ class Layer:
 
 def connect(path: str | Path, check_same_thread: bool = True) -> sqlite3.Connection:
     """A read-only connection: a server never changes the store it serves."""
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=check_same_thread)
+    # as_uri() percent-encodes '?', '#' and '%' in the path, which a bare file: URI would misread
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    return sqlite3.connect(uri, uri=True, check_same_thread=check_same_thread)
 
 
 def quote(name: str) -> str:
@@ -97,3 +99,24 @@ def rows_meeting(con: sqlite3.Connection, layer: Layer, bounds: Bounds) -> list:
     return con.execute(f"SELECT t.* FROM {quote(layer.name)} t JOIN {quote(layer.rtree)} r "
                        f"ON t.{quote(layer.primary_key or 'rowid')} = r.id WHERE {_ENVELOPE_MEETS}",
                        (minx, maxx, miny, maxy)).fetchall()
+
+
+def attribute_tables(con: sqlite3.Connection) -> list[str]:
+    """The attributes tables (gpkg_contents data_type 'attributes': rows without geometry, so no OGC API
+    collection), in gpkg_contents order."""
+    return [r[0] for r in con.execute("SELECT table_name FROM gpkg_contents WHERE data_type = 'attributes'")]
+
+
+# SQLite's default limit on host parameters in one statement is 32766; a page of items stays far below a chunk.
+_IN_CHUNK = 900
+
+
+def rows_with(con: sqlite3.Connection, table: str, column: str, values: list, columns: list[str]) -> list[tuple]:
+    """``columns`` of the rows of ``table`` whose ``column`` is one of ``values`` (one lookup per chunk)."""
+    select = ", ".join(quote(c) for c in columns)
+    out = []
+    for i in range(0, len(values), _IN_CHUNK):
+        chunk = list(values[i:i + _IN_CHUNK])
+        out += con.execute(f"SELECT {select} FROM {quote(table)} WHERE {quote(column)} IN "
+                           f"({', '.join('?' * len(chunk))})", chunk).fetchall()
+    return out

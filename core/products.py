@@ -11,7 +11,6 @@ MODEL_JSONL = "model.city.jsonl"        # CityJSONSeq, one CityJSONFeature per l
 STORE_NAME = "stadsmodel.gpkg"          # the GeoPackage store (RD New)
 DTM_NAME = "dtm.tif"
 DSM_NAME = "dsm.tif"
-RASTER_NAMES = (DTM_NAME, DSM_NAME)
 REPORT_NAME = "report.json"             # the build's run report
 REJECTED_REPORT_NAME = "report.rejected.json"  # the report of a build that was not published
 ZONING_REPORT_NAME = "zoning_report.json"
@@ -23,8 +22,11 @@ TILES_INDEX = "index.json"              # the tilesets `stadsmodel tiles` wrote
 # (etl.zoning.store refuses any other); a rebuild carries every layer it does not own over (etl.writers.publish).
 BUILDINGS = "buildings"
 ADDRESSES = "addresses"
+# The buildings' LoD1.3 and LoD2.2 solids: a GeoPackage attributes table (no geometry column, so no OGC API
+# collection): identificatie, lod ("1.3", "2.2"), solid (JSON: {"vertices": [[x, y, z], ...], "geometry": {...}}).
+BUILDING_SOLIDS = "building_solids"
 BGT_PREFIX = "bgt_"
-ETL_LAYERS = (BUILDINGS, ADDRESSES)
+ETL_LAYERS = (BUILDINGS, ADDRESSES, BUILDING_SOLIDS)
 
 IMRO_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "bouwvlak", "functieaanduiding",
                "bouwaanduiding", "gebiedsaanduiding", "maatvoering", "figuur")

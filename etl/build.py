@@ -32,6 +32,7 @@ from core.lasfile import LasFile, inspect_las
 from core.products import (
     ADDRESSES,
     BGT_PREFIX,
+    BUILDING_SOLIDS,
     BUILDINGS,
     DSM_NAME,
     DTM_NAME,
@@ -47,6 +48,7 @@ from etl.lifting import PointScan, SurfaceIndex, building_heights, maaiveld_heig
 from etl.readers.ahn import PointChunk, iter_point_chunks
 from etl.readers.bag import normalise_id, read_bag
 from etl.readers.bgt import read_bgt
+from etl.roofs.buildings import AreaRoofs, area_roofs, roof_config
 from etl.terrain import LiftedLayer, lift_layer, surface_lift_method
 from etl.writers.cityjson import quantised_features, write_model
 from etl.writers.publish import Publication, unusable_reason
@@ -66,7 +68,7 @@ class BuildReport:
         return bool(self.data.get("complete"))
 
 
-class _Stopwatch:
+class Stopwatch:
     """Times named stages into `timings` (report.json) and logs each as it starts."""
 
     def __init__(self, timings: dict[str, float]):
@@ -180,7 +182,7 @@ def bag_footprints(paths: Sequence[Path], cfg: dict,
 
 
 def read_vector_inputs(bgt: Sequence[Path], bag: Sequence[Path], cfg: dict, skipped: SkipLog,
-                       watch: _Stopwatch) -> VectorInputs:
+                       watch: Stopwatch) -> VectorInputs:
     with watch.stage("read BGT"):
         bgt_layers, bgt_counts_in = bgt_layers_from(bgt, cfg, skipped)
     with watch.stage("read BAG"):
@@ -261,8 +263,9 @@ def model_grid(footprints: gpd.GeoDataFrame, files: Sequence[LasFile], area: Box
 class LiftedArea:
     """Everything lifting produces for one area (a whole build, or one tile with its buffer)."""
 
-    buildings: gpd.GeoDataFrame           # footprints + 3DBAG height attributes
+    buildings: gpd.GeoDataFrame           # footprints + 3DBAG height attributes + roof columns
     building_objects: list[CityObject]
+    roofs: AreaRoofs
     bgt_layers: dict[str, gpd.GeoDataFrame]  # with h_min/h_max on the lifted layers
     lifted: dict[str, LiftedLayer]
     notes: list[dict]
@@ -278,15 +281,17 @@ class LiftedArea:
 
 def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFrame], files: Sequence[LasFile],
               spec: GridSpec, cfg: dict, skipped: SkipLog, footprint_source: str = "BAG",
-              watch: _Stopwatch | None = None, clip: Box | None = None, home: Box | None = None,
+              watch: Stopwatch | None = None, clip: Box | None = None, home: Box | None = None,
               progress: bool | None = None,
-              read_chunks: Callable[[Any, int], Iterator[PointChunk]] = iter_point_chunks) -> LiftedArea:
+              read_chunks: Callable[[Any, int], Iterator[PointChunk]] = iter_point_chunks,
+              roof_workers: int = 1) -> LiftedArea:
     """The core of the ETL: one streamed pass over the points of `files` → DTM/DSM on `spec`, building
-    heights and LoD1.2 solids, lifted BGT surfaces. The single-machine build runs it once over everything;
-    the tiled build once per tile (`clip`: the tile's point window, `home`: the tile, where points are counted,
+    heights and LoD1.2 solids, the roofs (LoD1.3/2.2, `etl.roofs.buildings`), lifted BGT surfaces. The
+    single-machine build runs it once over everything, its roofs on `roof_workers` processes; the tiled build
+    once per tile (`clip`: the tile's point window, `home`: the tile, where points are counted,
     `read_chunks`: reads the tile's point bins instead of LAZ files).
     """
-    watch = watch or _Stopwatch({})
+    watch = watch or Stopwatch({})
     lift_cfg, classes, raster_cfg = cfg["lifting"], cfg["classes"], cfg["rasters"]
     surfaces_frames, surface_methods = [], {}
     for t, layer in bgt_layers.items():
@@ -319,7 +324,8 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
                   disable=not progress if progress is not None else None) as bar:
             scan = scan_point_clouds(files, grids, buildings_index, surface_indexes, classes,
                                      int(lift_cfg["chunk_points"]), skipped, on_progress=bar.update,
-                                     clip=clip, home=home, read_chunks=read_chunks)
+                                     clip=clip, home=home, read_chunks=read_chunks,
+                                     keep_roof_xy=bool(cfg["roofs"]["lod22"]))
 
     nodata = float(raster_cfg["nodata"])
     with watch.stage("rasters"):
@@ -354,15 +360,28 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
             notes += [{"feature": fid, "note": note} for fid, note in lifted[t].notes]
 
     roof_p = int(lift_cfg["lod12_roof_percentile"])
-    building_objects = [building_object(rec, geom, roof_p) for rec, geom in
-                        zip(buildings.drop(columns="geometry").to_dict("records"), buildings.geometry.values)]
-    return LiftedArea(buildings, building_objects, bgt_layers, lifted, notes, scan, spec, dtm_filled, dsm)
+    with watch.stage("roofs"):
+        z_roof = buildings[f"b3_h_dak_{roof_p}p"].to_numpy(dtype=float)
+        z_ground = buildings["b3_h_maaiveld"].to_numpy(dtype=float)
+        # the buildings core.cityjson.building_object gives a LoD1.2 block
+        has_lod12 = (np.isfinite(z_roof) & np.isfinite(z_ground) & (z_roof > z_ground)
+                     & ~shapely.is_empty(buildings.geometry.values))
+        lod22 = bool(cfg["roofs"]["lod22"])
+        roofs = area_roofs(buildings.geometry.values, scan.roofs.per_footprint(len(buildings)) if lod22 else None,
+                           z_ground, has_lod12, roof_config(cfg) if lod22 else None, roof_workers)
+        buildings = gpd.GeoDataFrame(pd.concat([buildings.drop(columns="geometry"), roofs.columns], axis=1),
+                                     geometry=buildings.geometry.values, crs=RD_NEW)
+    building_objects = [building_object(rec, geom, roof_p, solids) for rec, geom, solids in
+                        zip(buildings.drop(columns="geometry").to_dict("records"), buildings.geometry.values,
+                            roofs.solids)]
+    return LiftedArea(buildings, building_objects, roofs, bgt_layers, lifted, notes, scan, spec, dtm_filled, dsm)
 
 
-def store_layers(buildings: gpd.GeoDataFrame, addresses: gpd.GeoDataFrame | None,
-                 bgt_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+def store_layers(buildings: gpd.GeoDataFrame, solids: pd.DataFrame, addresses: gpd.GeoDataFrame | None,
+                 bgt_layers: dict[str, gpd.GeoDataFrame]) -> dict[str, pd.DataFrame]:
     """The store's layers, in the store's order."""
-    layers = {BUILDINGS: buildings, ADDRESSES: addresses if addresses is not None else empty_addresses()}
+    layers = {BUILDINGS: buildings, BUILDING_SOLIDS: solids,
+              ADDRESSES: addresses if addresses is not None else empty_addresses()}
     layers.update({f"{BGT_PREFIX}{t}": layer for t, layer in bgt_layers.items()})
     return layers
 
@@ -375,14 +394,15 @@ def flag_reasons(buildings: pd.DataFrame) -> collections.Counter:
 
 def build_counts(cfg: dict, bgt_counts_in: dict, bgt_read: dict[str, int], bgt_lifted: dict[str, int],
                  bag_counts_in: dict, footprint_source: str, buildings_out: int, with_geometry: int,
-                 reasons: collections.Counter, ahn: dict, store_counts: dict) -> dict:
+                 reasons: collections.Counter, lod: dict, ahn: dict, store_counts: dict) -> dict:
     """The `counts` section of report.json (shared by the single-machine and the tiled build)."""
     return {
         "bgt": {t: {"in": bgt_counts_in.get(t, 0), "read": bgt_read.get(t, 0), "lifted": bgt_lifted.get(t, 0)}
                 for t in cfg["bgt"]},
         "bag": {"in": bag_counts_in, "footprint_source": footprint_source},
         "buildings": {"out": int(buildings_out), "with_geometry": int(with_geometry),
-                      "flagged": int(sum(reasons.values())), "flag_reasons": dict(sorted(reasons.items()))},
+                      "flagged": int(sum(reasons.values())), "flag_reasons": dict(sorted(reasons.items())),
+                      "lod": lod},
         "ahn": ahn,
         "store": store_counts,
     }
@@ -417,7 +437,7 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
     out = Path(out)
     skipped = SkipLog()
     timings: dict[str, float] = {}
-    watch = _Stopwatch(timings)
+    watch = Stopwatch(timings)
     t_start = time.perf_counter()
 
     with Publication(out) as publication:
@@ -429,14 +449,15 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
             files = point_clouds_over(_inspect_point_clouds(ahn, skipped), area, skipped)
         spec = model_grid(footprints, files, area, raster_cfg["resolution"])
         lifted = lift_area(footprints, vectors.bgt_layers, files, spec, cfg, skipped, vectors.footprint_source,
-                           watch=watch, progress=progress)
+                           watch=watch, progress=progress, roof_workers=int(cfg["roofs"].get("workers", 1)))
         buildings, scan = lifted.buildings, lifted.scan
 
         with watch.stage("write CityJSON"):
             write_model(stage / MODEL_JSON, stage / MODEL_JSONL, *quantised_features(lifted.objects, scale))
 
         with watch.stage("write store"):
-            layers = store_layers(buildings, vectors.addresses, lifted.bgt_layers)
+            layers = store_layers(buildings, lifted.roofs.solid_rows(buildings["identificatie"]), vectors.addresses,
+                                  lifted.bgt_layers)
             store_counts = write_store(stage / STORE_NAME, {n: StoreLayer.whole(f) for n, f in layers.items()})
 
         nodata = float(raster_cfg["nodata"])
@@ -449,7 +470,7 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
         counts = build_counts(
             cfg, vectors.bgt_counts_in, {t: int(len(layer)) for t, layer in lifted.bgt_layers.items()},
             {t: len(layer.objects) for t, layer in lifted.lifted.items()}, vectors.bag_counts_in,
-            vectors.footprint_source, len(buildings), with_geometry, flag_reasons(buildings),
+            vectors.footprint_source, len(buildings), with_geometry, flag_reasons(buildings), lifted.roofs.counts(),
             {"files": len(files), "files_read_completely": scan.files_read, "points": scan.points_read,
              "points_per_class": scan.points_per_class}, store_counts)
         report = {
@@ -462,7 +483,8 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
             "notes": lifted.notes,
             "timings_s": timings,
             "throughput": {"points_per_s": round(scan.points_read / max(timings["total"], 1e-9)),
-                           "buildings_per_s": round(len(buildings) / max(timings["total"], 1e-9))},
+                           "buildings_per_s": round(len(buildings) / max(timings["total"], 1e-9)),
+                           "roofs_buildings_per_s": round(len(buildings) / max(timings["roofs"], 1e-9), 1)},
         }
         write_report(stage, report)
         publication.publish(unusable_reason(with_geometry, bool((lifted.dtm_filled != nodata).any())))

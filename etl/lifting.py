@@ -54,25 +54,50 @@ class HeightsPerPolygon:
 class RoofPoints:
     """Building points per footprint. A point deep inside a footprint counts for it at once; one near a
     footprint boundary waits until the footprints are registered to the points (`register_footprints`), so
-    a footprint a few decimetres off its roof still gets its own roof points, and not its neighbour's."""
+    a footprint a few decimetres off its roof still gets its own roof points, and not its neighbour's.
+
+    With `keep_xy` the points' plan coordinates are kept too (int32 millimetres, 8 bytes a point more), for
+    the roof reconstruction (`per_footprint`)."""
 
     index: FootprintIndex
+    keep_xy: bool = False
     inner: HeightsPerPolygon = field(default_factory=HeightsPerPolygon)
+    inner_xy: list[np.ndarray] = field(default_factory=list)  # (n, 2) int32 mm, with `inner`'s points
     inner_cells: list[np.ndarray] = field(default_factory=list)  # (footprint, 1 m cell) keys holding a point
     near: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    registered: tuple[np.ndarray, ...] | None = None  # by `summary`: shifts, and the near points it placed
 
     def add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
         labels, near = self.index.assign_with_band(x, y)
         inner = ~near & (labels >= 0)
         self.inner.add(labels[inner], z[inner])
+        if self.keep_xy and inner.any():
+            self.inner_xy.append(_millimetres(x[inner], y[inner]))
         self.inner_cells.append(np.unique(_cell_keys(labels[inner], x[inner], y[inner])))
         if near.any():
             self.near.append((x[near], y[near], z[near], labels[near]))
+
+    def per_footprint(self, n_polygons: int) -> FootprintPoints:
+        """Each footprint's roof points (after `summary`), moved by minus its registration shift onto the
+        footprint itself, so that every LoD stands on the BAG footprint. In a canonical order (by footprint,
+        x, y, z): the same for any order of files and chunks, so the tiled build reconstructs the same roofs."""
+        shifts, x_near, y_near, z_near, fp = self.registered
+        labels = np.concatenate(self.inner.labels + [fp]).astype(np.int64)
+        xy_inner = np.concatenate(self.inner_xy) if self.inner_xy else np.empty((0, 2), np.int32)
+        xy = np.vstack([xy_inner, _millimetres(x_near, y_near)]).astype(np.int64)
+        z = np.concatenate(self.inner.z + [z_near]).astype(np.float32)
+        order = np.lexsort((z, xy[:, 1], xy[:, 0], labels))
+        labels, xy, z = labels[order], xy[order], z[order]
+        xyz = np.column_stack([xy / 1000.0 - shifts[labels], z.astype(np.float64)])
+        count = np.bincount(labels, minlength=n_polygons)[:n_polygons]
+        return FootprintPoints(xyz, np.concatenate(([0], np.cumsum(count)[:-1])), count)
 
     def summary(self, n_polygons: int, percentiles: Sequence[float]) -> HeightSummary:
         x, y, z, labels = (np.concatenate([part[i] for part in self.near]) if self.near else np.empty(0)
                            for i in range(4))
         shifts, pt, fp, beside_shared = register_footprints(self.index.polygons, x, y, labels.astype(np.int64))
+        if self.keep_xy:
+            self.registered = (shifts, x[pt], y[pt], z[pt], fp)
         summary = HeightsPerPolygon(self.inner.labels + [fp], self.inner.z + [z[pt]]).summary(
             n_polygons, percentiles, robust_extremes=True)
         # The roof's min and max leave out the strips along shared walls, where a neighbour's higher or lower
@@ -88,6 +113,23 @@ class RoofPoints:
         cells = np.unique(np.concatenate(self.inner_cells + [_cell_keys(fp, x[pt] - moved[:, 0], y[pt] - moved[:, 1])]))
         summary.cells = np.bincount((cells >> 40).astype(np.int64), minlength=n_polygons)[:n_polygons]
         return summary
+
+
+@dataclass
+class FootprintPoints:
+    """Points (x, y, z; RD New + NAP) grouped by footprint: footprint i's are xyz[start[i]:start[i] + count[i]]."""
+
+    xyz: np.ndarray
+    start: np.ndarray
+    count: np.ndarray
+
+    def of(self, i: int) -> np.ndarray:
+        return self.xyz[self.start[i]:self.start[i] + self.count[i]]
+
+
+def _millimetres(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Plan coordinates as int32 millimetres (RD New fits: < 2**31 mm)."""
+    return np.column_stack([np.round(x * 1000.0), np.round(y * 1000.0)]).astype(np.int32)
 
 
 def _cell_keys(labels: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -221,6 +263,7 @@ def scan_point_clouds(
     clip: tuple[float, float, float, float] | None = None,
     home: tuple[float, float, float, float] | None = None,
     read_chunks: Callable[[Any, int], Iterator[PointChunk]] = iter_point_chunks,
+    keep_roof_xy: bool = False,
 ) -> PointScan:
     """The single streamed pass over all points.
 
@@ -228,6 +271,7 @@ def scan_point_clouds(
     :param home: points are counted (`points_in_home`, `points_per_class`) only inside this half-open box, so
         that tiles sharing points through their buffers count each point once.
     :param read_chunks: streams the points of one of `files` (the tiled build reads its per-tile point bins).
+    :param keep_roof_xy: keep the building points' coordinates for the roof reconstruction (`RoofPoints`).
     A file that breaks off mid-way keeps the points read before the break; it is reported in `skipped`.
     """
     lut = np.zeros(256, dtype=np.uint8)  # class code → role bit
@@ -240,7 +284,7 @@ def scan_point_clouds(
         lut[c] |= SURFACE
     for c in classes.get("ignore", []):
         lut[c] |= IGNORE
-    scan = PointScan(grids, RoofPoints(buildings), HeightsPerPolygon())
+    scan = PointScan(grids, RoofPoints(buildings, keep_xy=keep_roof_xy), HeightsPerPolygon())
     class_counts = np.zeros(256, dtype=np.int64)
     for info in files:
         try:

@@ -73,10 +73,21 @@ from core.config import ROOT, pipeline_config
 from core.crs import RD_NEW
 from core.errors import InputError, LiftingError, SkipLog, StadsmodelError
 from core.lasfile import LasFile, inspect_las
-from core.products import ADDRESSES, BGT_PREFIX, BUILDINGS, DSM_NAME, DTM_NAME, MODEL_JSON, MODEL_JSONL, STORE_NAME
+from core.products import (
+    ADDRESSES,
+    BGT_PREFIX,
+    BUILDING_SOLIDS,
+    BUILDINGS,
+    DSM_NAME,
+    DTM_NAME,
+    MODEL_JSON,
+    MODEL_JSONL,
+    STORE_NAME,
+)
 from etl.boxes import Box, intersection, overlaps, union
 from etl.build import (
     BuildReport,
+    Stopwatch,
     bag_footprints,
     bgt_layers_from,
     build_counts,
@@ -97,6 +108,7 @@ from etl.build import (
 )
 from etl.grid import GridSpec
 from etl.readers.ahn import PointChunk, iter_point_chunks
+from etl.roofs.buildings import empty_solids
 from etl.writers.cityjson import quantised_features, write_cityjsonseq, write_model
 from etl.writers.publish import Publication, output_folder, unusable_reason
 from etl.writers.raster import write_cog
@@ -557,8 +569,10 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     before = len(skipped)
     # No `clip`: the bins hold exactly the window's points already. Without it lift_area fills the DTM as the
     # single-machine build does at the model grid's edges, where the tile's grid ends too (see window_grid).
+    stages: dict[str, float] = {}
+    # The tile's roofs in this task: the tiles themselves spread the work over Dask's workers.
     area = lift_area(footprints, bgt_layers, list(job.points), spec, cfg, skipped, job.footprint_source,
-                     home=job.bounds, progress=False, read_chunks=read_point_bin)
+                     watch=Stopwatch(stages), home=job.bounds, progress=False, read_chunks=read_point_bin)
     if area.scan.files_read < len(job.points):
         bad = skipped.items[before:]
         raise TileFailed(job.key, "; ".join(str(s) for s in bad) or "a point cloud could not be read completely",
@@ -568,7 +582,8 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
     # The tile's features with a transform of their own (whole-metre translate, so tiles re-quantise exactly).
     transform, extent, features = quantised_features(objects, float(cfg["cityjson_scale"]))
     write_cityjsonseq(folder / TILE_FEATURES, transform, extent, features)
-    store = store_layers(area.buildings, addresses, area.bgt_layers)
+    store = store_layers(area.buildings, area.roofs.solid_rows(area.buildings["identificatie"]), addresses,
+                         area.bgt_layers)
     for name, frame in store.items():  # one file per layer: assembly reads each layer of each tile once
         _write_pickle(folder / f"store-{name}.pkl", frame)
     nodata = float(cfg["rasters"]["nodata"])
@@ -584,6 +599,8 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
             "buildings": int(len(buildings)),
             "with_geometry": sum(o.geometry is not None for o in area.building_objects),
             "flag_reasons": dict(flag_reasons(buildings)),
+            "lod_best": area.roofs.counts()["best"],
+            "lod_fallback_reasons": area.roofs.counts()["fallback_reasons"],
             "bgt_read": {t: int(len(layer)) for t, layer in area.bgt_layers.items()},
             "bgt_lifted": {t: len(layer.objects) for t, layer in area.lifted.items()},
             "store": {name: int(len(frame)) for name, frame in store.items()},
@@ -594,6 +611,7 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
         "cityjson": {"transform": transform, "extent": extent, "objects": len(objects)},
         "skipped": skipped.as_json(), "notes": area.notes,
         "seconds": round(time.perf_counter() - t0, 3),
+        "stages_s": stages,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "worker": _worker_name(),
     }
@@ -769,7 +787,7 @@ def _plan(cfg: dict, config_path: str | None, grid: TileGrid, summaries: list[di
         for name, frame in _read_pickle(schema).items():
             templates.setdefault(name, frame)
     bgt_names = [f"{BGT_PREFIX}{t}" for t in cfg["bgt"] if f"{BGT_PREFIX}{t}" in templates]
-    layer_names = [BUILDINGS, ADDRESSES, *bgt_names]
+    layer_names = [BUILDINGS, BUILDING_SOLIDS, ADDRESSES, *bgt_names]
 
     by_tile: dict[str, list[tuple[dict, dict]]] = collections.defaultdict(list)
     for s in good:
@@ -976,6 +994,8 @@ def _templates(plan: _Plan) -> dict[str, gpd.GeoDataFrame]:
         if name == BUILDINGS:
             out[name] = gpd.GeoDataFrame({"identificatie": pd.Series(dtype=object)},
                                          geometry=gpd.GeoSeries([], crs=RD_NEW), crs=RD_NEW)
+        elif name == BUILDING_SOLIDS:
+            out[name] = empty_solids()
         elif name == ADDRESSES:
             out[name] = plan.templates.get("verblijfsobjecten", empty_addresses())
         else:
@@ -1042,9 +1062,12 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
     points = sum(d["counts"]["points"] for d in done)
     loaded = sum(d["counts"]["points_loaded"] for d in done)
     buildings_out = sum(d["counts"]["buildings"] for d in done)
+    roofs_s = sum(d.get("stages_s", {}).get("roofs", 0.0) for d in done)
     counts = build_counts(
         cfg, dict(bgt_in), dict(total("bgt_read")), dict(total("bgt_lifted")), dict(bag_in), plan.footprint_source,
         buildings_out, sum(d["counts"]["with_geometry"] for d in done), total("flag_reasons"),
+        {"best": dict(sorted(total("lod_best").items())),
+         "fallback_reasons": dict(sorted(total("lod_fallback_reasons").items()))},
         {"files": len(plan.laz), "files_refused": len(plan.headers) - len(plan.laz), "points": points,
          "points_decoded": decoded, "points_loaded_by_tiles": loaded,
          "points_per_class": {int(k): v for k, v in sorted(total("points_per_class").items(),
@@ -1068,6 +1091,8 @@ def _report(cfg, plan: _Plan, results: dict[str, dict], store_counts, timings, b
         "notes": [n for d in done for n in d["notes"]],
         "timings_s": timings,
         "throughput": {"points_per_s": round(points / max(timings["total"], 1e-9)),
-                       "buildings_per_s": round(buildings_out / max(timings["total"], 1e-9))},
+                       "buildings_per_s": round(buildings_out / max(timings["total"], 1e-9)),
+                       # per CPU: the tiles' roof stages added up (the tiles run side by side)
+                       "roofs_buildings_per_s": round(buildings_out / max(roofs_s, 1e-9), 1)},
         "peak_rss_mib_per_worker": dict(sorted(workers.items())),
     }

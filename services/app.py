@@ -51,8 +51,14 @@ from core.crs import RD_NAP_URI, RD_NEW_URI, epsg_uri
 from core.products import TILES_DIR
 from services import bbox as exact_bbox
 from services import health
-from services.cityjson import cityjson_feature, cityjsonseq
-from services.config import CITYJSON_MEDIA_TYPE, CITYJSONSEQ_MEDIA_TYPE, effective_config, lod12_roof_percentile
+from services.cityjson import StoredSolids, cityjson_feature, cityjsonseq
+from services.config import (
+    CITYJSON_MEDIA_TYPE,
+    CITYJSONSEQ_MEDIA_TYPE,
+    POSTGRESQL_PROVIDER,
+    effective_config,
+    lod12_roof_percentile,
+)
 from services.filters import filter_problem, normalised_filter, parse_cql2_text
 from services.limits import RequestGuard, ServerLimits
 from services.middleware import ResponseRules, server_error
@@ -167,14 +173,14 @@ def conformance_classes(config: dict) -> list[str]:
 class StadsmodelAPI:
     """pygeoapi's API object plus the Stadsmodel additions, adapted to Starlette requests."""
 
-    def __init__(self, config: dict, roof_percentile: int):
+    def __init__(self, config: dict, data_dir: Path):
         self.config = config
-        self.roof_percentile = roof_percentile  # of the LoD1.2 blocks f=cityjson serves
+        self.data_dir = data_dir
         self.openapi = self_contained(get_oas(config, fail_on_invalid_collection=False))
         self.api = API(config, self.openapi)
         self.conformance = conformance_classes(config)
         self.fields: dict[str, dict[str, dict]] = {}  # collection → property → JSON Schema ({"type": ...})
-        self.cityjson: set[str] = set()
+        self.cityjson: dict[str, StoredSolids] = {}  # collection → where its LoD1.3/2.2 solids are
         self.rasters: dict[str, dict] = {}
         for name, res in config["resources"].items():
             if res["type"] != "collection":
@@ -183,7 +189,10 @@ class StadsmodelAPI:
             if provider["type"] == "feature":
                 self.fields[name] = dict(load_plugin("provider", provider).fields)
                 if any(link["type"] == CITYJSONSEQ_MEDIA_TYPE for link in res.get("links", [])):
-                    self.cityjson.add(name)
+                    # the solids live beside the features: the same GeoPackage, or the same PostGIS database
+                    postgis = provider["name"] == POSTGRESQL_PROVIDER
+                    self.cityjson[name] = StoredSolids(dsn=provider["data"]) if postgis else \
+                        StoredSolids(gpkg=Path(provider["data"]))
             elif provider["type"] == "coverage":
                 self.rasters[name] = _raster_frame(provider["data"])
 
@@ -332,8 +341,8 @@ class StadsmodelAPI:
         if status != 200:
             return body
         title = self.config["resources"][collection]["title"]
-        text = await asyncio.get_running_loop().run_in_executor(None, cityjsonseq, body["features"], str(title),
-                                                                self.roof_percentile)
+        text = await asyncio.get_running_loop().run_in_executor(None, self._cityjsonseq, collection,
+                                                                body["features"], str(title))
         headers = {"Content-Crs": f"<{RD_NAP_URI}>"}
         if "numberMatched" in body:
             headers["OGC-NumberMatched"] = str(body["numberMatched"])
@@ -343,8 +352,16 @@ class StadsmodelAPI:
         status, body = await self._geojson_rd(request, itemtypes_api.get_collection_item, collection, item_id)
         if status != 200:
             return body
-        doc = cityjson_feature(body["properties"], body.get("geometry"), self.roof_percentile)
+        ident = str(body["properties"].get("identificatie"))
+        solids = await asyncio.get_running_loop().run_in_executor(None, self.cityjson[collection].for_ids, [ident])
+        doc = cityjson_feature(body["properties"], body.get("geometry"), lod12_roof_percentile(self.data_dir),
+                               solids.get(ident, []))
         return JSONResponse(doc, media_type=CITYJSON_MEDIA_TYPE, headers={"Content-Crs": f"<{RD_NAP_URI}>"})
+
+    def _cityjsonseq(self, collection: str, features: list[dict], title: str) -> str:
+        ids = [str(f["properties"].get("identificatie")) for f in features]
+        return cityjsonseq(features, title, lod12_roof_percentile(self.data_dir),
+                           self.cityjson[collection].for_ids(ids))
 
 
 # -- pygeoapi handlers with the OGC details pygeoapi 0.24 misses -----------------------------------------
@@ -459,7 +476,7 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
     """The whole site for one data directory (see the module docstring for the URL layout)."""
     data_dir = Path(data_dir)
     config = effective_config(data_dir, base_url=base_url, postgres=postgres)
-    s = StadsmodelAPI(config, lod12_roof_percentile(data_dir))
+    s = StadsmodelAPI(config, data_dir)
     g = s.guarded
     api_routes = [
         Route("/", g("plain", core_api.landing_page)),

@@ -5,31 +5,83 @@ EPSG:7415, ``transform``) and one CityJSONFeature per building, vertices quantis
 item is one CityJSONFeature (``application/city+json``); having no header to carry a ``transform``, its
 vertices are real EPSG:7415 coordinates in metres, rounded to millimetres.
 
-The LoD1.2 solid comes from ``core.cityjson.building_object`` (footprint + ``b3_h_maaiveld`` + the roof at
+Each Building's ``geometry`` is [LoD1.2, LoD1.3 (if made), LoD2.2 (if made)], as in ``model.city.json``. The
+LoD1.2 solid comes from ``core.cityjson.building_object`` (footprint + ``b3_h_maaiveld`` + the roof at
 ``roof_percentile``), the same code the ETL writes ``model.city.json`` with; the caller passes the percentile
-the build used (services.config.lod12_roof_percentile), so both give the same solid.
+the build used (services.config.lod12_roof_percentile), so both give the same solid. LoD1.3 and LoD2.2 are the
+build's own solids from the store's ``building_solids`` table (:class:`StoredSolids`), read for the page's
+buildings in one query.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import shapely
 
-from core.cityjson import building_object, cityobject_dict, feature, header, make_transform
+from core import gpkg as geopackage
+from core.cityjson import CityObject, building_object, cityobject_dict, feature, header, make_transform
+from core.errors import StadsmodelError
+from core.products import BUILDING_SOLIDS
 
 SCALE = 0.001
 
+# A stored solid: {"vertices": [[x, y, z], ...] (EPSG:7415 m), "geometry": {CityJSON Solid, boundaries from 0}}
+Solid = dict
 
-def _object(properties: dict, footprint_geojson: dict | None, roof_percentile: int):
+
+class StoredSolids:
+    """The ``building_solids`` rows of a store, on the GeoPackage (``gpkg``) or in PostGIS (``dsn``: the DSN
+    the PostgreSQL provider uses; services.load copies the table there). A store without the table (built
+    before LoD1.3/2.2) has no stored solids: its buildings are LoD1.2 only."""
+
+    def __init__(self, gpkg: Path | None = None, dsn: str | None = None):
+        self.gpkg, self.dsn = gpkg, dsn
+
+    def for_ids(self, ids: list[str]) -> dict[str, list[Solid]]:
+        """identificatie → its stored solids, LoD1.3 before LoD2.2."""
+        if not ids:
+            return {}
+        rows = self._postgis(ids) if self.dsn else self._geopackage(ids)
+        out: dict[str, list[Solid]] = {}
+        for ident, lod, solid in sorted(rows, key=lambda r: (r[0], r[1])):
+            try:
+                out.setdefault(ident, []).append(json.loads(solid))
+            except (TypeError, ValueError) as err:
+                raise StadsmodelError(f"{BUILDING_SOLIDS}: the LoD{lod} solid of {ident} is not JSON ({err})") from err
+        return out
+
+    def _geopackage(self, ids: list[str]) -> list[tuple]:
+        con = geopackage.connect(self.gpkg)
+        try:
+            if BUILDING_SOLIDS not in geopackage.attribute_tables(con):
+                return []
+            return geopackage.rows_with(con, BUILDING_SOLIDS, "identificatie", ids, ["identificatie", "lod", "solid"])
+        finally:
+            con.close()
+
+    def _postgis(self, ids: list[str]) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.dsn) as con:
+            if con.execute("SELECT to_regclass(%s)", (f"public.{BUILDING_SOLIDS}",)).fetchone()[0] is None:
+                return []
+            return con.execute(f'SELECT identificatie, lod, solid FROM "{BUILDING_SOLIDS}" '
+                               "WHERE identificatie = ANY(%s)", (ids,)).fetchall()
+
+
+def _object(properties: dict, footprint_geojson: dict | None, roof_percentile: int,
+            solids: list[Solid]) -> CityObject:
     footprint = shapely.geometry.shape(footprint_geojson) if footprint_geojson else None
-    return building_object(properties, footprint, roof_percentile)
+    return building_object(properties, footprint, roof_percentile, solids)
 
 
-def cityjson_feature(properties: dict, footprint_geojson: dict | None, roof_percentile: int) -> dict:
+def cityjson_feature(properties: dict, footprint_geojson: dict | None, roof_percentile: int,
+                     solids: list[Solid] = ()) -> dict:
     """One CityJSONFeature with real-world vertices (EPSG:7415, metres)."""
-    o = _object(properties, footprint_geojson, roof_percentile)
+    o = _object(properties, footprint_geojson, roof_percentile, list(solids))
     geometry, vertices = None, []
     if o.geometry is not None:
         verts, geometry = o.geometry(0)
@@ -38,12 +90,16 @@ def cityjson_feature(properties: dict, footprint_geojson: dict | None, roof_perc
             "vertices": vertices}
 
 
-def cityjsonseq(features: list[dict], title: str, roof_percentile: int) -> str:
-    """CityJSONSeq text for GeoJSON features (RD New footprints with store attributes)."""
-    objects = [_object(f["properties"], f.get("geometry"), roof_percentile) for f in features]
+def cityjsonseq(features: list[dict], title: str, roof_percentile: int,
+                solids: dict[str, list[Solid]] | None = None) -> str:
+    """CityJSONSeq text for GeoJSON features (RD New footprints with store attributes) and their stored
+    solids (identificatie → solids)."""
+    solids = solids or {}
+    objects = [_object(f["properties"], f.get("geometry"), roof_percentile,
+                       solids.get(str(f["properties"].get("identificatie")), [])) for f in features]
     mins = [np.inf, np.inf, np.inf]
     for f, o in zip(features, objects):
-        if o.geometry is not None:
+        if o.geometry is not None:  # every solid stands on the ground, inside the footprint
             x0, y0, _, _ = shapely.bounds(shapely.geometry.shape(f["geometry"]))
             mins = [min(mins[0], x0), min(mins[1], y0), min(mins[2], float(f["properties"]["b3_h_maaiveld"]))]
     transform = make_transform([m if np.isfinite(m) else 0.0 for m in mins], SCALE)

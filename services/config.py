@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sqlite3
+from functools import lru_cache
 from pathlib import Path
 
 import pyproj
@@ -43,7 +44,8 @@ def load_collections_table(path: Path | None = None) -> tuple[dict, dict]:
 
 
 def store_layers(gpkg: Path) -> dict[str, dict]:
-    """Feature layers of a GeoPackage: name → {columns, bbox (RD; None values for an empty layer), srs_id}."""
+    """Feature layers of a GeoPackage: name → {columns, bbox (RD; None values for an empty layer), srs_id}.
+    Attributes tables (no geometry: building_solids, which f=cityjson reads) are no collections."""
     try:
         con = geopackage.connect(gpkg)
         try:
@@ -58,10 +60,20 @@ def store_layers(gpkg: Path) -> dict[str, dict]:
 
 def lod12_roof_percentile(data_dir: Path) -> int:
     """The roof percentile of the LoD1.2 blocks in ``data_dir``: the one its build used (report.json ``model``),
-    so ``f=cityjson`` serves the model the files hold; config/pipeline.yml's for a store without that record."""
+    so ``f=cityjson`` serves the model the files hold; config/pipeline.yml's for a store without that record.
+    Read again when report.json changes: a rebuild under a running server may use another percentile."""
     report = Path(data_dir) / REPORT_NAME
     try:
-        doc = json.loads(report.read_text(encoding="utf-8"))
+        stamp = report.stat().st_mtime_ns
+    except FileNotFoundError:
+        stamp = None
+    return _recorded_percentile(report, stamp)
+
+
+@lru_cache(maxsize=8)
+def _recorded_percentile(report: Path, stamp: int | None) -> int:
+    try:
+        doc = json.loads(report.read_text(encoding="utf-8")) if stamp is not None else {}
     except FileNotFoundError:
         doc = {}
     except (OSError, ValueError) as err:
@@ -69,8 +81,9 @@ def lod12_roof_percentile(data_dir: Path) -> int:
     model = doc.get("model") if isinstance(doc, dict) else None
     if isinstance(model, dict) and "lod12_roof_percentile" in model:
         percentile = model["lod12_roof_percentile"]
-        if not isinstance(percentile, int) or isinstance(percentile, bool) or not 0 <= percentile <= 100:
-            raise InputError(report, f"model.lod12_roof_percentile: {percentile!r} is not a percentile (0..100)")
+        # the range config/pipeline.schema.json allows: b3_h_dak_<p>p columns of 1 to 99
+        if not isinstance(percentile, int) or isinstance(percentile, bool) or not 1 <= percentile <= 99:
+            raise InputError(report, f"model.lod12_roof_percentile: {percentile!r} is not a percentile (1..99)")
         return percentile
     return int(pipeline_config()["lifting"]["lod12_roof_percentile"])
 

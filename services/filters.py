@@ -31,11 +31,16 @@ from services.params import rewritten
 INT64 = 2**63
 NUMERIC = ("integer", "number")
 
-# pygeofilter's CQL2 text grammar, plus the BBOX predicate with 3D corners (x0,y0,z0,x1,y1,z1) it lacks; should
-# a pygeofilter release rename the rule, Lark refuses the grammar at import, not a filter at run time.
+# pygeofilter's CQL2 text grammar with its spatial predicates restated: keywords case-insensitive as CQL2 has
+# them (pygeofilter spells BBOX and RELATE upper-case only) and BBOX with 3D corners (x0,y0,z0,x1,y1,z1), which it
+# lacks. Should a pygeofilter release rename a rule, Lark refuses the grammar at import, not a filter at run time.
 _GRAMMAR = Path(cql2_text.__file__).with_name("grammar.lark")
-_BBOX_3D = ('\n%extend spatial_predicate: "BBOX" "(" expression "," full_number "," full_number "," full_number '
-            '"," full_number "," full_number "," full_number ")" -> bbox_3d_spatial_predicate\n')
+_SPATIAL_PREDICATES = "\n".join([
+    '%override ?spatial_predicate: _binary_spatial_predicate_func "(" expression "," expression ")"'
+    ' -> binary_spatial_predicate',
+    '    | "RELATE"i "(" expression "," expression "," SINGLE_QUOTED ")" -> relate_spatial_predicate',
+    '    | "BBOX"i "(" expression ("," full_number)~4 ["," SINGLE_QUOTED] ")" -> bbox_spatial_predicate',
+    '    | "BBOX"i "(" expression ("," full_number)~6 ")" -> bbox_3d_spatial_predicate', ""])
 
 
 @v_args(meta=False, inline=True)
@@ -58,7 +63,7 @@ class _BBoxAsPolygon(cql2_text.CQLTransformer):
         return ast.GeometryIntersects(lhs, values.Geometry(_bbox_polygon(x0, y0, x1, y1)))
 
 
-_PARSER = Lark(_GRAMMAR.read_text(encoding="utf-8") + _BBOX_3D, parser="lalr", maybe_placeholders=False,
+_PARSER = Lark(_GRAMMAR.read_text(encoding="utf-8") + _SPATIAL_PREDICATES, parser="lalr", maybe_placeholders=False,
                transformer=_BBoxAsPolygon(), source_path=str(_GRAMMAR),
                import_paths=[os.path.dirname(os.path.dirname(cql2_text.__file__))])
 

@@ -3,7 +3,9 @@
 Every feature layer becomes a table of the same name in schema ``public``: geometry column ``geom``
 (SRID 28992) with a GiST index, the store's columns, and a primary key on the collection's id field
 (config/collections.yml) when it is unique and never empty, else on ``fid``. The whole load is one
-transaction: a failure leaves the database as it was.
+transaction: a failure leaves the database as it was. Attribute tables (no geometry, e.g. ``building_solids``,
+the LoD1.3/2.2 solids ``f=cityjson`` serves) are copied as they are, indexed on ``identificatie`` when they have
+it (``f=cityjson`` looks a page's buildings up by it).
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import pyogrio
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from core import gpkg as geopackage
 from core.crs import RD_NEW
 from core.errors import InputError, StadsmodelError
 from core.products import STORE_NAME
@@ -50,12 +54,29 @@ def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
                 con.execute(text(f'ALTER TABLE "{name}" ADD PRIMARY KEY ("{key}")'))
                 con.execute(text(f'ANALYZE "{name}"'))
                 counts[name] = len(gdf)
+            for name, df in _attribute_tables(gpkg).items():
+                LOGGER.info("loading %s: %d rows", name, len(df))
+                df.to_sql(name, con, if_exists="replace", index=False, chunksize=10_000)
+                if "identificatie" in df.columns:
+                    con.execute(text(f'CREATE INDEX "{name}_identificatie" ON "{name}" ("identificatie")'))
+                con.execute(text(f'ANALYZE "{name}"'))
+                counts[name] = len(df)
     except SQLAlchemyError as err:
         raise StadsmodelError(f"loading {gpkg} into PostGIS failed: {err.__class__.__name__}: "
                               f"{err.orig or err}") from err
     finally:
         engine.dispose()
     return counts
+
+
+def _attribute_tables(gpkg: Path) -> dict[str, pd.DataFrame]:
+    """Every attributes table of the store (no geometry), read whole."""
+    con = geopackage.connect(gpkg)
+    try:
+        return {name: pd.read_sql_query(f"SELECT * FROM {geopackage.quote(name)}", con)
+                for name in geopackage.attribute_tables(con)}
+    finally:
+        con.close()
 
 
 def _usable_key(gdf, column: str) -> bool:

@@ -40,6 +40,8 @@ FACTS = {
     "maximum_bouwhoogte_bekend": "a maximum bouwhoogte applies at the point",
     "maximum_bouwhoogte": "the maximum bouwhoogte (m) at the point",
     "hoogte_binnen_maximum": "the measured building height is within the maximum bouwhoogte",
+    "goothoogte_binnen_maximum": "the measured goothoogte (LoD2.2 eaves) is within the maximum goothoogte",
+    "dakhelling_binnen_grenzen": "the measured roof pitch (LoD2.2) is within the minimale/maximale dakhelling",
 }
 OUTCOMES = ("vergunningvrij", "vergunning_nodig", "melding", "onbekend")
 LANGUAGES = ("nl", "en")

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError, InputError
-from services.config import api_url, effective_config
+from services.config import api_url, effective_config, lod12_roof_percentile
 from services.limits import OncePerSecond, ServerLimits, protocol_class
 
 LOGGER = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def check_data(data: Path, base_url: str, postgres: str | None) -> None:
     from services import health
 
     config = effective_config(data, base_url=base_url, postgres=postgres)
+    lod12_roof_percentile(data)  # a broken report.json: named here, not by every worker dying on it
     broken = health.problems(config, thorough=True)
     if broken:
         raise InputError(data, "cannot serve unreadable data: " +

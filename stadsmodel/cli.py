@@ -70,7 +70,7 @@ def _cmd_tiles_validate(a: argparse.Namespace) -> int:
 
     status = 0
     for target in tileset_targets(Path(a.path)):
-        report = validate_tileset(target, gltf=a.gltf)
+        report = validate_tileset(target, gltf=getattr(a, "gltf", False))
         for problem in report.problems:
             print(problem)
         n_err = len(report.errors)
@@ -162,21 +162,28 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_build)
 
     t = sub.add_parser("tiles", help="3D Tiles 1.1 from a model (or 'tiles validate TILESET')", epilog=EPILOG_TILES,
-                       usage="stadsmodel tiles --model M --out O [--ahn PATH ...] [--lod LOD] [--jobs N]\n"
+                       usage="stadsmodel tiles --model M --out O [--ahn PATH ...] [--lod LOD ...] [--jobs N]\n"
                              "       stadsmodel tiles validate PATH [--gltf]")
     t.add_argument("--model", help="model directory from 'stadsmodel build', or a CityJSON/CityJSONSeq file")
     t.add_argument("--out", help="output directory for the tilesets")
     t.add_argument("--ahn", nargs="+", metavar="PATH", help="also tile these LAS/LAZ point clouds")
-    t.add_argument("--lod", help="building LoD to tile, e.g. 1.2 or 2.2 (default: the highest each building has)")
+    t.add_argument("--lod", nargs="+", metavar="LOD",
+                   help="building LoD(s) to tile, e.g. 2.2 or 1.2: each building in that LoD or the best lower one "
+                        "it has; several: one tileset each, the first as buildings/, the others as "
+                        "buildings-lod<NN>/ (default: the highest each building has as buildings/, and 1.2 as "
+                        "buildings-lod12/ for the viewer's LoD switch)")
     t.add_argument("--jobs", type=int, metavar="N",
                    help="processes that write the tiles, point clouds included (default: all CPUs for large models)")
+    # --gltf before `validate` (and, ignored, beside --model) was accepted when validate was a positional
+    t.add_argument("--gltf", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     t.set_defaults(func=_cmd_tiles)
     # optional: without it, `tiles --model M --out O` writes tilesets (the verb's original form)
     tsub = t.add_subparsers(dest="tiles_command", metavar="ACTION")
     tv = tsub.add_parser("validate", help="check a tileset (exit status 1 when it has errors)",
                          epilog=EPILOG_TILES_VALIDATE)
     tv.add_argument("path", metavar="PATH", help="tileset.json, or a folder written by 'stadsmodel tiles'")
-    tv.add_argument("--gltf", action="store_true", help="also run the Khronos glTF validator on the content")
+    tv.add_argument("--gltf", action="store_true", default=argparse.SUPPRESS,
+                    help="also run the Khronos glTF validator on the content")
     tv.set_defaults(func=_cmd_tiles_validate)
 
     z = sub.add_parser("zoning", help="planning data: bestemmingsplannen, omgevingsplan, monuments")

@@ -20,6 +20,10 @@ as noise or unclassified, some as ground or roof), chimneys and antennas, garden
 over roof edges (a few crown points classified as roof), and dark roofs that return few pulses. Points are
 made sheet by sheet, in bounded chunks, so 100,000 buildings and hundreds of millions of points never sit in
 memory. The same seed gives byte-identical GML and LAZ files.
+
+Roofs follow the era and kind of building (see `_Roof`): row houses gable, hip over the row (hip ends on the
+end houses) or, after the war, shed roofs, with dormers and flat rear annexes; detached villas gable, hip,
+mansard-like or shed, L-shaped ones with a lower flat wing; apartment slabs flat, some with a higher part.
 """
 
 from __future__ import annotations
@@ -172,12 +176,7 @@ class _House:
 
     footprint: Polygon
     kind: str  # rijwoning, vrijstaand, flat, hofblok
-    roof: str  # flat | gable
-    eave: float  # metres above maaiveld
-    ridge: float
-    ridge_axis: int  # gable: 0 = ridge parallel to x (height falls off in y), 1 = parallel to y
-    ridge_c: int  # mm, the ridge line's y (axis 0) or x (axis 1)
-    ridge_half: int  # mm, ridge to eave, horizontally
+    roof: _Roof
     side: int  # 0 faces the street south of the block, 1 the one north of it
     entrances: list[_Entrance]
     bouwjaar: int
@@ -207,10 +206,6 @@ def _era_year(rng: np.random.Generator) -> tuple[int, int]:
     return era, int(rng.integers(ERAS[era][0], ERAS[era][1] + 1))
 
 
-def _flat(footprint, kind, height, side, entrances, year) -> _House:
-    return _House(footprint, kind, "flat", height, height, 0, 0, 0, side, entrances, year)
-
-
 def _floors(eave: float) -> int:
     return max(1, int(eave // 2.9))
 
@@ -233,9 +228,162 @@ def _add_trees(blk: _Block, rng: np.random.Generator, sidx: int, area: Polygon, 
             blk.trees.append((sidx, cx, cy, r, h))
 
 
+# --- roofs ---------------------------------------------------------------------------------------------
+# A roof is one to MAX_PIECES rectangles (block-local mm), each the lowest of one to MAX_PLANES planes: flat,
+# gable (zadeldak), hip (schilddak), shed (lessenaarsdak) and mansard-like roofs are each the lowest of their
+# planes over their rectangle, so one formula draws every point. A point takes the first rectangle of its
+# pand that holds it; the last covers the rest of the footprint. Dormers (dakkapellen), annexes (aanbouwen)
+# and the higher part of a two-part building are rectangles before the main roof. The shapes are those of
+# synth.roofs, the roof reconstruction's own test generator, so the district and the library agree.
+MAX_PIECES = 3
+MAX_PLANES = 4
+ANNEX_P = 0.2  # share of row houses with a flat rear annex (aanbouw) ...
+ANNEX_HEIGHT = (2.7, 3.3)  # ... one storey high (m above maaiveld), at least a metre below the main eave
+ANNEX_DEPTH = (2500, 4000)  # mm, at most 30 % of the house's depth
+# Per era (ERAS): the roofs of a sloped row of houses — plain gables, a hip roof over the row (the end
+# houses have a hip end), shed roofs — and the share of gable houses with a dormer.
+ROW_STYLES = ("gable", "hip", "shed")
+ROW_STYLE_P = ((0.85, 0.15, 0.0), (0.6, 0.4, 0.0), (0.55, 0.3, 0.15), (0.4, 0.2, 0.4), (0.45, 0.15, 0.4))
+DORMER_P = (0.1, 0.2, 0.35, 0.3, 0.15)
+# Detached villas: the sloped ones per era, and what an L-shaped one's wing is (a lower flat annex on a
+# sloped house, a lower flat wing on a flat one, or one flat roof over both).
+VILLA_SHAPES = ("gable", "hip", "mansard", "shed")
+VILLA_SHAPE_P = ((0.5, 0.3, 0.2, 0.0), (0.25, 0.4, 0.35, 0.0), (0.45, 0.4, 0.05, 0.1), (0.35, 0.4, 0.05, 0.2),
+                 (0.3, 0.3, 0.05, 0.35))
+VILLA_DORMER_P = 0.25
+WING_P = (0.5, 0.3)  # sloped main with an annex, flat main with a lower wing; the rest one flat roof
+MIN_PART_SHARE = 0.08  # a lower part holds at least this share of the footprint (so > 5 % of the roof points)
+SLAB_JUMP_P = 0.3  # apartment slabs with a higher part (one or two storeys more) at one end
+# The share of a slab's footprint its higher part takes: a tower, or most of the slab. Never near 30 % or
+# 50 %, where the 50th or 70th percentile of the roof would jump between the two heights.
+SLAB_HIGH_SHARE = ((0.12, 0.22), (0.6, 0.75))
+
+
+@dataclass
+class _Piece:
+    """A rectangle of a roof (block-local mm) whose height above maaiveld is the lowest of its planes
+    a·u + b·v + c, u and v metres east and north of the rectangle's south-west corner."""
+
+    rect: tuple[int, int, int, int]
+    planes: tuple[tuple[float, float, float], ...]
+
+
+@dataclass
+class _Roof:
+    shape: str  # truth roof_type: one of synth.roofs.SHAPES
+    main: str  # the main part's shape: flat, gable, hip, shed or mansard
+    pieces: list[_Piece]
+    ridge: tuple[int, int, int, int] | None = None  # (axis, line, lo, hi) mm: where chimneys stand
+
+
+def _flat_piece(rect, h: float) -> _Piece:
+    return _Piece(rect, ((0.0, 0.0, h),))
+
+
+def _across(rect, axis: int) -> tuple[float, float]:
+    """(across, along) lengths in m of a rectangle whose ridge runs along x (axis 0) or y (axis 1)."""
+    w, d = (rect[2] - rect[0]) / 1000, (rect[3] - rect[1]) / 1000
+    return (d, w) if axis == 0 else (w, d)
+
+
+def _rising(axis: int, slope: float, z0: float, length: float, up: bool) -> tuple[float, float, float]:
+    """The plane rising by `slope` across the axis from z0 (up) or falling to z0 over `length` (not up)."""
+    s, c = (slope, z0) if up else (-slope, z0 + slope * length)
+    return (0.0, s, c) if axis == 0 else (s, 0.0, c)
+
+
+def _along(axis: int, slope: float, z0: float, length: float, up: bool) -> tuple[float, float, float]:
+    return _rising(1 - axis, slope, z0, length, up)
+
+
+def _ridge_line(rect, axis: int, lo: float = 0.0, hi: float | None = None) -> tuple[int, int, int, int]:
+    x0, y0, x1, y1 = rect
+    if axis == 0:
+        return 0, (y0 + y1) // 2, x0 + round(lo * 1000), x1 if hi is None else x0 + round(hi * 1000)
+    return 1, (x0 + x1) // 2, y0 + round(lo * 1000), y1 if hi is None else y0 + round(hi * 1000)
+
+
+def _gable(rect, axis: int, eave: float, ridge: float, hip_ends: tuple[bool, bool] = (False, False),
+           hip_depth: float = 0.0) -> tuple[_Piece, tuple]:
+    """A gable over the rectangle; with hip ends (at the low or high end along the ridge) a hip roof."""
+    across, along = _across(rect, axis)
+    slope = (ridge - eave) / (across / 2)
+    planes = [_rising(axis, slope, eave, across, True), _rising(axis, slope, eave, across, False)]
+    end_slope = (ridge - eave) / hip_depth if hip_depth else 0.0
+    for up, on in zip((True, False), hip_ends):
+        if on:
+            planes.append(_along(axis, end_slope, eave, along, up))
+    lo = hip_depth if hip_ends[0] else 0.0
+    hi = along - hip_depth if hip_ends[1] else along
+    return _Piece(rect, tuple(planes)), _ridge_line(rect, axis, lo, hi)
+
+
+def _shed(rect, axis: int, low: float, high: float, up: bool) -> _Piece:
+    across, _ = _across(rect, axis)
+    return _Piece(rect, (_rising(axis, (high - low) / across, low, across, up),))
+
+
+def _mansard(rect, axis: int, eave: float, inset: float, lower_deg: float, upper_deg: float) -> tuple[_Piece, tuple]:
+    """Mansard-like (gambrel): per side a steep lower plane `inset` m wide and a shallow upper one."""
+    across, _ = _across(rect, axis)
+    lower, upper = math.tan(math.radians(lower_deg)), math.tan(math.radians(upper_deg))
+    z_break = eave + inset * lower
+    planes = (_rising(axis, lower, eave, across, True), _rising(axis, lower, eave, across, False),
+              _rising(axis, upper, z_break - inset * upper, across, True),
+              _rising(axis, upper, z_break - inset * upper, across, False))
+    return _Piece(rect, planes), _ridge_line(rect, axis)
+
+
+def _dormer(rr: np.random.Generator, rect, axis: int, eave: float, ridge: float, margin: int = 800) -> _Piece | None:
+    """A flat-topped dormer on one slope of the gable over `rect` (ridge along x, axis 0, or y): its front
+    wall 0.8–1.2 m in from the eave, its top meeting the slope behind it exactly; None where none fits."""
+    if axis == 1:  # the same dormer with x and y swapped
+        piece = _dormer(rr, (rect[1], rect[0], rect[3], rect[2]), 0, eave, ridge, margin)
+        return None if piece is None else _Piece((piece.rect[1], piece.rect[0], piece.rect[3], piece.rect[2]),
+                                                 piece.planes)
+    x0, y0, x1, y1 = rect
+    half = (y1 - y0) // 2
+    slope = (ridge - eave) / (half / 1000)
+    width = _rint(rr, 2000, min(3500, x1 - x0 - 2 * margin))
+    if width < 2000:
+        return None
+    front = _rint(rr, 800, 1200)
+    back = min(front + round(float(rr.uniform(1.6, 2.2)) / slope * 10) * 100, half - 600)
+    if back - front < 1200:
+        return None
+    dx = x0 + _rint(rr, margin, x1 - x0 - margin - width)
+    z = eave + slope * back / 1000
+    if rr.random() < 0.5:  # on the south slope
+        return _flat_piece((dx, y0 + front, dx + width, y0 + back), z)
+    return _flat_piece((dx, y1 - back, dx + width, y1 - front), z)
+
+
+def _villa_main(rr: np.random.Generator, shape: str, rect, eave: float, rise: float) -> tuple[_Piece, tuple | None]:
+    """The main roof of a detached house over `rect`, its ridge (or shed slope) along the long axis, and its
+    ridge line (None for a shed)."""
+    w, d = rect[2] - rect[0], rect[3] - rect[1]
+    axis = 0 if w >= d else 1
+    across, along = _across(rect, axis)
+    if shape == "hip":
+        rise = min(rise, 3.8)  # keeps the hip ends below 60°
+        return _gable(rect, axis, eave, eave + rise, (True, True), 0.3 * along)  # a ridge 40 % of the length
+    if shape == "mansard":
+        inset = _rint(rr, 0.15 * across * 1000, 0.22 * across * 1000) / 1000
+        return _mansard(rect, axis, eave, inset, float(rr.uniform(55, 62)), float(rr.uniform(15, 28)))
+    if shape == "shed":
+        return _shed(rect, axis, eave, eave + 0.6 * rise, bool(rr.random() < 0.5)), None
+    return _gable(rect, axis, eave, eave + rise)
+
+
+def _flat(footprint, kind, height, side, entrances, year) -> _House:
+    rect = tuple(int(v) for v in footprint.bounds)
+    return _House(footprint, kind, _Roof("flat", "flat", [_flat_piece(rect, height)]), side, entrances, year)
+
+
 # --- block builders (block-local mm, origin at the block's south-west corner) --------------------------
-def _row_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
-    """Two rows of terraced houses back to back, front gardens, back gardens with fences between."""
+def _row_block(rng: np.random.Generator, rr: np.random.Generator, limit: int, forced: bool) -> _Block:
+    """Two rows of terraced houses back to back, front gardens, back gardens with fences between. `rr` draws
+    the roofs (its own stream, so the layout does not depend on them)."""
     blk = _Block("rij")
     era, year = _era_year(rng)
     front = _rint(rng, 2000, 3000, 500)
@@ -250,6 +398,9 @@ def _row_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
         xs = [round(i * BLOCK_W / n) for i in range(n + 1)]
         gable_row = (side == 0) if forced else rng.random() < GABLE_P[era]
         base = round(float(rng.uniform(5.6, 7.0) if gable_row else rng.uniform(6.0, 9.5)), 2)
+        style = ROW_STYLES[int(rr.choice(len(ROW_STYLES), p=ROW_STYLE_P[era]))]
+        if forced:  # the first row block shows a hip roof over the row, a dormer and annexes
+            style = "hip"
         if side == 0:
             y_house, y_back, y_yard = front, front + depth, mid - FENCE_HALF
         else:
@@ -296,20 +447,52 @@ def _row_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
             else:
                 units = [_Unit(WOON, round(area * floors * 0.8), cx, yd)]
             yr = year + int(rng.integers(0, 3))
-            if gable:
-                ridge = round(eave + float(rng.uniform(2.5, 4.5)), 2)
-                yc = (front + depth // 2) if side == 0 else (BLOCK_H - front - depth // 2)
-                house = _House(fp, "rijwoning", "gable", eave, ridge, 0, yc, depth // 2, side,
-                               [_Entrance(cx, units)], yr)
-            else:
-                house = _flat(fp, "rijwoning", eave, side, [_Entrance(cx, units)], yr)
-            blk.houses.append(house)
+            ridge = round(eave + float(rng.uniform(2.5, 4.5)), 2) if gable else eave
+            roof = _row_roof(rr, tuple(int(v) for v in fp.bounds), side, i, n, era, style if gable else "flat",
+                             eave, ridge, forced)
+            blk.houses.append(_House(fp, "rijwoning", roof, side, [_Entrance(cx, units)], yr))
     return blk
 
 
-def _detached_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+def _row_roof(rr: np.random.Generator, rect, side: int, i: int, n: int, era: int, style: str, eave: float,
+              ridge: float, forced: bool) -> _Roof:
+    """The roof of row house i of n (ridge along the row): `style` (flat, gable, hip: a hip end at either end
+    of the row, shed), perhaps a lower flat annex at the back or a dormer."""
+    x0, y0, x1, y1 = rect
+    annex = rr.random() < ANNEX_P
+    if forced:
+        annex = i == 3 if side == 0 else i % 3 == 1
+    pieces, main = [], rect
+    if annex:
+        a = min(_rint(rr, *ANNEX_DEPTH), (y1 - y0) * 3 // 10 // 100 * 100)
+        low = round(min(float(rr.uniform(*ANNEX_HEIGHT)), eave - 1.0), 2)
+        # the back faces the gardens: north of the south row (side 0), south of the north row
+        back, main = ((x0, y1 - a, x1, y1), (x0, y0, x1, y1 - a)) if side == 0 else \
+            ((x0, y0, x1, y0 + a), (x0, y0 + a, x1, y1))
+        pieces.append(_flat_piece(back, low))
+    if style == "flat":
+        return _Roof("jump_flat" if annex else "flat", "flat", [*pieces, _flat_piece(main, eave)])
+    across, _ = _across(main, 0)
+    ridge = min(ridge, round(eave + across / 2 * math.tan(math.radians(55)), 2))  # an annex leaves less depth
+    line = None
+    if style == "shed":
+        piece = _shed(main, 0, eave, ridge, bool(rr.random() < 0.5))
+    else:
+        ends = (style == "hip" and i == 0, style == "hip" and i == n - 1)
+        style = "hip" if any(ends) else "gable"
+        piece, line = _gable(main, 0, eave, ridge, ends, 0.4 * (x1 - x0) / 1000 if any(ends) else 0.0)
+    shape = "jump_annex" if annex else style
+    dormer = rr.random() < DORMER_P[era] or (forced and side == 0 and i == 2)
+    if shape == "gable" and dormer and (d := _dormer(rr, main, 0, eave, ridge)) is not None:
+        pieces.append(d)
+        shape = "dormer"
+    return _Roof(shape, style, [*pieces, piece], line)
+
+
+def _detached_block(rng: np.random.Generator, rr: np.random.Generator, limit: int, forced: bool) -> _Block:
     """Two rows of plots with a detached house each (some L-shaped), fenced gardens around them."""
     blk = _Block("vrijstaand")
+    shown = iter(("hip", "mansard", "shed", "dormer"))  # the first detached block shows these roofs
     mid = BLOCK_H // 2
     blk.surfaces.append((*HEK, R_FENCE, FENCE_HEIGHT["hek"], _box(0, mid - FENCE_HALF, BLOCK_W, mid + FENCE_HALF)))
     for side in (0, 1):
@@ -332,7 +515,7 @@ def _detached_block(rng: np.random.Generator, limit: int, forced: bool) -> _Bloc
             else:
                 hy0, hy1 = py1 - setback - d, py1 - setback
             main = _box(hx0, hy0, hx0 + w, hy1)
-            fp = main
+            fp, wing = main, None
             wing_depth = _rint(rng, 3000, 4000)
             l_shape = (forced and i == 0 and side == 0) or rng.random() < 0.35
             if l_shape and setback + d + wing_depth <= plot_depth - 2000:
@@ -356,20 +539,63 @@ def _detached_block(rng: np.random.Generator, limit: int, forced: bool) -> _Bloc
                 units = [_Unit(WOON, round(area * 1.4), cx, yd), _Unit(KANTOOR, round(area * 0.4), cx, yd)]
             else:
                 units = [_Unit(WOON, round(area * 1.7), cx, yd)]
-            _, year = _era_year(rng)
+            era, year = _era_year(rng)
             rect = fp.equals(main)
+            main_rect = (hx0, hy0, hx0 + w, hy1)
             if rect and rng.random() < 0.6:
                 eave = round(float(rng.uniform(3.0, 6.0)), 2)
-                ridge = round(eave + float(rng.uniform(3.0, 5.0)), 2)
-                # the ridge runs along the long axis
-                axis, centre, half = (0, (hy0 + hy1) // 2, d // 2) if w >= d else (1, hx0 + w // 2, w // 2)
-                house = _House(fp, "vrijstaand", "gable", eave, ridge, axis, centre, half, side,
-                               [_Entrance(cx, units)], year)
+                sloped = (eave, round(eave + float(rng.uniform(3.0, 5.0)), 2) - eave)
+                height = eave
             else:
                 height = round(float(rng.uniform(3.5, 7.5)), 2)
-                house = _flat(fp, "vrijstaand", height, side, [_Entrance(cx, units)], year)
-            blk.houses.append(house)
+                sloped = None
+            shape = next(shown, None) if forced and rect else None
+            if shape and sloped is None:
+                sloped = (round(float(rr.uniform(3.0, 6.0)), 2), float(rr.uniform(3.0, 5.0)))
+            if wing is not None:
+                roof = _villa_wing_roof(rr, era, main_rect, tuple(int(v) for v in wing.bounds), fp, height,
+                                        forced and i == 0 and side == 0)
+            elif sloped is not None:
+                roof = _villa_roof(rr, era, main_rect, *sloped, shape)
+            else:
+                roof = _Roof("flat", "flat", [_flat_piece(main_rect, height)])
+            blk.houses.append(_House(fp, "vrijstaand", roof, side, [_Entrance(cx, units)], year))
     return blk
+
+
+def _villa_roof(rr: np.random.Generator, era: int, rect, eave: float, rise: float, shape: str | None = None) -> _Roof:
+    """A sloped roof over a rectangular detached house, by era; `shape` chooses it (gable, hip, mansard,
+    shed, dormer: a gable with a dormer)."""
+    shape = shape or VILLA_SHAPES[int(rr.choice(len(VILLA_SHAPES), p=VILLA_SHAPE_P[era]))]
+    dormer = shape == "dormer" or (shape == "gable" and rr.random() < VILLA_DORMER_P)
+    main = "gable" if shape == "dormer" else shape
+    piece, line = _villa_main(rr, main, rect, eave, rise)
+    if dormer and (d := _dormer(rr, rect, line[0], eave, eave + rise)) is not None:  # a gable has a line
+        return _Roof("dormer", main, [d, piece], line)
+    return _Roof(main, main, [piece], line)
+
+
+def _villa_wing_roof(rr: np.random.Generator, era: int, main_rect, wing_rect, fp: Polygon, height: float,
+                     forced: bool) -> _Roof:
+    """An L-shaped detached house: a sloped main part with a lower flat annex in the wing, a flat main part
+    with a lower flat wing, or one flat roof over both. A wing too small to hold a fair share of the roof
+    points is under the main roof."""
+    share = (wing_rect[2] - wing_rect[0]) * (wing_rect[3] - wing_rect[1]) / fp.area
+    r = 0.0 if forced else rr.random()
+    whole = tuple(int(v) for v in fp.bounds)
+    if share < MIN_PART_SHARE:
+        return _Roof("flat", "flat", [_flat_piece(whole, height)])
+    if r < WING_P[0]:
+        p = np.array(VILLA_SHAPE_P[era][:3])  # no shed over an L
+        shape = "hip" if forced else VILLA_SHAPES[int(rr.choice(3, p=p / p.sum()))]
+        eave = round(float(rr.uniform(4.2, 6.0)), 2)
+        piece, line = _villa_main(rr, shape, main_rect, eave, float(rr.uniform(3.0, 5.0)))
+        low = round(min(float(rr.uniform(*ANNEX_HEIGHT)), eave - 1.0), 2)
+        return _Roof("jump_annex", shape, [_flat_piece(wing_rect, low), piece], line)
+    low = round(min(float(rr.uniform(*ANNEX_HEIGHT)), height - 1.2), 2)
+    if r < WING_P[0] + WING_P[1] and low >= 2.4:
+        return _Roof("jump_flat", "flat", [_flat_piece(wing_rect, low), _flat_piece(main_rect, height)])
+    return _Roof("flat", "flat", [_flat_piece(whole, height)])
 
 
 def _apartment_units(rng: np.random.Generator, length_m: float, floors: int, xs: tuple[int, int], y: int,
@@ -389,7 +615,7 @@ def _apartment_units(rng: np.random.Generator, length_m: float, floors: int, xs:
     return entrances
 
 
-def _flats_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+def _flats_block(rng: np.random.Generator, rr: np.random.Generator, limit: int, forced: bool) -> _Block:
     """Two to four flat-roofed apartment slabs in a green with trees."""
     blk = _Block("flat")
     _, year = _era_year(rng)
@@ -414,7 +640,8 @@ def _flats_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
             ent_y = y0 + 1500 if side == 0 else y1 - 1500
             entrances = _apartment_units(rng, (xb - xa) / 1000, floors, (xa, xb), ent_y, ground)
             height = round(floors * 2.9 + float(rng.uniform(0.4, 1.2)), 2)
-            slabs.append(_flat(fp, "flat", height, side, entrances, year + int(rng.integers(0, 4))))
+            roof = _slab_roof(rr, (xa, y0, xb, y1), height, forced and not slabs)
+            slabs.append(_House(fp, "flat", roof, side, entrances, year + int(rng.integers(0, 4))))
     blk.houses = slabs
     green = _box(0, 0, BLOCK_W, BLOCK_H).difference(shapely.union_all([s.footprint for s in slabs]))
     blk.surfaces.append((*GREEN, R_GREEN, 0, green))
@@ -422,7 +649,21 @@ def _flats_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
     return blk
 
 
-def _courtyard_block(rng: np.random.Generator, limit: int, forced: bool) -> _Block:
+def _slab_roof(rr: np.random.Generator, rect, height: float, forced: bool) -> _Roof:
+    """A flat roof, or (some, and the first slab of the first flats block) two flat parts: one end of the
+    slab one or two storeys higher."""
+    if not (rr.random() < SLAB_JUMP_P or forced):
+        return _Roof("flat", "flat", [_flat_piece(rect, height)])
+    share = float(rr.uniform(*SLAB_HIGH_SHARE[int(rr.integers(len(SLAB_HIGH_SHARE)))]))
+    x0, y0, x1, y1 = rect
+    cut = round(share * (x1 - x0) / 100) * 100
+    high = round(height + 2.9 * int(rr.integers(1, 3)), 2)
+    parts = ((x0, y0, x0 + cut, y1), (x0 + cut, y0, x1, y1)) if rr.random() < 0.5 else \
+        ((x1 - cut, y0, x1, y1), (x0, y0, x1 - cut, y1))
+    return _Roof("jump_flat", "flat", [_flat_piece(parts[0], high), _flat_piece(parts[1], height)])
+
+
+def _courtyard_block(rng: np.random.Generator, rr: np.random.Generator, limit: int, forced: bool) -> _Block:
     """A perimeter block: one pand around a green courtyard (a footprint with a hole)."""
     blk = _Block("hofblok")
     inset, depth = 3000, _rint(rng, 10000, 12000)
@@ -449,7 +690,8 @@ def _courtyard_block(rng: np.random.Generator, limit: int, forced: bool) -> _Blo
     return blk
 
 
-def _park_block(rng: np.random.Generator, limit: int = 0, forced: bool = False) -> _Block:
+def _park_block(rng: np.random.Generator, rr: np.random.Generator | None = None, limit: int = 0,
+                forced: bool = False) -> _Block:
     """Four lawns or woods between crossing footpaths, with trees."""
     blk = _Block("park")
     half = 1500
@@ -473,14 +715,14 @@ BLOCK_P = {"rij": 0.60, "vrijstaand": 0.17, "flat": 0.14, "hofblok": 0.02, "park
 FIRST_BLOCKS = ("hofblok", "rij", "park", "vrijstaand", "flat")
 
 
-def _plan_blocks(buildings: int, rng: np.random.Generator) -> list[_Block]:
+def _plan_blocks(buildings: int, rng: np.random.Generator, rr: np.random.Generator) -> list[_Block]:
     kinds, p = list(BLOCK_P), list(BLOCK_P.values())
     blocks: list[_Block] = []
     remaining = buildings
     while remaining > 0:
         k = len(blocks)
         kind = FIRST_BLOCKS[k] if k < len(FIRST_BLOCKS) else str(rng.choice(kinds, p=p))
-        blk = BLOCK_KINDS[kind](rng, remaining, k < len(FIRST_BLOCKS))
+        blk = BLOCK_KINDS[kind](rng, rr, remaining, k < len(FIRST_BLOCKS))
         remaining -= len(blk.houses)
         blocks.append(blk)
     return blocks
@@ -541,6 +783,211 @@ class Misalignment:
         return x + dx, y + dy
 
 
+# --- the true roofs ------------------------------------------------------------------------------------
+@dataclass
+class RoofSurfaces:
+    """The true roof of every pand (see `_Roof`): its pieces, rectangles in register RD metres, each with
+    MAX_PLANES planes (NAP = a·u + b·v + c, u and v metres east and north of the rectangle's south-west
+    corner; unused planes have c = +inf, so the lowest plane is the roof)."""
+
+    start: np.ndarray  # each pand's first piece
+    count: np.ndarray
+    rect: np.ndarray  # (pieces, 4)
+    planes: np.ndarray  # (pieces, MAX_PLANES, 3)
+    n_planes: np.ndarray
+
+    @classmethod
+    def of(cls, roofs: list[_Roof], origins: list[tuple[int, int]], maaiveld: np.ndarray) -> RoofSurfaces:
+        """From block-local roofs: origins are the blocks' south-west corners (RD mm), heights go on the
+        maaiveld the design stands on."""
+        count = np.array([len(r.pieces) for r in roofs], dtype=np.int64)
+        rect, planes, n_planes = [], [], []
+        for roof, (bx, by), ground in zip(roofs, origins, maaiveld):
+            for piece in roof.pieces:
+                x0, y0, x1, y1 = piece.rect
+                rect.append(((bx + x0) / 1000, (by + y0) / 1000, (bx + x1) / 1000, (by + y1) / 1000))
+                padded = [(a, b, c + ground) for a, b, c in piece.planes]
+                planes.append(padded + [(0.0, 0.0, np.inf)] * (MAX_PLANES - len(padded)))
+                n_planes.append(len(piece.planes))
+        return cls(np.concatenate(([0], np.cumsum(count)[:-1])), count, np.array(rect).reshape(-1, 4),
+                   np.array(planes).reshape(-1, MAX_PLANES, 3), np.array(n_planes, dtype=np.int64))
+
+    def piece_of(self, k: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The piece of pand k that holds each register position: the first whose rectangle does, else the
+        last."""
+        start, count = self.start[k], self.count[k]
+        piece = start + count - 1
+        for j in range(MAX_PIECES - 2, -1, -1):
+            ok = j < count - 1
+            cand = np.where(ok, start + j, 0)
+            r = self.rect[cand]
+            inside = ok & (x > r[:, 0]) & (x < r[:, 2]) & (y > r[:, 1]) & (y < r[:, 3])
+            piece = np.where(inside, cand, piece)
+        return piece
+
+    def height(self, k: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """NAP height of the roof surface of pand k at register positions (x, y)."""
+        p = self.piece_of(np.asarray(k), np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+        u, v = x - self.rect[p, 0], y - self.rect[p, 1]
+        z = np.full(len(p), np.inf)
+        for j in range(MAX_PLANES):
+            z = np.minimum(z, self.planes[p, j, 0] * u + self.planes[p, j, 1] * v + self.planes[p, j, 2])
+        return z
+
+
+# What the roof reconstruction (docs/roofs.md) calls horizontal, a type-deciding plane and a main plane, so the
+# truth of b3_dak_type, b3_h_goot and the pitch means what the ETL measures.
+HORIZONTAL_DEG = 5.0
+MIN_TYPE_AREA = 2.0  # m²
+MAIN_PLANE_SHARE = 0.25  # of the largest sloped plane's area
+
+
+@dataclass
+class RoofFacets:
+    """Each plane of each roof where it is the roof: a polygon (register RD m) with its plane."""
+
+    pand: np.ndarray
+    polygon: np.ndarray
+    plane: np.ndarray  # (facets, 3): a, b and c of NAP = a·(x − x0) + b·(y − y0) + c
+    origin: np.ndarray  # (facets, 2): (x0, y0)
+    area: np.ndarray
+    low: np.ndarray  # lowest and highest point
+    high: np.ndarray
+
+    @property
+    def slope_deg(self) -> np.ndarray:
+        return np.degrees(np.arctan(np.hypot(self.plane[:, 0], self.plane[:, 1])))
+
+
+def _halfplanes(d: np.ndarray, origin: np.ndarray, reach: float = 1000.0) -> np.ndarray:
+    """Polygons (RD) of the half-planes a·u + b·v + c ≤ 0 (rows of d; u, v from origin), `reach` m deep."""
+    norm = np.hypot(d[:, 0], d[:, 1])
+    n = d[:, :2] / norm[:, None]
+    p0 = -d[:, 2:3] / norm[:, None] * n + origin
+    t = np.column_stack([-n[:, 1], n[:, 0]]) * reach
+    ring = np.stack([p0 + t, p0 - t, p0 - t - n * reach, p0 + t - n * reach, p0 + t], axis=1)
+    return shapely.polygons(ring)
+
+
+def roof_facets(footprints: np.ndarray, roofs: RoofSurfaces) -> RoofFacets:
+    """Where each plane of each roof piece is the roof: the piece's rectangle within the footprint (the last
+    piece: the rest of the footprint), less the pieces before it, where the plane is the lowest of its
+    piece's."""
+    n_pieces = len(roofs.rect)
+    pand = np.repeat(np.arange(len(footprints)), roofs.count)
+    j = np.arange(n_pieces) - roofs.start[pand]
+    last = j == roofs.count[pand] - 1
+    boxes = shapely.box(*roofs.rect.T)
+    region = footprints[pand].copy()
+    region[~last] = shapely.intersection(boxes[~last], region[~last])
+    for back in range(1, MAX_PIECES):
+        later = np.flatnonzero(j >= back)
+        region[later] = shapely.difference(region[later], boxes[later - back])
+    piece = np.repeat(np.arange(n_pieces), roofs.n_planes)
+    plane_no = np.arange(len(piece)) - np.repeat(np.cumsum(roofs.n_planes) - roofs.n_planes, roofs.n_planes)
+    polygon = region[piece].copy()
+    origin = roofs.rect[piece, :2]
+    plane = roofs.planes[piece, plane_no]
+    for other in range(MAX_PLANES):
+        sel = np.flatnonzero((plane_no != other) & (other < roofs.n_planes[piece]))
+        if len(sel):
+            d = plane[sel] - roofs.planes[piece[sel], other]
+            polygon[sel] = shapely.intersection(polygon[sel], _halfplanes(d, origin[sel]))
+    area = shapely.area(polygon)
+    keep = area > 1e-9
+    polygon, piece, origin, plane, area = polygon[keep], piece[keep], origin[keep], plane[keep], area[keep]
+    xy, idx = shapely.get_coordinates(polygon, return_index=True)
+    z = plane[idx, 0] * (xy[:, 0] - origin[idx, 0]) + plane[idx, 1] * (xy[:, 1] - origin[idx, 1]) + plane[idx, 2]
+    low, high = np.full(len(polygon), np.inf), np.full(len(polygon), -np.inf)
+    np.minimum.at(low, idx, z)
+    np.maximum.at(high, idx, z)
+    return RoofFacets(pand[piece], polygon, plane, origin, area, low, high)
+
+
+class _AreaBelow:
+    """Per pand, the footprint area where its roof lies at or below a height: exact, by Green's theorem over
+    each sloped facet clipped at its line z = h, with the reference point on that line (the line's own
+    stretch then adds nothing); a flat facet counts whole or not at all."""
+
+    def __init__(self, f: RoofFacets, n: int):
+        self.n = n
+        flat = (f.plane[:, 0] == 0) & (f.plane[:, 1] == 0)
+        self.flat_pand, self.flat_area, self.flat_z = f.pand[flat], f.area[flat], f.plane[flat, 2]
+        sloped = np.flatnonzero(~flat)
+        parts, part_facet = shapely.get_parts(f.polygon[sloped], return_index=True)
+        rings, ring_part = shapely.get_rings(shapely.orient_polygons(parts), return_index=True)
+        xy, ring = shapely.get_coordinates(rings, return_index=True)
+        edge = np.flatnonzero(ring[:-1] == ring[1:])
+        facet = sloped[part_facet[ring_part[ring[edge]]]]
+        self.pand = f.pand[facet]
+        self.a, self.b, self.c = f.plane[facet].T
+        self.p0 = xy[edge] - f.origin[facet]
+        self.p1 = xy[edge + 1] - f.origin[facet]
+        self.z0 = self.a * self.p0[:, 0] + self.b * self.p0[:, 1] + self.c
+        self.z1 = self.a * self.p1[:, 0] + self.b * self.p1[:, 1] + self.c
+        self.g2 = self.a ** 2 + self.b ** 2
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        out = np.bincount(self.flat_pand, weights=self.flat_area * (self.flat_z <= h[self.flat_pand]),
+                          minlength=self.n)
+        hh = h[self.pand]
+        below0, below1 = self.z0 <= hh, self.z1 <= hh
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(below0 != below1, (hh - self.z0) / (self.z1 - self.z0), 0.0)
+        cross = self.p0 + t[:, None] * (self.p1 - self.p0)
+        q0 = np.where(below0[:, None], self.p0, cross)
+        q1 = np.where(below1[:, None], self.p1, cross)
+        s = (hh - self.c) / self.g2
+        ox, oy = s * self.a, s * self.b
+        area = 0.5 * ((q0[:, 0] - ox) * (q1[:, 1] - oy) - (q0[:, 1] - oy) * (q1[:, 0] - ox))
+        return out + np.bincount(self.pand, weights=np.where(below0 | below1, area, 0.0), minlength=self.n)
+
+
+def roof_measures(footprints: np.ndarray, roofs: RoofSurfaces) -> dict:
+    """Per pand, what is true of its roof surface: lowest and highest point, the area-weighted 50th and 70th
+    percentile of its height over the footprint (exact, by bisection on the exact area below a height),
+    and — as docs/roofs.md defines b3_dak_type, b3_h_goot, b3_h_nok and the pitch — the roof type, the eave
+    (lowest point of the main sloped planes, or the height of the largest flat one), the ridge and the
+    pitch range of the main sloped planes (0 for a flat roof)."""
+    f = roof_facets(footprints, roofs)
+    n = len(footprints)
+    h_min, h_max = np.full(n, np.inf), np.full(n, -np.inf)
+    np.minimum.at(h_min, f.pand, f.low)
+    np.maximum.at(h_max, f.pand, f.high)
+    total = np.bincount(f.pand, weights=f.area, minlength=n)
+    area_below = _AreaBelow(f, n)
+    percentile = {}
+    for q in (0.5, 0.7):  # the lowest height with q of the area at or below it, by bisection
+        lo, hi = h_min - 1e-6, h_max.copy()
+        for _ in range(40):  # heights span < 30 m: 2^-40 of it is far below a millimetre
+            mid = (lo + hi) / 2
+            enough = area_below(mid) >= q * total
+            lo, hi = np.where(enough, lo, mid), np.where(enough, mid, hi)
+        percentile[q] = hi
+    slope = f.slope_deg
+    h_goot, pitch_min, pitch_max, dak_type, planes = np.empty(n), np.zeros(n), np.zeros(n), [], []
+    bounds = np.searchsorted(f.pand, np.arange(n + 1))
+    for k in range(n):
+        s = slice(bounds[k], bounds[k + 1])
+        area, low, sl = f.area[s], f.low[s], slope[s]
+        sloped = (sl >= HORIZONTAL_DEG) & (area >= MIN_TYPE_AREA)
+        flat = (sl < HORIZONTAL_DEG) & (area >= MIN_TYPE_AREA)
+        if sloped.any():
+            main = sloped & (area >= MAIN_PLANE_SHARE * area[sloped].max())
+            dak_type.append("slanted")
+            h_goot[k] = low[main].min()
+            pitch_min[k], pitch_max[k] = sl[main].min(), sl[main].max()
+        else:
+            flat = flat if flat.any() else np.ones(len(area), bool)
+            dak_type.append("multiple horizontal" if flat.sum() > 1 else "horizontal")
+            h_goot[k] = low[np.flatnonzero(flat)[np.argmax(area[flat])]]
+        planes.append([(float(a), float(b), float(c - a * x0 - b * y0))
+                       for (a, b, c), (x0, y0) in zip(f.plane[s], f.origin[s])])
+    return {"h_min": h_min, "h_max": h_max, "p50": percentile[0.5], "p70": percentile[0.7], "area": total,
+            "h_goot": h_goot, "h_nok": h_max, "pitch_min": pitch_min, "pitch_max": pitch_max, "dak_type": dak_type,
+            "planes": planes}
+
+
 # --- the district: blocks placed on the grid, streets, canal, bridge -----------------------------------
 @dataclass
 class District:
@@ -554,12 +1001,11 @@ class District:
     kind: list[str]
     status: list[str]
     bouwjaar: np.ndarray
-    roof: list[str]
-    eave: np.ndarray  # NAP
-    ridge: np.ndarray  # NAP
-    ridge_axis: np.ndarray
-    ridge_c: np.ndarray  # RD metres
-    ridge_half: np.ndarray
+    roof: list[str]  # roof_type: one of synth.roofs.SHAPES
+    main_roof: list[str]  # the main part's shape
+    roofs: RoofSurfaces
+    measures: dict  # roof_measures: the truth of each roof
+    ridge_line: np.ndarray  # (axis, line, lo, hi) in register RD m where chimneys stand; NaN: none
     h_maaiveld: np.ndarray
     vbo: dict[str, list]  # column → values
     # level-0 surfaces (the partition) and level-1 objects
@@ -611,7 +1057,7 @@ def plan_district(buildings: int, seed: int) -> District:
     log.info("synth: planning %d buildings (seed %d)", buildings, seed)
     rng = np.random.default_rng(seed)
     terrain = Terrain(rng)
-    blocks = _plan_blocks(buildings, rng)
+    blocks = _plan_blocks(buildings, rng, np.random.default_rng([seed, 5]))  # roofs: their own stream
 
     # Grid: roughly square, with the canal as a full row through the middle.
     ncols = max(2, math.ceil(math.sqrt(len(blocks) * PITCH_Y / PITCH_X)))
@@ -748,11 +1194,15 @@ def plan_district(buildings: int, seed: int) -> District:
         if status[k] == PAND_IN_GEBRUIK:
             status[k] = PAND_NIET_INGEMETEN
 
-    eave = np.round(h_maaiveld + np.array([h.eave for h, *_ in houses]), 3)
-    ridge = np.round(h_maaiveld + np.array([h.ridge for h, *_ in houses]), 3)
-    ridge_axis = np.array([h.ridge_axis for h, *_ in houses], dtype=np.int8)
-    ridge_c = np.array([((bx if h.ridge_axis else by) + h.ridge_c) / 1000 for h, bx, by, _, _ in houses])
-    ridge_half = np.array([h.ridge_half / 1000 for h, *_ in houses])
+    roofs = RoofSurfaces.of([h.roof for h, *_ in houses], [(bx, by) for _, bx, by, _, _ in houses], h_maaiveld)
+    measures = roof_measures(footprints, roofs)
+    eave, ridge = measures["h_goot"], measures["h_nok"]
+    ridge_line = np.full((n, 4), np.nan)
+    for k, (h, bx, by, _, _) in enumerate(houses):
+        if h.roof.ridge is not None:
+            axis, line, lo, hi = h.roof.ridge
+            o_line, o_along = (by, bx) if axis == 0 else (bx, by)
+            ridge_line[k] = axis, (o_line + line) / 1000, (o_along + lo) / 1000, (o_along + hi) / 1000
 
     # Level-0 pand surfaces join the partition: roofs, or bare ground for a pand not built yet.
     for k in range(n):
@@ -767,11 +1217,11 @@ def plan_district(buildings: int, seed: int) -> District:
     vbo = _addresses(houses, status, bouwjaar, nrows, canal_row)
     geoms = shapely.orient_polygons(np.array(surf_geom, dtype=object))
     built = np.array([st != PAND_VERGUND for st in status])
-    flat = np.array([h.roof == "flat" for h, *_ in houses])
+    flat = np.array([t != "slanted" for t in measures["dak_type"]])
     nuisance = np.random.default_rng([seed, 4])  # its own stream: the layout above stays as it was
     misalignment = Misalignment(nuisance)
     overhanging = _garden_trees(nuisance, footprints, built, eave - h_maaiveld, geoms, np.array(surf_rule), trees)
-    opbouw = _superstructures(nuisance, footprints, built, flat, eave, ridge, ridge_axis, ridge_c)
+    opbouw = _superstructures(nuisance, footprints, built, flat, roofs, ridge, ridge_line)
     roof_return = _roof_returns(nuisance, footprints, built, flat, [h.kind for h, *_ in houses])
     trees_arr = np.array(sorted(trees), dtype=np.float64).reshape(-1, 5)
     return District(
@@ -779,8 +1229,8 @@ def plan_district(buildings: int, seed: int) -> District:
         bbox=((ox - ROAD_HALF) / 1000, (oy - ROAD_HALF) / 1000,
               (ox + ncols * PITCH_X + ROAD_HALF) / 1000, (oy + nrows * PITCH_Y + ROAD_HALF) / 1000),
         footprints=footprints, kind=[h.kind for h, *_ in houses], status=status, bouwjaar=bouwjaar,
-        roof=[h.roof for h, *_ in houses], eave=eave, ridge=ridge, ridge_axis=ridge_axis, ridge_c=ridge_c,
-        ridge_half=ridge_half, h_maaiveld=h_maaiveld, vbo=vbo,
+        roof=[h.roof.shape for h, *_ in houses], main_roof=[h.roof.main for h, *_ in houses], roofs=roofs,
+        measures=measures, ridge_line=ridge_line, h_maaiveld=h_maaiveld, vbo=vbo,
         s_type=surf_type, s_attrs=surf_attrs, s_level=surf_level, s_rule=np.array(surf_rule, dtype=np.int8),
         s_param=np.array(surf_param, dtype=np.int64), s_geom=geoms, banks=np.array(banks).reshape(-1, 2),
         trees=trees_arr, water_level=water_level, bridges=deck, misalignment=misalignment, opbouw=opbouw,
@@ -819,8 +1269,8 @@ def _garden_trees(rng: np.random.Generator, footprints: np.ndarray, built: np.nd
 
 
 def _superstructures(rng: np.random.Generator, footprints: np.ndarray, built: np.ndarray, flat: np.ndarray,
-                     eave: np.ndarray, ridge: np.ndarray, ridge_axis: np.ndarray, ridge_c: np.ndarray) -> np.ndarray:
-    """Chimneys at the ridge of half the gable roofs; chimneys, vents and antenna masts on flat roofs.
+                     roofs: RoofSurfaces, ridge: np.ndarray, ridge_line: np.ndarray) -> np.ndarray:
+    """Chimneys on the ridge of half the roofs with a ridge; chimneys, vents and antenna masts on flat roofs.
     Each stands at least 0.8 m inside its footprint. Rows: (pand, x0, y0, x1, y1, top, is_antenna)."""
     rows = []
     for k in np.flatnonzero(built):
@@ -833,20 +1283,27 @@ def _superstructures(rng: np.random.Generator, footprints: np.ndarray, built: np
             n_opbouw = int(rng.integers(FLAT_OPBOUW[0], FLAT_OPBOUW[1] + 1))
             wanted = [bool(rng.random() < ANTENNA_P) for _ in range(n_opbouw)]
         else:
-            wanted = [False] if rng.random() < CHIMNEY_P else []
+            wanted = [False] if rng.random() < CHIMNEY_P and not np.isnan(ridge_line[k, 0]) else []
         for antenna in wanted:
             half = 0.06 if antenna else float(rng.uniform(0.25, 0.45))
-            if flat[k]:
+            if flat[k]:  # on the roof where it stands (its height is added below, for all at once)
                 cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
-                top = eave[k] + (rng.uniform(2.0, 4.0) if antenna else rng.uniform(0.5, 1.5))
+                top = rng.uniform(2.0, 4.0) if antenna else rng.uniform(0.5, 1.5)
             else:  # on the ridge line, somewhere along it
-                along = rng.uniform(*((x0, x1) if ridge_axis[k] == 0 else (y0, y1)))
-                cx, cy = (along, ridge_c[k]) if ridge_axis[k] == 0 else (ridge_c[k], along)
+                axis, line, lo, hi = ridge_line[k]
+                lo, hi = (max(lo, x0), min(hi, x1)) if axis == 0 else (max(lo, y0), min(hi, y1))
+                along = rng.uniform(lo, max(lo, hi))
+                cx, cy = (along, line) if axis == 0 else (line, along)
                 top = ridge[k] + rng.uniform(0.6, 1.2)
             box = shapely.box(cx - half, cy - half, cx + half, cy + half)
             if inner.contains(box):
-                rows.append((k, cx - half, cy - half, cx + half, cy + half, round(float(top), 3), float(antenna)))
-    return np.array(rows, dtype=np.float64).reshape(-1, 7)
+                rows.append((k, cx - half, cy - half, cx + half, cy + half, float(top), float(antenna)))
+    out = np.array(rows, dtype=np.float64).reshape(-1, 7)
+    on_flat = flat[out[:, 0].astype(np.int64)]
+    x0, y0, x1, y1 = out[on_flat, 1:5].T
+    out[on_flat, 5] += roofs.height(out[on_flat, 0].astype(np.int64), (x0 + x1) / 2, (y0 + y1) / 2)
+    out[:, 5] = np.round(out[:, 5], 3)
+    return out
 
 
 def _roof_returns(rng: np.random.Generator, footprints: np.ndarray, built: np.ndarray, flat: np.ndarray,
@@ -1359,9 +1816,7 @@ class _PointMaker:
         roof = rule == R_ROOF
         if roof.any():
             k = d.s_param[sid[roof]]
-            across = np.where(d.ridge_axis[k] == 0, y[roof], x[roof])
-            t = np.clip(np.abs(across - d.ridge_c[k]) / np.where(d.ridge_half[k] > 0, d.ridge_half[k], 1.0), 0, 1)
-            z[roof] = d.ridge[k] - (d.ridge[k] - d.eave[k]) * t + rng.normal(0.0, ROOF_SIGMA, len(k))
+            z[roof] = d.roofs.height(k, x[roof], y[roof]) + rng.normal(0.0, ROOF_SIGMA, len(k))
             cls[roof] = BUILDING
             for pand in np.unique(k):
                 self._superstructures(int(pand), surface_start[len(d.s_geom) - len(d.footprints) + pand],
@@ -1493,13 +1948,25 @@ def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
     - ``h_maaiveld``: median NAP height of the true ground along the foot of the pand's true outer walls
       (its footprint as the points see it, i.e. moved by the misalignment), sampled every 0.25 m;
     - ``h_dak_min``, ``h_dak_max``: lowest and highest point of the roof surface itself (eave and ridge of
-      a gable roof, the height of a flat one); chimneys, vents and antennas are not part of it, as plans
-      measure bouwhoogte without such ondergeschikte bouwdelen; their highest top is ``h_opbouw_max``;
+      a gable roof, the height of a flat one, the top of a lower annex); chimneys, vents and antennas are not
+      part of it, as plans measure bouwhoogte without such ondergeschikte bouwdelen; their highest top is
+      ``h_opbouw_max``;
     - ``h_dak_50p``, ``h_dak_70p``: percentiles of the roof surface's height over the footprint, weighted by
-      area (a gable's height is uniform between eave and ridge). Superstructures cover < 2 % of a roof and
-      stand on flat roofs or at the ridge, above the 70th percentile, so they do not move these;
-    - ``roof_type``, ``status``, ``dark_roof`` (returns part of the pulses), ``roof_returns_per_m2``,
-      ``tree_over_roof`` (a crown reaches over the roof edge), ``opbouw`` (number of superstructures);
+      area, exact for every shape (`roof_measures`; a gable's height is uniform between eave and ridge).
+      Superstructures cover < 2 % of a roof and stand on flat roofs or at the ridge, above the 70th
+      percentile, so they do not move these;
+    - the roof as docs/roofs.md defines the reconstruction's attributes: ``dak_type`` (b3_dak_type:
+      horizontal, multiple horizontal, slanted), ``h_goot`` (b3_h_goot: the lowest point of the main sloped
+      planes, those with at least a quarter of the largest one's area, so not a dormer; a flat roof: the
+      height of its largest flat part), ``h_nok`` (b3_h_nok: the highest point, = h_dak_max),
+      ``hellingshoek_min``, ``hellingshoek_max`` (pitch range of the main sloped planes, degrees; 0 for a
+      flat roof) and ``dakvlakken`` (its planes [a, b, c]: NAP = a·x + b·y + c in RD New, as the points see
+      them); null (empty) for a pand not built yet;
+    - ``roof_type`` (one of synth.roofs.SHAPES: flat, gable, hip, shed, mansard, dormer — a gable with a
+      dakkapel —, jump_annex — a sloped roof with a lower flat annex —, jump_flat — two flat parts), and
+      ``main_roof`` (the main part's shape), ``status``, ``dark_roof`` (returns part of the pulses),
+      ``roof_returns_per_m2``, ``tree_over_roof`` (a crown reaches over the roof edge), ``opbouw`` (number of
+      superstructures);
     - ``n_roof_points``: returns of the roof (and its superstructures) classified as building, wherever the
       BAG footprint lies; ``has_points``: there is at least one; ``measurable``: built and returning at least
       MEASURABLE_RETURNS_PER_M2 (otherwise a model can only flag the pand).
@@ -1512,21 +1979,30 @@ def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
     n_opbouw = np.bincount(d.opbouw[:, 0].astype(np.int64), minlength=len(d.footprints))
     centroid = shapely.get_coordinates(shapely.centroid(d.footprints))
     offset = np.column_stack(d.misalignment(centroid[:, 0], centroid[:, 1]))
+    m = d.measures
     panden = {}
     for k in range(len(d.footprints)):
         built = d.status[k] != PAND_VERGUND
-        eave, ridge = float(d.eave[k]), float(d.ridge[k])
 
-        def p(q: float, eave: float = eave, ridge: float = ridge, built: bool = built) -> float | None:
-            return round(eave + q * (ridge - eave), 3) if built else None
+        def h(key: str, k: int = k, built: bool = built) -> float | None:
+            return round(float(m[key][k]), 3) if built else None
 
+        def deg(key: str, k: int = k, built: bool = built) -> float | None:
+            return round(float(m[key][k]), 2) if built else None
+
+        dx, dy = offset[k]
         returns = round(float(density * d.roof_return[k]), 3) if built else 0.0
         panden[f"NL.IMBAG.Pand.{pand_id(k)}"] = {
             "h_maaiveld": round(float(maaiveld[k]), 3),
-            "h_dak_min": p(0.0), "h_dak_50p": p(0.5), "h_dak_70p": p(0.7), "h_dak_max": p(1.0),
+            "h_dak_min": h("h_min"), "h_dak_50p": h("p50"), "h_dak_70p": h("p70"), "h_dak_max": h("h_max"),
+            "h_goot": h("h_goot"), "h_nok": h("h_nok"),
+            "hellingshoek_min": deg("pitch_min"), "hellingshoek_max": deg("pitch_max"),
+            "dak_type": m["dak_type"][k] if built else None,
+            "dakvlakken": [[a, b, c - a * dx - b * dy] for a, b, c in m["planes"][k]] if built else [],
             "h_opbouw_max": None if np.isnan(top[k]) else round(float(top[k]), 3),
             "opbouw": int(n_opbouw[k]),
             "roof_type": d.roof[k],
+            "main_roof": d.main_roof[k],
             "status": d.status[k],
             "dark_roof": bool(built and d.roof_return[k] < 1),
             "roof_returns_per_m2": returns,

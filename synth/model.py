@@ -78,7 +78,7 @@ def feature(b: dict) -> dict:
     }
 
 
-def write_district(path: Path, n: int, seed: int = 1) -> list[dict]:
+def write_city_model(path: Path, n: int, seed: int = 1) -> list[dict]:
     """Write ``n`` buildings as CityJSONSeq to ``path``; returns their truth."""
     truth = footprints(n, seed)
     with Path(path).open("wb") as f:

@@ -5,22 +5,29 @@ give for each pand. Written into DIR/zoning/, in the real formats, so `stadsmode
 Layout (x = west → east over the district's extent, plus a 20 m margin):
   0 – 55 %  Wonen    bouwvlak around each pand (every 7th pand has none), maatvoering per bouwvlak:
                      the first pand EXCEEDS its maximum bouwhoogte by 1.5 m, the others have 2.5 m headroom;
-                     maximum goothoogte 6 m; the second pand is a rijksmonument
+                     maximum goothoogte 1 m above the true eave (truth h_goot), but the first pand with a sloped
+                     and the first with a flat roof (after the first pand) EXCEED it by 0.8 m; every third
+                     sloped pand gets a dakhelling in turn: a maximum 10° above its steepest main plane (within),
+                     a maximum 10° below it (too steep), a minimum 10° below its shallowest (within, where that
+                     is ≥ 5°), a minimum 10° above it (too shallow); the first flat roof gets a minimum dakhelling
+                     of 15° (a pitched roof required: too shallow); the second pand is a rijksmonument
   55 – 75 % Centrum  bouwvlakken but NO maatvoering (→ maximum bouwhoogte "onbekend"); a beschermd gezicht
   75 – 90 % Groen    gebiedsaanduiding "wetgevingzone - wijzigingsgebied"
   90 – 100 % Verkeer
 A pand whose roof the model cannot measure (truth: not ``measurable`` — not built yet, or a roof that returns
-almost no pulses) gets a bouwvlak with a
-maximum bouwhoogte of 10 m wherever it lies, so the check has a maximum to compare with and must answer that
-the *height* is unknown. Bouwvlakken stop at the neighbours' walls, so a point on one pand never falls in
-the bouwvlak of the next.
+almost no pulses) gets a bouwvlak with a maximum bouwhoogte of 10 m (and a maximum goothoogte of 6 m) wherever
+it lies, so the check has a maximum to compare with and must answer that the *height* is unknown. Bouwvlakken
+stop at the neighbours' walls, so a point on one pand never falls in the bouwvlak of the next.
 
 Heights come from DIR/truth.json (true ground and roof heights per pand), so the measured heights of the
 built model (within a few cm of the truth) fall clearly on one side of each maximum. ``expected.json``
 holds per pand: point (RD), bestemming, in_bouwvlak, max_bouwhoogte, max_goothoogte, rijksmonument,
 beschermd_gezicht, compliance (overschrijdt / binnen_maximum / onbekend), onbekend_omdat (geen_maximum /
-hoogte_niet_gemeten) and measured_height_truth; and per bestemming a spot in the district on no
-building.
+hoogte_niet_gemeten) and measured_height_truth; for the roofs goothoogte_compliance (overschrijdt /
+binnen_maximum / onbekend) with measured_goothoogte_truth, min_dakhelling / max_dakhelling (degrees or null)
+with dakhelling_compliance (binnen_grenzen / buiten_grenzen / onbekend) and measured_dakhelling_truth ([min,
+max] of the main planes); and per bestemming a spot in the district on no building. The roof answers hold for
+a model whose roof was reconstructed (LoD2.2); a model without it answers "onbekend".
 """
 
 from __future__ import annotations
@@ -41,7 +48,11 @@ PLAN_ID = "NL.IMRO.9999.SYNTH-0001"
 PLAN_NAAM = "Bestemmingsplan Synthetische Wijk"
 EXCEEDANCE_M = 1.5
 HEADROOM_M = 2.5
-MAX_GOOTHOOGTE = 6.0
+GOOT_EXCEEDANCE_M = 0.8
+GOOT_HEADROOM_M = 1.0
+PITCH_MARGIN_DEG = 10.0
+FLAT_MIN_DAKHELLING = 15.0  # "kap verplicht": a flat roof does not meet it
+MAX_GOOTHOOGTE = 6.0  # where the eave is not known
 UNMEASURED_MAX_BOUWHOOGTE = 10.0
 STRIPS = (("Wonen", "wonen", 0.0, 0.55, 3), ("Centrum", "centrum", 0.55, 0.75, 4),
           ("Groen", "groen", 0.75, 0.90, 5), ("Verkeer", "verkeer", 0.90, 1.0, 6))
@@ -82,12 +93,40 @@ def _regels(article: int) -> str:
             "</imro:TekstReferentie_BP></imro:verwijzingNaarTekstInfo>")
 
 
-def _maatvoering(i: int, max_h: float, vlak) -> str:
-    waarden = (f"<imro:WaardeEnType><imro:waarde>{max_h:g}</imro:waarde><imro:waardeType>maximum bouwhoogte (m)"
-               f"</imro:waardeType></imro:WaardeEnType><imro:WaardeEnType><imro:waarde>{MAX_GOOTHOOGTE:g}"
-               "</imro:waarde><imro:waardeType>maximum goothoogte (m)</imro:waardeType></imro:WaardeEnType>")
-    return _feature("Maatvoering", f"9999.MV-{i}", "<imro:naam>maximum goot- en bouwhoogte (m)</imro:naam>"
+def _maatvoering(i: int, max_h: float, max_g: float, vlak, min_pitch: float | None = None,
+                 max_pitch: float | None = None) -> str:
+    values = [(max_h, "maximum bouwhoogte (m)"), (max_g, "maximum goothoogte (m)"),
+              (min_pitch, "minimum dakhelling (graden)"), (max_pitch, "maximum dakhelling (graden)")]
+    waarden = "".join(f"<imro:WaardeEnType><imro:waarde>{v:g}</imro:waarde><imro:waardeType>{t}</imro:waardeType>"
+                      "</imro:WaardeEnType>" for v, t in values if v is not None)
+    naam = "maximum goot- en bouwhoogte (m)" + (", dakhelling (graden)" if (min_pitch, max_pitch) != (None, None)
+                                                 else "")
+    return _feature("Maatvoering", f"9999.MV-{i}", f"<imro:naam>{naam}</imro:naam>"
                     f"<imro:maatvoeringInfo>{waarden}</imro:maatvoeringInfo>", vlak)
+
+
+def _eaves(t: dict) -> float | None:
+    """The true goothoogte (eave − maaiveld), or None when the model cannot measure it."""
+    if _measured(t) is None or t.get("h_goot") is None:
+        return None
+    return float(t["h_goot"]) - float(t["h_maaiveld"])
+
+
+def _roof_limits(t: dict, sloped_seen: int, first_flat: bool) -> tuple[float | None, float | None, str]:
+    """(minimum, maximum dakhelling, the answer) for a measured pand: see the module's layout."""
+    low, high = t.get("hellingshoek_min"), t.get("hellingshoek_max")
+    if t.get("dak_type") != "slanted" or low is None or high is None:
+        return (FLAT_MIN_DAKHELLING, None, "buiten_grenzen") if first_flat else (None, None, "onbekend")
+    if sloped_seen % 3:
+        return None, None, "onbekend"
+    turn = sloped_seen // 3 % 4
+    if turn == 0:
+        return None, round(high + PITCH_MARGIN_DEG), "binnen_grenzen"
+    if turn == 1:
+        return None, round(high - PITCH_MARGIN_DEG), "buiten_grenzen"
+    if turn == 2 and low - PITCH_MARGIN_DEG >= 5:
+        return round(low - PITCH_MARGIN_DEG), None, "binnen_grenzen"
+    return round(low + PITCH_MARGIN_DEG), None, "buiten_grenzen"
 
 
 def _measured(t: dict) -> float | None:
@@ -166,7 +205,9 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
                              f"<imro:artikelnummer>9</imro:artikelnummer>{_regels(9)}", strips["Groen"]))
 
     expected: dict[str, dict] = {}
-    wonen_seen = 0
+    wonen_seen = sloped_seen = 0
+    goot_exceeded: set[str] = set()
+    flat_limited = False
     monument_pand = None
     for i, ident in enumerate(panden["identificatie"]):
         pid = ident if str(ident).startswith("NL.") else f"NL.IMBAG.Pand.{ident}"
@@ -176,16 +217,23 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
         c = fp.representative_point()
         strip = next(naam for naam, *_ in STRIPS if strips[naam].covers(c))
         measured = _measured(truth[pid])
+        eaves = _eaves(truth[pid])
         exp = {"point": [c.x, c.y], "bestemming": strip.lower(), "in_bouwvlak": False, "max_bouwhoogte": None,
                "max_goothoogte": None, "rijksmonument": False, "beschermd_gezicht": strip == "Centrum",
                "compliance": "onbekend", "onbekend_omdat": "geen_maximum",
-               "measured_height_truth": None if measured is None else round(measured, 3)}
+               "measured_height_truth": None if measured is None else round(measured, 3),
+               "goothoogte_compliance": "onbekend",
+               "measured_goothoogte_truth": None if eaves is None else round(eaves, 3),
+               "min_dakhelling": None, "max_dakhelling": None, "dakhelling_compliance": "onbekend",
+               "measured_dakhelling_truth": None if measured is None else
+               [truth[pid].get("hellingshoek_min"), truth[pid].get("hellingshoek_max")]}
         if measured is None:
             exp["onbekend_omdat"] = "hoogte_niet_gemeten"
         if (strip in ("Wonen", "Centrum") and i % 7 != 3) or measured is None:
             vlak = _bouwvlak(footprints, tree, i)
             features.append(_feature("Bouwvlak", f"9999.BV-{i}", "<imro:naam>bouwvlak</imro:naam>", vlak))
             exp["in_bouwvlak"] = True
+            max_g, pitch = MAX_GOOTHOOGTE, (None, None)
             if measured is None:
                 max_h = UNMEASURED_MAX_BOUWHOOGTE
             elif strip == "Wonen":
@@ -195,11 +243,23 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
                 exp.update(compliance="overschrijdt" if first else "binnen_maximum", onbekend_omdat=None)
                 if wonen_seen == 2:
                     monument_pand = (pid, fp)
+                if eaves is not None:
+                    kind = "sloped" if truth[pid].get("dak_type") == "slanted" else "flat"
+                    over = not first and kind not in goot_exceeded
+                    if over:
+                        goot_exceeded.add(kind)
+                    max_g = round(eaves - GOOT_EXCEEDANCE_M if over else eaves + GOOT_HEADROOM_M, 1)
+                    exp["goothoogte_compliance"] = "overschrijdt" if over else "binnen_maximum"
+                    low, high, answer = _roof_limits(truth[pid], sloped_seen, kind == "flat" and not flat_limited)
+                    sloped_seen += kind == "sloped"
+                    flat_limited |= kind == "flat"
+                    pitch = (low, high)
+                    exp.update(min_dakhelling=low, max_dakhelling=high, dakhelling_compliance=answer)
             else:
                 max_h = None
             if max_h is not None:
-                features.append(_maatvoering(i, max_h, vlak))
-                exp.update(max_bouwhoogte=max_h, max_goothoogte=MAX_GOOTHOOGTE)
+                features.append(_maatvoering(i, max_h, max_g, vlak, *pitch))
+                exp.update(max_bouwhoogte=max_h, max_goothoogte=max_g)
         expected[pid] = exp
     if monument_pand:
         expected[monument_pand[0]]["rijksmonument"] = True

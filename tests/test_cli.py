@@ -73,10 +73,10 @@ def test_tiles_validate_prints_each_tileset_of_a_folder_and_fails_on_an_error(tm
 
 
 def test_tiles_with_model_out_and_jobs_writes_valid_tilesets(tmp_path, capsys, monkeypatch):
-    from synth.model import write_district
+    from synth.model import write_city_model
 
     model = tmp_path / "district.city.jsonl"
-    write_district(model, 40, seed=3)
+    write_city_model(model, 40, seed=3)
     out = tmp_path / "tiles"
     assert main(["tiles", "--model", str(model), "--out", str(out), "--jobs", "2"]) == 0
     index = json.loads((out / "index.json").read_text())
@@ -91,11 +91,17 @@ def test_tiles_with_model_out_and_jobs_writes_valid_tilesets(tmp_path, capsys, m
     err = capsys.readouterr().err
     assert "stadsmodel tiles: error: Node.js (for the glTF validator) is not installed; run: " in err
     assert "Traceback" not in err
+    # the forms of the verb from before `validate` was a subcommand still work: --gltf before the action
+    assert main(["tiles", "--gltf", "validate", str(out)]) == 2
+    assert "Node.js (for the glTF validator) is not installed" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["tiles", "validate", str(out)]) == 0  # no --gltf: no Node.js needed
 
 
 # ------------------------------------------------------------------------------------------------ serve
 
-def test_serve_print_config_is_the_effective_pygeoapi_configuration(built_district, capsys):
+def test_serve_print_config_is_the_effective_pygeoapi_configuration(built_district, capsys, monkeypatch):
+    monkeypatch.delenv("STADSMODEL_PUBLIC_URL", raising=False)
     assert main(["serve", "--data", str(built_district), "--port", "8123", "--print-config"]) == 0
     config = yaml.safe_load(capsys.readouterr().out)
     assert config["server"]["url"] == "http://127.0.0.1:8123/api"

@@ -85,7 +85,8 @@ def test_demo_tiles_buildings_terrain_and_points(demo):
     model = demo / "model"
     index = json.loads((model / "tiles" / "index.json").read_text())
     by_name = {t["name"]: t for t in index["tilesets"]}
-    assert set(by_name) == {"buildings", "terrain", "pointcloud"}
+    assert set(by_name) == {"buildings", "buildings-lod12", "terrain", "pointcloud"}
+    assert by_name["buildings-lod12"]["features"] == by_name["buildings"]["features"]
     city = json.loads((model / "model.city.json").read_text())
     kinds = [v["type"] for v in city["CityObjects"].values() if "parents" not in v]
     assert by_name["buildings"]["features"] == kinds.count("Building") == DEMO_BUILDINGS
@@ -99,7 +100,7 @@ def test_demo_tiles_buildings_terrain_and_points(demo):
         assert tileset["root"]["geometricError"] >= 0
     run = stadsmodel("tiles", "validate", str(model / "tiles"))
     assert run.returncode == 0, run.stdout + run.stderr
-    assert len(re.findall(r"0 errors", run.stdout)) == 3, run.stdout
+    assert len(re.findall(r"0 errors", run.stdout)) == 4, run.stdout
 
 
 def test_demo_rerun_reuses_inputs_and_keeps_one_copy_of_the_plan(demo):

@@ -2,12 +2,14 @@
 bench and tests may import any part, bench never tests) and no module imports itself back through others.
 
 Read from the source with ``ast``, not by importing: every ``import`` and ``from … import`` counts, relative ones
-resolved and those inside functions included, since a lazy import is still a dependency.
+resolved and those inside functions included, since a lazy import is still a dependency. Not seen: modules named
+in strings (``importlib.import_module``; services/config.py checks pygeoapi plugins that way).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,6 +162,19 @@ def test_imports_run_one_way(graph, package):
 def test_no_import_cycle(graph):
     cycles = import_cycles(graph)
     assert not cycles, "\n".join(describe_cycle(graph, c) for c in cycles)
+
+
+def test_scripts_use_the_standard_library_only(graph):
+    # setup.sh runs scripts/ before the venv exists
+    outside = [str(i) for m, imps in graph.items() if m.startswith("scripts")
+               for i in imps if i.target.split(".")[0] not in sys.stdlib_module_names | {"__future__", "scripts"}]
+    assert not outside, "\n".join(outside)
+
+
+def test_every_folder_with_python_code_is_checked():
+    folders = {p.relative_to(ROOT).parts[0] for p in ROOT.glob("*/**/*.py")
+               if not any(part.startswith(".") or part == "node_modules" for part in p.relative_to(ROOT).parts)}
+    assert folders - {"tests"} <= set(PACKAGES), f"not in PACKAGES: {sorted(folders - {'tests'} - set(PACKAGES))}"
 
 
 def test_the_graph_sees_every_package_and_the_cli_imports_them(graph):

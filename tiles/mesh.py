@@ -2,9 +2,10 @@
 
 Every ring vertex becomes a mesh vertex (a surface's vertices are its own), so each vertex gets the
 normal of its surface. Triangles and quads without holes are split with array maths; only larger
-polygons and polygons with holes go to earcut, one call per polygon, projected on the plane that
-drops the normal's largest axis. Non-planar terrain rings (heights following the DTM) work the same
-way: they are nearly horizontal, so they project on the ground plane and keep their vertex heights.
+polygons and polygons with holes go to earcut, one call per polygon, projected on the polygon's own
+plane (through its Newell normal: a LoD2.2 roof face or a gable wall keeps its true shape). Non-planar
+terrain rings (heights following the DTM) work the same way: they are nearly horizontal, so they
+project on about the ground plane and keep their vertex heights.
 Triangles are turned to agree with the ring orientation (outward, CityJSON's right-hand rule).
 """
 
@@ -82,6 +83,23 @@ def _earcut(xy: np.ndarray, vstart: np.ndarray, vend: np.ndarray, rstart: np.nda
     return tri, np.repeat(np.arange(len(counts)), counts)
 
 
+def _plane_bases(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orthonormal in-plane axes (u, v) per polygon normal (n, 3): the two coordinate axes that the normal's
+    largest component leaves, projected on the plane (Gram-Schmidt). A sloped roof face is triangulated
+    undistorted; a face square to an axis gets exactly those axes (a horizontal roof: x and y), and a
+    polygon without a normal (no area) the plain axes."""
+    length = np.sqrt(_dot(normal, normal))
+    n = np.divide(normal, length[:, None], out=np.zeros_like(normal), where=length[:, None] > 0)
+    axes = _PLANE_AXES[np.argmax(np.abs(normal), axis=1)]
+    rows = np.arange(len(n))
+    eye = np.eye(3)
+    u = eye[axes[:, 0]] - n[rows, axes[:, 0], None] * n
+    u /= np.sqrt(_dot(u, u))[:, None]
+    v = eye[axes[:, 1]] - n[rows, axes[:, 1], None] * n - u[rows, axes[:, 1], None] * u
+    v /= np.sqrt(_dot(v, v))[:, None]
+    return u, v
+
+
 def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """Concatenated aranges [starts[i], ends[i]) without a Python loop."""
     lengths = ends - starts
@@ -133,12 +151,12 @@ def triangulate(positions: np.ndarray, ring_lengths, surface_rings, surface_clas
 
     complex_ = np.flatnonzero(~(one_ring & (surf_len <= 4)))
     if len(complex_):
-        # earcut in the plane that drops the normal's largest axis, all polygons' 2D points in one array
-        keep = _PLANE_AXES[np.argmax(np.abs(surf_normal[complex_]), axis=1)]
+        # earcut in each polygon's own plane, all polygons' 2D points in one array
         cv = concat_ranges(surf_vstart[complex_], surf_vend[complex_])
         cs_len = surf_len[complex_]
-        vkeep = np.repeat(keep, cs_len, axis=0)
-        xy = np.ascontiguousarray(np.take_along_axis(centred[cv], vkeep, axis=1))
+        u, v = _plane_bases(surf_normal[complex_])
+        pts = centred[cv]
+        xy = np.column_stack([_dot(pts, np.repeat(u, cs_len, axis=0)), _dot(pts, np.repeat(v, cs_len, axis=0))])
         # ring ends counted from their polygon's first vertex
         cr = concat_ranges(surf_first_ring[complex_], surf_first_ring[complex_] + surf_rings[complex_])
         ring_end = (ring_start[cr] + ring_len[cr] - np.repeat(surf_vstart[complex_], surf_rings[complex_]))

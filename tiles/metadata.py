@@ -40,10 +40,24 @@ KNOWN_TYPES = {
     "b3_puntdichtheid": "FLOAT32",
     "b3_reconstructie_onvolledig": "BOOLEAN",
     "b3_onvolledig_reden": "STRING",
+    # roofs (etl.roofs, issue 12): what the viewer's panel shows and a style may colour by
+    "b3_dak_type": "STRING",
+    "b3_h_goot": "FLOAT32",
+    "b3_h_nok": "FLOAT32",
+    "b3_hellingshoek_min": "FLOAT32",
+    "b3_hellingshoek_max": "FLOAT32",
+    "b3_lod_gereconstrueerd": "STRING",
+    "b3_lod_terugval_reden": "STRING",
+    **{f"b3_rmse_lod{lod}": "FLOAT32" for lod in ("12", "13", "22")},
+    **{f"b3_volume_lod{lod}": "FLOAT64" for lod in ("12", "13", "22")},
+    **{f"b3_val3dity_lod{lod}": "STRING" for lod in ("12", "13", "22")},
     "object_type": "STRING",
     "functie": "STRING",
     "relatieve_hoogteligging": "INT32",
 }
+
+# Lists kept as their JSON text, as the store holds them: "[]" (checked, no errors) is not "" (not checked).
+JSON_TEXT = {f"b3_val3dity_lod{lod}" for lod in ("12", "13", "22")}
 
 _NAME_OK = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -174,6 +188,8 @@ class FeatureTable:
         has_null = None in vals
         if t == "BOOLEAN" and has_null:
             t = "INT8"
+        if key in JSON_TEXT:
+            vals = [v if v is None or isinstance(v, str) else orjson.dumps(v).decode() for v in vals]
         try:
             if t == "STRING":
                 return _string_column(name, key, vals, has_null)

@@ -7,7 +7,9 @@ so it does the least it can there: the parsed boundary lists are collected as th
 into arrays a batch of features at a time (:class:`_SetBuilder`), which also checks the indices.
 
 Buildings: a top-level ``Building`` with its own geometry or with ``BuildingPart`` children (3DBAG);
-attributes come from the Building, geometry from the highest LoD present unless one is asked for.
+attributes come from the Building, geometry from the LoD asked for, or the best lower LoD the building has
+(a LoD2.2 model keeps its LoD1.2 block where the roof could not be reconstructed); without a LoD asked
+for, the highest it has. Several LoDs are read in one pass, each into its own SurfaceSet.
 Terrain: Road, WaterBody, PlantCover, LandUse, Bridge, ... as lifted by the ETL.
 """
 
@@ -15,8 +17,9 @@ from __future__ import annotations
 
 import gc
 import logging
+from collections import Counter
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -123,18 +126,33 @@ class SurfaceSet:
 @dataclass
 class CityModel:
     path: Path
-    buildings: SurfaceSet
+    buildings: SurfaceSet  # the first LoD asked for
     terrain: SurfaceSet
     skipped: SkipLog
     version: str
     lod: str | None
+    # per LoD asked for (None: the highest per building): its buildings, and how many were tiled at which LoD
+    building_lods: dict[str | None, SurfaceSet] = field(default_factory=dict)
+    lod_counts: dict[str | None, dict[str, int]] = field(default_factory=dict)
 
 
-def _lod_key(lod: Any) -> float:
+def lod_key(lod: Any) -> float:
+    """A LoD as a number to order by ("2.2" → 2.2; not a number: -1)."""
     try:
         return float(lod)
     except (TypeError, ValueError):
         return -1.0
+
+
+def choose_lod(lods: list[str], wanted: str | None) -> str | None:
+    """The LoD to tile of a building that has ``lods``: ``wanted`` or else the best lower one (None if it
+    has none that low); without ``wanted``, the highest."""
+    if wanted is None:
+        return lods[0] if len(lods) == 1 else max(lods, key=lod_key)
+    if wanted in lods:
+        return wanted
+    lower = [lod for lod in lods if lod_key(lod) <= lod_key(wanted)]
+    return max(lower, key=lod_key) if lower else None
 
 
 def _check_header(path: Path, doc: Any, where: str) -> tuple[str, np.ndarray, np.ndarray]:
@@ -197,6 +215,7 @@ class _SetBuilder:
         self._chunks: list[tuple[np.ndarray, ...]] = []  # ring and surface arrays per finished batch
         self._vertex_chunks: list[np.ndarray] = []
         self._nverts = 0  # vertices in finished batches
+        self.lod_counts: Counter = Counter()  # features kept per LoD of their geometry
         self._new_batch()
 
     def _new_batch(self) -> None:
@@ -207,6 +226,7 @@ class _SetBuilder:
         self.feature_block: list[int] = []  # block (in this batch) whose vertices the feature indexes
         self.feature_ids: list[str] = []
         self.feature_attrs: list[dict[str, Any]] = []
+        self.feature_lods: list[str | None] = []
         self._block_used = False
 
     @property
@@ -217,8 +237,9 @@ class _SetBuilder:
         self._block_vertices = vertices
         self._block_used = False
 
-    def add(self, oid: str, surfaces: list, classes: list[int], attrs: dict[str, Any]) -> None:
-        """Add a feature from its surfaces (lists of rings of vertex indices) and their classes."""
+    def add(self, oid: str, surfaces: list, classes: list[int], attrs: dict[str, Any], lod: str | None = None) -> None:
+        """Add a feature from its surfaces (lists of rings of vertex indices) and their classes (of its
+        geometry of this LoD)."""
         if not self._block_used:
             self.block_vertices.append(self._block_vertices)
             self._block_used = True
@@ -228,6 +249,7 @@ class _SetBuilder:
         self.feature_block.append(len(self.block_vertices) - 1)
         self.feature_ids.append(oid)
         self.feature_attrs.append(attrs)
+        self.feature_lods.append(lod)
 
     def flush(self) -> None:
         """Turn the batch into arrays. Rings of fewer than 3 vertices are dropped, and so is a surface
@@ -272,10 +294,12 @@ class _SetBuilder:
         surf_rings = np.bincount(ring_surf[ring_keep], minlength=len(surf_nring))[surf_keep]
         surf_class = np.asarray(self.classes, dtype=np.int64)[surf_keep]
         surf_feat = surf_feat[surf_keep]
-        attrs = self.feature_attrs
+        attrs, lods = self.feature_attrs, self.feature_lods
         if feat_ok is not None:
             surf_feat = (np.cumsum(feat_ok) - 1)[surf_feat]
             attrs = [a for a, ok in zip(attrs, feat_ok.tolist()) if ok]
+            lods = [lod for lod, ok in zip(lods, feat_ok.tolist()) if ok]
+        self.lod_counts.update(lods)
         self._chunks.append((idx, ring_len[ring_keep], surf_rings, surf_class, surf_feat + len(self.attributes)))
         self._vertex_chunks.append(verts * self.scale + self.shift)
         self._nverts += len(verts)
@@ -301,8 +325,10 @@ class _SetBuilder:
         and take them out of the batch."""
         bad_block = [not _is_vertex_list(vs) for vs in self.block_vertices]
         keep_surfaces, keep_classes, end = [], [], 0
-        kept = {name: [] for name in ("feature_surfaces", "feature_block", "feature_ids", "feature_attrs")}
-        for n, b, oid, attrs in zip(self.feature_surfaces, self.feature_block, self.feature_ids, self.feature_attrs):
+        kept = {name: [] for name in ("feature_surfaces", "feature_block", "feature_ids", "feature_attrs",
+                                      "feature_lods")}
+        for n, b, oid, attrs, lod in zip(self.feature_surfaces, self.feature_block, self.feature_ids,
+                                         self.feature_attrs, self.feature_lods):
             surfaces, classes = self.surfaces[end:end + n], self.classes[end:end + n]
             end += n
             if bad_block[b]:
@@ -312,7 +338,7 @@ class _SetBuilder:
             else:
                 keep_surfaces += surfaces
                 keep_classes += classes
-                for name, value in zip(kept, (n, b, oid, attrs)):
+                for name, value in zip(kept, (n, b, oid, attrs, lod)):
                     kept[name].append(value)
                 continue
             self.skipped.add(self.path, oid, f"geometry not usable: {reason}")
@@ -351,16 +377,18 @@ def _is_index_rings(surface: Any) -> bool:
 
 
 class _Reader:
-    def __init__(self, path: Path, lod: str | None, scale: np.ndarray, shift: np.ndarray):
+    def __init__(self, path: Path, lods: tuple[str | None, ...], scale: np.ndarray, shift: np.ndarray):
         self.path = path
-        self.lod = lod
+        self.lods = lods
         self.skipped = SkipLog()
-        self.buildings = _SetBuilder(path, scale, shift, self.skipped)
+        # each LoD's buildings log their own skips (a broken geometry would be reported once per LoD)
+        self.buildings = {lod: _SetBuilder(path, scale, shift, SkipLog()) for lod in lods}
         self.terrain = _SetBuilder(path, scale, shift, self.skipped)
 
     def add_block(self, cityobjects: dict, vertices: list) -> None:
         """Add the CityObjects that share one vertex list (a CityJSONFeature, or a whole CityJSON)."""
-        self.buildings.start_block(vertices)
+        for b in self.buildings.values():
+            b.start_block(vertices)
         self.terrain.start_block(vertices)
         for oid, co in cityobjects.items():
             if co.get("parents"):
@@ -373,7 +401,7 @@ class _Reader:
                     self._add_terrain(oid, co)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError) as e:
                 self.skipped.add(self.path, oid, f"geometry not usable: {e}")
-        for b in (self.buildings, self.terrain):
+        for b in (*self.buildings.values(), self.terrain):
             if b.pending_blocks >= BATCH_BLOCKS:
                 b.flush()
 
@@ -388,26 +416,27 @@ class _Reader:
             self.skipped.add(self.path, oid, "building has no geometry")
             return
         lods = [str(g.get("lod")) for g in geoms]
-        lod = self.lod or (lods[0] if len(lods) == 1 else max(lods, key=_lod_key))
-        if lod not in lods:
-            has = ", ".join(sorted(set(lods), key=_lod_key))
-            self.skipped.add(self.path, oid, f"no LoD {lod} geometry (has {has})")
-            return
-        surfaces, classes = [], []
-        for g, glod in zip(geoms, lods):
-            if glod == lod:
-                types = (g.get("semantics") or {}).get("surfaces")
-                semantic = [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None
-                s, c = _surfaces_of(g, semantic, _WALL)
-                surfaces += s
-                classes += c
-        attrs = co.get("attributes") or {}  # the parsed dict is ours to extend
+        attrs = co.get("attributes") or {}  # the parsed dict is ours to extend (its columns are copied)
         attrs.setdefault("identificatie", oid)
-        self.buildings.add(oid, surfaces, classes, attrs)
+        for wanted, builder in self.buildings.items():
+            lod = choose_lod(lods, wanted)
+            if lod is None:
+                has = ", ".join(sorted(set(lods), key=lod_key))
+                builder.skipped.add(self.path, oid, f"no LoD {wanted} geometry or lower (has {has})")
+                continue
+            surfaces, classes = [], []
+            for g, glod in zip(geoms, lods):
+                if glod == lod:
+                    types = (g.get("semantics") or {}).get("surfaces")
+                    semantic = [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None
+                    s, c = _surfaces_of(g, semantic, _WALL)
+                    surfaces += s
+                    classes += c
+            builder.add(oid, surfaces, classes, attrs, lod)
 
     def _add_terrain(self, oid: str, co: dict) -> None:
         geoms = co.get("geometry") or []
-        g = max(geoms, key=lambda g: _lod_key(g.get("lod"))) if geoms else None
+        g = max(geoms, key=lambda g: lod_key(g.get("lod"))) if geoms else None
         if not g or not g.get("boundaries"):
             self.skipped.add(self.path, oid, "terrain object has no geometry")
             return
@@ -441,12 +470,14 @@ def model_file(path: str | Path) -> Path:
     return path
 
 
-def read_model(path: str | Path, lod: str | None = None) -> CityModel:
+def read_model(path: str | Path, lod: str | None | tuple[str | None, ...] = None) -> CityModel:
     """Read a CityJSON (.json) or CityJSONSeq (.jsonl) file, or a model directory.
 
-    :param lod: LoD of building geometry to tile (e.g. "1.2", "2.2"); default the highest per building.
+    :param lod: LoD of building geometry to tile (e.g. "1.2", "2.2"), falling back per building to the best
+        lower LoD it has; default the highest per building. Several (a tuple): one SurfaceSet each, in one pass.
     :raises InputError: missing file, not CityJSON, unsupported version, wrong CRS, malformed JSON.
     """
+    lods = tuple(lod) if isinstance(lod, (tuple, list)) else (lod,)
     path = model_file(path)
     with path.open("rb") as f, paused_gc():
         first = f.readline()
@@ -459,7 +490,7 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
                 is_seq = False
         if is_seq:
             version, scale, shift = _check_header(path, head, "line 1")
-            r = _Reader(path, lod, scale, shift)
+            r = _Reader(path, lods, scale, shift)
             for n, line in enumerate(f, start=2):
                 if line.isspace():
                     continue
@@ -471,10 +502,21 @@ def read_model(path: str | Path, lod: str | None = None) -> CityModel:
         else:
             doc = _loads(path, first + f.read(), "file")
             version, scale, shift = _check_header(path, doc, "the document")
-            r = _Reader(path, lod, scale, shift)
+            r = _Reader(path, lods, scale, shift)
             r.add_block(doc.get("CityObjects") or {}, doc.get("vertices") or [])
-    buildings, terrain = r.buildings.finish(), r.terrain.finish()
-    for s in r.skipped.items:
+    building_lods = {lod: b.finish() for lod, b in r.buildings.items()}
+    terrain = r.terrain.finish()
+    # one list of what was left out: a feature skipped for every LoD is listed once
+    skipped, seen = r.skipped, set()
+    for b in r.buildings.values():
+        for s in b.skipped.items:
+            if (s.feature, s.reason) not in seen:
+                seen.add((s.feature, s.reason))
+                skipped.items.append(s)
+    for s in skipped.items:
         log.warning("skipped %s", s)
-    log.info("%s: %d buildings, %d terrain objects, %d skipped", path, len(buildings), len(terrain), len(r.skipped))
-    return CityModel(path, buildings, terrain, r.skipped, version, lod)
+    buildings = building_lods[lods[0]]
+    log.info("%s: %d buildings, %d terrain objects, %d skipped", path, len(buildings), len(terrain), len(skipped))
+    return CityModel(path, buildings, terrain, skipped, version, lods[0], building_lods,
+                     {lod: dict(sorted(b.lod_counts.items(), key=lambda kv: lod_key(kv[0])))
+                      for lod, b in r.buildings.items()})

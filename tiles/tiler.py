@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from core.atomic import atomic_open
 from core.crs import RD_NAP
 from core.errors import TilingError
 from core.products import TILES_INDEX
@@ -38,6 +39,7 @@ from tiles.model import (
     TERRAIN_TYPES,
     CityModel,
     SurfaceSet,
+    lod_key,
     model_file,
     paused_gc,
     read_model,
@@ -277,25 +279,52 @@ def _bounds(sets: list[SurfaceSet]) -> tuple[float, float, float, float, float]:
     return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]), float((lo[2] + hi[2]) / 2)
 
 
-def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str | None = None,
+# LoDs `tile_model` writes building tilesets for by default: the highest each building has (LoD2.2 from
+# `stadsmodel build`) as "buildings", and the LoD1.2 blocks as "buildings-lod12" for the viewer's LoD switch
+DEFAULT_LODS = (None, "1.2")
+
+
+def building_tileset_name(lod: str | None, first: bool) -> str:
+    """The first LoD's tileset is "buildings" (the one every client knows); others say their LoD."""
+    if first:
+        return "buildings"
+    return "buildings-highest" if lod is None else f"buildings-lod{lod.replace('.', '')}"
+
+
+def _lods(lod: str | None | list[str | None] | tuple[str | None, ...]) -> tuple[str | None, ...]:
+    if lod is None:
+        return DEFAULT_LODS
+    wanted = (lod,) if isinstance(lod, str) else tuple(lod)
+    if not wanted:
+        return DEFAULT_LODS
+    return tuple(dict.fromkeys(None if w is None else str(w) for w in wanted))
+
+
+def tile_model(model: Path, out: Path, ahn: list[Path] | None = None,
+               lod: str | None | list[str | None] | tuple[str | None, ...] = None,
                jobs: int | None = None) -> dict[str, Any]:
     """Tile a city model (and optionally AHN point clouds) into ``out``: buildings/, terrain/,
     pointcloud/ tilesets and ``out/index.json``. Returns the index.
 
     :param model: model directory written by ``stadsmodel build``, or a CityJSON / CityJSONSeq file.
-    :param lod: building LoD to tile (e.g. "1.2" or "2.2"); default the highest each building has.
+    :param lod: building LoD(s) to tile, e.g. "1.2", "2.2" or ["2.2", "1.2"]: each building in that LoD or the
+        best lower one it has. The first is ``buildings/``, every further one ``buildings-lod<NN>/`` (left out
+        when it would hold the very same geometry as the first). Default :data:`DEFAULT_LODS`: the highest each
+        building has, and LoD1.2. Index entries of building tilesets say their ``lod`` and, in ``lods``, how
+        many buildings each LoD gave.
     :param jobs: processes that write tiles (default: the CPUs this process may use; 1 for small models), and
         py3dtiles' workers for the point clouds (default: tiles.pointcloud.DEFAULT_JOBS).
     :raises InputError: bad model or point cloud input. :raises TilingError: nothing to tile.
     """
+    lods = _lods(lod)
     out = Path(out)
     mesh_jobs = jobs
     if mesh_jobs is None and model_file(model).stat().st_size < PARALLEL_MIN_BYTES:
         mesh_jobs = 1
     pool = tile_pool(mesh_jobs)
     with paused_gc(), pool or contextlib.nullcontext():  # paused: many objects, no cycles
-        cm: CityModel = read_model(model, lod=lod)
-        sets = [s for s in (cm.buildings, cm.terrain) if len(s)]
+        cm: CityModel = read_model(model, lod=lods)
+        sets = [s for s in (*cm.building_lods.values(), cm.terrain) if len(s)]
         if not sets and not ahn:
             raise TilingError(f"{cm.path}: no buildings or terrain objects to tile")
         out.mkdir(parents=True, exist_ok=True)
@@ -304,9 +333,16 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str |
         if sets:
             minx, miny, maxx, maxy, zmid = _bounds(sets)
             frame = LocalFrame((minx, miny, maxx, maxy), centre_nap=round(zmid, 1))
-        if len(cm.buildings):
-            summaries.append(tile_surfaces(cm.buildings, frame, out / "buildings", "buildings", "building",
-                                           BUILDING_MATERIALS, pool=pool))
+        lod_entries: dict[str, dict[str, Any]] = {}
+        for i, (wanted, buildings) in enumerate(cm.building_lods.items()):
+            counts = cm.lod_counts[wanted]
+            if not len(buildings) or (i and len(counts) == 1 and counts == cm.lod_counts[lods[0]]):
+                continue  # an extra LoD that is the first one's geometry over again (a LoD1.2-only model)
+            name = building_tileset_name(wanted, first=not i)
+            summaries.append(tile_surfaces(buildings, frame, out / name, name, "building", BUILDING_MATERIALS,
+                                           pool=pool))
+            shown = wanted if wanted is not None else max(counts, key=lod_key, default=None)
+            lod_entries[name] = {"lod": shown, "lods": counts}
         if len(cm.terrain):
             summaries.append(tile_surfaces(cm.terrain, frame, out / "terrain", "terrain", "terrain", TERRAIN_MATERIALS,
                                            pool=pool))
@@ -316,12 +352,13 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None, lod: str |
         "generator": "stadsmodel tiles",
         "model": cm.path.name,  # published at /tiles/index.json: a file name, never a path of this machine
         "crs": f"EPSG:4978 (ECEF, via RDNAPTRANS2018 from {RD_NAP})",
-        "tilesets": [s.as_json(out) for s in summaries],
+        "tilesets": [s.as_json(out) | lod_entries.get(s.name, {}) for s in summaries],
         "skipped": [dict(s, file=Path(s["file"]).name) if s.get("file") else s for s in cm.skipped.as_json()],
     }
     if frame is not None:
         lon, lat, h = ecef_to_geodetic(frame.origin_ecef[None, :])
         index["origin"] = {"rd": frame.origin_rd.tolist(), "lon": float(lon[0]), "lat": float(lat[0]),
                            "height": float(h[0])}
-    (out / TILES_INDEX).write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
+    with atomic_open(out / TILES_INDEX, "wb") as f:  # serve publishes it: never half-written
+        f.write(orjson.dumps(index, option=orjson.OPT_INDENT_2))
     return index

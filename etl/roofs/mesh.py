@@ -34,10 +34,13 @@ class Mesh:
     values: list[int]  # semantic surface per face: GROUND, ROOF or WALL (core.cityjson)
 
     def geometry(self, lod: str):
-        """The CityJSON geometry factory of core.cityjson: base -> (vertices, Solid geometry)."""
+        """The CityJSON geometry factory of core.cityjson: base -> (vertices, Solid geometry). The vertices are
+        rounded to the millimetre the products store, so the solid that is checked is the one written."""
+        vertices = np.round(self.vertices, 3)
+
         def factory(base: int = 0) -> tuple[np.ndarray, dict]:
             shell = [[[i + base for i in ring] for ring in face] for face in self.surfaces]
-            return self.vertices, {"type": "Solid", "lod": lod, "boundaries": [shell],
+            return vertices, {"type": "Solid", "lod": lod, "boundaries": [shell],
                                    "semantics": {"surfaces": LOD12_SURFACES, "values": [list(self.values)]}}
         return factory
 

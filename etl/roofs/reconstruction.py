@@ -62,7 +62,7 @@ class RoofModel:
     lod13: GeometryFactory | None = None
     lod22: GeometryFactory | None = None
     lod13_parts: list[tuple[Polygon, float]] = field(default_factory=list)  # footprint part, roof height NAP
-    reason: str | None = None  # why a LoD is missing (None: all three made)
+    reason: str | None = None  # why a LoD is missing (None: all three made): "<kind>" or "<kind>: <detail>"
     h_goot: float | None = None
     h_nok: float | None = None
     pitch_min: float | None = None
@@ -74,6 +74,11 @@ class RoofModel:
     planes: list[tuple[float, float, float]] = field(default_factory=list)  # z = a x + b y + c, RD New
 
     @property
+    def reason_kind(self) -> str | None:
+        """The reason without its detail (measured values): what report.json counts."""
+        return None if self.reason is None else self.reason.split(":")[0]
+
+    @property
     def best_lod(self) -> str | None:
         return "2.2" if self.lod22 else "1.3" if self.lod13 else "1.2" if self.lod12 else None
 
@@ -81,8 +86,7 @@ class RoofModel:
         """The CityJSON attributes and store columns, 3DBAG names where 3DBAG has them."""
         out = {"b3_dak_type": self.dak_type, "b3_h_goot": _rounded(self.h_goot), "b3_h_nok": _rounded(self.h_nok),
                "b3_hellingshoek_min": _rounded(self.pitch_min, 1), "b3_hellingshoek_max": _rounded(self.pitch_max, 1),
-               "b3_reconstructie_onvolledig": self.reason is not None, "b3_reconstructie_reden": self.reason,
-               "b3_roof_lod": self.best_lod}
+               "b3_lod_gereconstrueerd": self.best_lod, "b3_lod_terugval_reden": self.reason}
         for lod, key in (("1.2", "lod12"), ("1.3", "lod13"), ("2.2", "lod22")):
             out[f"b3_rmse_{key}"] = _rounded(self.rmse[lod])
             out[f"b3_val3dity_{key}"] = self.val3dity[lod]
@@ -109,7 +113,7 @@ def reconstruct(points: np.ndarray, footprint: Polygon, z_ground: float,
         return model
     h12 = float(np.percentile(pts[:, 2], config.lod12_percentile))
     if h12 <= z_ground + 0.1:
-        model.reason = f"roof ({h12:.2f} m) not above the ground ({z_ground:.2f} m)"
+        model.reason = f"roof not above the ground: roof {h12:.2f} m, ground {z_ground:.2f} m"
         return model
     _add_lod12(model, footprint, z_ground, h12, pts)
     model.h_goot = model.h_nok = h12
@@ -117,10 +121,10 @@ def reconstruct(points: np.ndarray, footprint: Polygon, z_ground: float,
         model.reason = problem
         return model
     if len(pts) < max(config.min_points, config.min_density * footprint.area):
-        model.reason = f"too few points for LoD1.3/2.2 ({len(pts)} on {footprint.area:.0f} m²)"
+        model.reason = f"too few points for LoD1.3/2.2: {len(pts)} on {footprint.area:.0f} m²"
         return model
     if footprint.buffer(-config.min_width / 2).is_empty:
-        model.reason = f"footprint narrower than {config.min_width} m (a sliver)"
+        model.reason = f"sliver footprint: narrower than {config.min_width} m"
         return model
     try:
         _add_roof(model, footprint, z_ground, pts, config)
@@ -135,7 +139,7 @@ def _usable_footprint(footprint) -> tuple[Polygon | None, str | None]:
     problem = None
     if not footprint.is_valid:
         footprint = shapely.make_valid(footprint)
-        problem = "invalid footprint, repaired: LoD1.2 only"
+        problem = "invalid footprint: repaired, LoD1.2 only"
     if footprint.geom_type != "Polygon":
         polygons = [g for g in shapely.get_parts(footprint) if g.geom_type == "Polygon"]
         if not polygons:
@@ -143,7 +147,7 @@ def _usable_footprint(footprint) -> tuple[Polygon | None, str | None]:
         footprint = max(polygons, key=lambda g: g.area)
         problem = problem or "footprint of several parts: LoD1.2 of the largest only"
     if footprint.area < 1.0:
-        return None, f"footprint too small ({footprint.area:.2f} m²)"
+        return None, f"footprint too small: {footprint.area:.2f} m²"
     return shapely.orient_polygons(footprint), problem
 
 
@@ -217,7 +221,7 @@ def _add_roof(model: RoofModel, footprint: Polygon, z_ground: float, pts: np.nda
     plane_z = np.einsum("ij,ij->i", abc[point_cell], np.column_stack([local[:, :2], np.ones(len(local))]))
     _set_lod(model, "2.2", lod22, local[:, 2] - plane_z, counted)
     if not model.lod22:
-        model.reason = f"LoD2.2 solid invalid {model.val3dity['2.2']}: LoD1.3 only"
+        model.reason = f"LoD2.2 solid invalid: errors {model.val3dity['2.2']}, LoD1.3 only"
         return
     _measure(model, cells, labels, planes, origin, config)
 

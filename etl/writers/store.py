@@ -1,5 +1,6 @@
-"""The writer of the GeoPackage store's build layers (buildings, addresses, bgt_*): RD New, with spatial (R-tree)
-indexes and an index on every identifier column.
+"""The writer of the GeoPackage store's build layers (buildings, building_solids, addresses, bgt_*): RD New, with
+spatial (R-tree) indexes and an index on every identifier column. A layer given as a plain DataFrame (no geometry,
+building_solids) becomes a GeoPackage attributes table (gpkg_contents data_type 'attributes').
 
 The single-machine build gives each layer as one frame, the tiled build as one chunk per tile; both go through
 `write_store`, so the two stores have the same tables, columns and indexes. Which layers `build` may write and
@@ -31,11 +32,11 @@ class StoreLayer:
     """A layer's rows as frames (the whole layer in one, or a chunk per tile), and its schema: an empty frame
     with its columns, written when no frame has rows (the store always has the same collections)."""
 
-    schema: gpd.GeoDataFrame
-    frames: Iterable[gpd.GeoDataFrame]
+    schema: pd.DataFrame  # a GeoDataFrame, or a DataFrame for an attributes table
+    frames: Iterable[pd.DataFrame]
 
     @classmethod
-    def whole(cls, frame: gpd.GeoDataFrame) -> StoreLayer:
+    def whole(cls, frame: pd.DataFrame) -> StoreLayer:
         return cls(frame.iloc[:0], (frame,))
 
 
@@ -81,8 +82,9 @@ def _concat(frames: list[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
 
 
 def _write_layer(path: Path, name: str, frame: gpd.GeoDataFrame, append: bool) -> None:
+    spatial = isinstance(frame, gpd.GeoDataFrame)
     pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", append=append,
-                            layer_options={"SPATIAL_INDEX": "YES"})
+                            layer_options={"SPATIAL_INDEX": "YES"} if spatial else None)
 
 
 @contextlib.contextmanager

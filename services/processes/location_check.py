@@ -5,13 +5,17 @@ its GeoPackage R-tree (``rtree_<table>_<geom>``) for the rows whose bounding box
 shapely decides on those few candidates. One index lookup per layer, no full scans; connections and
 parsed rules are cached per process (pygeoapi creates a new processor object for every request).
 
-Heights: the 3D compliance line compares the building's measured height above ground,
-``b3_h_dak_max − b3_h_maaiveld``, with the plan's maximum bouwhoogte. Plans measure bouwhoogte from
-*peil* to the highest point of the building; peil is, for most buildings, the ground level at the main
-entrance, which b3_h_maaiveld (the median ground height around the footprint) approximates. We use the
-roof *maximum*, not the 70th percentile, because the limit applies to the highest point; b3_h_dak_70p is
-reported beside it. Goothoogte (eaves) is not measured by an LoD1.2 model, so its check stays "onbekend",
-with b3_h_dak_min − maaiveld given only as an indication.
+Heights: the 3D compliance line compares the building's measured height above ground with the plan's
+maximum bouwhoogte. Plans measure bouwhoogte from *peil* to the highest point of the building; peil is, for
+most buildings, the ground level at the main entrance, which b3_h_maaiveld (the median ground height around
+the footprint) approximates. Where the build reconstructed the roof planes (LoD2.2), the height is the ridge,
+``b3_h_nok − b3_h_maaiveld`` (chimneys and antennas do not count, as in the plans); otherwise the highest roof
+point, ``b3_h_dak_max − b3_h_maaiveld`` (the 70th percentile of the LoD1.2 block would understate it).
+The roof planes also give the goothoogte (``b3_h_goot − b3_h_maaiveld``) against the maximum goothoogte and
+the pitch (``b3_hellingshoek_min/max``) against the minimale/maximale dakhelling (IMRO maatvoering, OW
+omgevingsnormen). Each of these verdicts names the LoD it rests on and its uncertainty, the RMSE of the roof
+points to that LoD's roof; a building without an LoD2.2 roof gets "onbekend" for eaves and pitch, with the
+reason the build gave.
 
 Every generated text for people (evidence, reasons, summaries, notes) comes in Dutch and English
 (``services.rules.Text``); ids, status codes, numbers and the data's own names stay as they are.
@@ -49,7 +53,13 @@ CRS_ALIASES = {
 OW_RULE_LAYERS = tuple(layer for layer in OW_LAYERS if layer != "ow_locatie")
 MONUMENTEN, BESCHERMDE_GEZICHTEN = MONUMENT_LAYERS
 HEIGHT_METHOD = "b3_h_dak_max − b3_h_maaiveld"
+RIDGE_METHOD = "b3_h_nok − b3_h_maaiveld"
 EAVES_METHOD = "b3_h_dak_min − b3_h_maaiveld"
+GOOT_METHOD = "b3_h_goot − b3_h_maaiveld"
+PITCH_METHOD = "b3_hellingshoek_min, b3_hellingshoek_max"
+ROOF_LOD = "2.2"  # eaves, ridge and pitch are measured on the roof planes; lower LoDs only carry a block height
+# The OW omgevingsnorm types of the roof limits (waardelijst TypeNorm, as MaximumBouwhoogte).
+PITCH_NORMS = {"min": "MinimumDakhelling", "max": "MaximumDakhelling"}
 
 
 class LocationCheckInputError(ProcessorExecuteError):
@@ -295,10 +305,16 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         facts["maximum_bouwhoogte_bekend"] = Fact(None, no_plan)
 
     building_out, measured = _building(store, building, footprint)
-    compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src)
+    pitch_limits = {kind: _pitch_limit(found, kind) for kind in ("min", "max")}
+    compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src, pitch_limits)
     facts["hoogte_binnen_maximum"] = Fact(
         None if compliance["status"] == "onbekend" else compliance["status"] == "binnen_maximum",
         compliance.get("reason") or compliance["summary"])
+    goot, pitch = compliance["goothoogte"], compliance["dakhelling"]
+    facts["goothoogte_binnen_maximum"] = Fact(
+        None if goot["status"] == "onbekend" else goot["status"] == "binnen_maximum", goot["summary"])
+    facts["dakhelling_binnen_grenzen"] = Fact(
+        None if pitch["status"] == "onbekend" else pitch["status"] == "binnen_grenzen", pitch["summary"])
 
     # -- plan articles cited by conclusions
     plan_citations = []
@@ -391,9 +407,33 @@ def _coverage_fact(store: Store, layer: str, x: float, y: float, hits: list[dict
 
 def _maximum(found: dict, column: str, norm_type: str) -> tuple[float | None, Text | None]:
     """The strictest (lowest) maximum at the point from maatvoeringen and omgevingsnormen, with its source."""
+    return _limit(found, lambda rec: _num(rec.get(column)), norm_type, min)
+
+
+def _pitch_limit(found: dict, kind: str) -> tuple[float | None, Text | None]:
+    """The strictest minimale (``kind`` "min": the highest) or maximale ("max": the lowest) dakhelling at the
+    point, degrees. IMRO has no column for it: the maatvoering's waarden list holds it (waardeType
+    "minimum/maximum dakhelling", with or without its unit)."""
+    prefix = "minim" if kind == "min" else "maxim"
+
+    def waarde(rec: dict) -> float | None:
+        try:
+            waarden = json.loads(rec.get("waarden") or "[]")
+        except (TypeError, json.JSONDecodeError):
+            return None
+        for w in waarden if isinstance(waarden, list) else []:
+            wt = str(w.get("waardetype") or "").strip().lower()
+            if "dakhelling" in wt and wt.startswith(prefix):
+                return _num(str(w.get("waarde") or "").replace(",", "."))
+        return None
+
+    return _limit(found, waarde, PITCH_NORMS[kind], max if kind == "min" else min)
+
+
+def _limit(found: dict, waarde, norm_type: str, strictest) -> tuple[float | None, Text | None]:
     cands = []
     for rec in found["maatvoering"]:
-        if (v := _num(rec.get(column))) is not None:
+        if (v := waarde(rec)) is not None:
             source = f"maatvoering {rec['identificatie']} '{rec.get('naam')}' ({rec.get('plan_naam')})"
             cands.append((v, same_text(source)))
     for rec in found["ow_omgevingsnorm"]:
@@ -403,7 +443,7 @@ def _maximum(found: dict, column: str, norm_type: str) -> tuple[float | None, Te
                                   "omgevingsnorm '{}' at {} ({})".format(*where))))
     if not cands:
         return None, None
-    return min(cands, key=lambda c: c[0])
+    return strictest(cands, key=lambda c: c[0])
 
 
 def _building(store: Store, building: dict | None, footprint) -> tuple[dict | None, float | None]:
@@ -419,20 +459,37 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
                                                           "gebruiksdoel", "oppervlakte")})
     heights = {k: _num(b.get(f"b3_h_{k}")) for k in ("maaiveld", "dak_min", "dak_50p", "dak_70p", "dak_max")}
     flagged = bool(b.get("b3_reconstructie_onvolledig"))
-    measured = None
-    if not flagged and heights["maaiveld"] is not None and heights["dak_max"] is not None:
-        measured = round(heights["dak_max"] - heights["maaiveld"], 2)
+    roof = _roof(b)
+    measured, method = None, HEIGHT_METHOD
+    if not flagged and heights["maaiveld"] is not None:
+        if roof and roof["lod"] == ROOF_LOD and roof["h_nok"] is not None:
+            measured, method = round(roof["h_nok"] - heights["maaiveld"], 2), RIDGE_METHOD
+        elif heights["dak_max"] is not None:
+            measured = round(heights["dak_max"] - heights["maaiveld"], 2)
     out = {
         "identificatie": b.get("identificatie"), "oorspronkelijkbouwjaar": b.get("oorspronkelijkbouwjaar"),
         "status": b.get("status"), "gebruiksdoel": b.get("gebruiksdoel"),
         "aantal_verblijfsobjecten": b.get("aantal_verblijfsobjecten"), "addresses": addresses,
         "heights_nap": heights,
-        "measured_height_m": measured, "measured_height_method": HEIGHT_METHOD,
+        "measured_height_m": measured, "measured_height_method": method, "dak": roof,
         "height_70p_m": (round(heights["dak_70p"] - heights["maaiveld"], 2)
                          if not flagged and None not in (heights["dak_70p"], heights["maaiveld"]) else None),
         "reconstructie_onvolledig": flagged, "onvolledig_reden": b.get("b3_onvolledig_reden"),
     }
     return out, measured
+
+
+def _roof(b: dict) -> dict | None:
+    """The roof the build measured (store columns b3_dak_type ... b3_lod_terugval_reden): the best LoD made, eave,
+    ridge, pitch and the RMSE per LoD; None for a store built before LoD1.3/2.2 (no such columns)."""
+    if "b3_lod_gereconstrueerd" not in b:
+        return None
+    return {"lod": b.get("b3_lod_gereconstrueerd"), "dak_type": b.get("b3_dak_type"),
+            "h_goot": _num(b.get("b3_h_goot")), "h_nok": _num(b.get("b3_h_nok")),
+            "hellingshoek_min": _num(b.get("b3_hellingshoek_min")),
+            "hellingshoek_max": _num(b.get("b3_hellingshoek_max")),
+            "rmse_m": {lod: _num(b.get(f"b3_rmse_lod{lod.replace('.', '')}")) for lod in ("1.2", "1.3", "2.2")},
+            "lod_terugval_reden": b.get("b3_lod_terugval_reden")}
 
 
 def _metres(value: float, spec: str) -> Text:
@@ -441,10 +498,64 @@ def _metres(value: float, spec: str) -> Text:
     return {"nl": f"{plain.replace('.', ',')} m", "en": f"{plain} m"}
 
 
+def _degrees(value: float) -> Text:
+    plain = format(value, ".1f")
+    return {"nl": f"{plain.replace('.', ',')}°", "en": f"{plain}°"}
+
+
+def _basis(building: dict, method: str) -> dict:
+    """Which LoD a verdict rests on and its uncertainty: the RMSE of the roof points to that LoD's roof."""
+    if method == HEIGHT_METHOD:
+        return {"lod": None, "uncertainty_m": None,
+                "basis": text("het hoogste punt van de dakpunten (het gebouw heeft geen LoD2.2-dak)",
+                              "the highest of the roof points (the building has no LoD2.2 roof)")}
+    rmse = building["dak"]["rmse_m"][ROOF_LOD]
+    if rmse is None:
+        return {"lod": ROOF_LOD, "uncertainty_m": None,
+                "basis": text("de dakvlakken van het LoD2.2-model (onzekerheid onbekend)",
+                              "the roof planes of the LoD2.2 model (uncertainty unknown)")}
+    m = _metres(rmse, ".2f")
+    return {"lod": ROOF_LOD, "uncertainty_m": rmse,
+            "basis": text(f"de dakvlakken van het LoD2.2-model; de dakpunten liggen er gemiddeld {m['nl']} "
+                          "van af (RMSE)",
+                          f"the roof planes of the LoD2.2 model; the roof points lie {m['en']} from them (RMSE)")}
+
+
+def _no_roof_reason(building: dict, what: Text) -> Text:
+    """Why eaves or pitch are not measured: the building has no LoD2.2 roof. The build's own reason is in
+    building.dak.lod_terugval_reden (pointed to, not quoted: it is the ETL's English wording)."""
+    roof = building["dak"]
+    if roof is None:
+        return text(f"{what['nl']} is niet gemeten: de opslag heeft geen gereconstrueerde daken (LoD1.3/2.2)",
+                    f"{what['en']} is not measured: the store has no reconstructed roofs (LoD1.3/2.2)")
+    best = f"LoD{roof['lod']}" if roof["lod"] else "geen"
+    best_en = f"LoD{roof['lod']}" if roof["lod"] else "none"
+    return text(f"{what['nl']} is niet gemeten: het gebouw heeft geen LoD2.2-dak (beste model: {best}; "
+                "reden: building.dak.lod_terugval_reden)",
+                f"{what['en']} is not measured: the building has no LoD2.2 roof (best model: {best_en}; "
+                "reason: building.dak.lod_terugval_reden)")
+
+
+def _against_maximum(out: dict, measured: float, maximum: float) -> None:
+    """status, headroom_m or exceedance_m and the summary of a measured height against a maximum."""
+    m, mx = _metres(measured, ".2f"), _metres(maximum, "g")
+    if measured <= maximum:
+        out.update(status="binnen_maximum", headroom_m=round(maximum - measured, 2))
+        d = _metres(out["headroom_m"], ".2f")
+        out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: nog {d['nl']} ruimte",
+                              f"{m['en']} measured, maximum {mx['en']}: {d['en']} headroom")
+    else:
+        out.update(status="overschrijdt", exceedance_m=round(measured - maximum, 2))
+        d = _metres(out["exceedance_m"], ".2f")
+        out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: {d['nl']} te hoog",
+                              f"{m['en']} measured, maximum {mx['en']}: exceeds by {d['en']}")
+
+
 def _compliance(building: dict | None, measured: float | None, max_h: float | None, max_src: Text | None,
-                max_g: float | None, max_g_src: Text | None) -> dict:
-    """The 3D compliance line: measured roof height vs the plan's maximum bouwhoogte."""
-    out: dict[str, Any] = {"measured_height_m": measured, "method": HEIGHT_METHOD, "max_bouwhoogte_m": max_h,
+                max_g: float | None, max_g_src: Text | None, pitch_limits: dict) -> dict:
+    """The 3D compliance line: measured height vs the plan's maximum bouwhoogte; then goothoogte and dakhelling."""
+    method = building["measured_height_method"] if building else HEIGHT_METHOD
+    out: dict[str, Any] = {"measured_height_m": measured, "method": method, "max_bouwhoogte_m": max_h,
                            "max_bouwhoogte_source": max_src}
     if building is None:
         out.update(status="onbekend", reason=text("geen gebouw op dit punt", "no building at the point"))
@@ -457,36 +568,85 @@ def _compliance(building: dict | None, measured: float | None, max_h: float | No
     elif max_h is None:
         out.update(status="onbekend", reason=text("geen maximale bouwhoogte in de plangegevens op dit punt",
                                                   "no maximum bouwhoogte in the plan data at this point"))
-    elif measured <= max_h:
-        out.update(status="binnen_maximum", headroom_m=round(max_h - measured, 2))
     else:
-        out.update(status="overschrijdt", exceedance_m=round(measured - max_h, 2))
+        _against_maximum(out, measured, max_h)
     if out["status"] == "onbekend":
         out["summary"] = out["reason"]
-    else:
-        m, mx = _metres(measured, ".2f"), _metres(max_h, "g")
-        if out["status"] == "binnen_maximum":
-            d = _metres(out["headroom_m"], ".2f")
-            out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: nog {d['nl']} ruimte",
-                                  f"{m['en']} measured, maximum {mx['en']}: {d['en']} headroom")
-        else:
-            d = _metres(out["exceedance_m"], ".2f")
-            out["summary"] = text(f"{m['nl']} gemeten, maximaal {mx['nl']}: {d['nl']} te hoog",
-                                  f"{m['en']} measured, maximum {mx['en']}: exceeds by {d['en']}")
+    if measured is not None:
+        out.update(_basis(building, method))
+    out["goothoogte"] = _goothoogte(building, measured, max_g, max_g_src)
+    out["dakhelling"] = _dakhelling(building, measured, pitch_limits)
+    return out
+
+
+def _roof_measured(building: dict | None, measured: float | None) -> bool:
+    return measured is not None and building["dak"] is not None and building["dak"]["lod"] == ROOF_LOD
+
+
+def _goothoogte(building: dict | None, measured: float | None, max_g: float | None, max_g_src: Text | None) -> dict:
+    """Eaves (b3_h_goot − maaiveld, LoD2.2) against the maximum goothoogte."""
+    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src, "status": "onbekend"}
     if max_g is None:
-        goot_reason = text("geen maximale goothoogte op dit punt", "no maximum goothoogte at this point")
+        goot["reason"] = text("geen maximale goothoogte op dit punt", "no maximum goothoogte at this point")
+    elif building is None:
+        goot["reason"] = text("geen gebouw op dit punt", "no building at the point")
+    elif _roof_measured(building, measured) and building["dak"]["h_goot"] is not None:
+        goot.update(measured_m=round(building["dak"]["h_goot"] - building["heights_nap"]["maaiveld"], 2),
+                    method=GOOT_METHOD, **_basis(building, GOOT_METHOD))
+        _against_maximum(goot, goot["measured_m"], max_g)
+        return goot
     else:
-        goot_reason = text("een LoD1.2-model meet de goothoogte niet", "goothoogte is not measured by an LoD1.2 model")
-    goot: dict[str, Any] = {"max_goothoogte_m": max_g, "source": max_g_src, "status": "onbekend", "reason": goot_reason}
-    # only for a measured building: a flagged reconstruction gives no height figure at all, not even an indication
-    if measured is not None and max_g is not None and building["heights_nap"]["dak_min"] is not None:
-        goot["indicative_eaves_m"] = round(building["heights_nap"]["dak_min"] - building["heights_nap"]["maaiveld"], 2)
-        goot["indicative_method"] = EAVES_METHOD
-        goot["reason"] = text("een LoD1.2-model meet de goothoogte niet; het laagste dakpunt boven maaiveld "
-                              "(indicative_eaves_m) is alleen een indicatie",
-                              "goothoogte is not measured by an LoD1.2 model; the lowest roof point above maaiveld "
-                              "(indicative_eaves_m) is an indication only")
-    out["goothoogte"] = goot
+        goot["reason"] = _no_roof_reason(building, text("de goothoogte", "goothoogte"))
+        # only for a measured building: a flagged reconstruction gives no height figure at all
+        if measured is not None and building["heights_nap"]["dak_min"] is not None:
+            goot["indicative_eaves_m"] = round(building["heights_nap"]["dak_min"]
+                                               - building["heights_nap"]["maaiveld"], 2)
+            goot["indicative_method"] = EAVES_METHOD
+            goot["reason"] = text(f"{goot['reason']['nl']}; het laagste dakpunt boven maaiveld "
+                                  "(indicative_eaves_m) is alleen een indicatie",
+                                  f"{goot['reason']['en']}; the lowest roof point above maaiveld "
+                                  "(indicative_eaves_m) is an indication only")
+    goot["summary"] = goot["reason"]
+    return goot
+
+
+def _dakhelling(building: dict | None, measured: float | None, limits: dict) -> dict:
+    """Pitch range of the main roof planes (LoD2.2) against the minimale and maximale dakhelling."""
+    (low, low_src), (high, high_src) = limits["min"], limits["max"]
+    out: dict[str, Any] = {"min_dakhelling_deg": low, "min_source": low_src, "max_dakhelling_deg": high,
+                           "max_source": high_src, "status": "onbekend"}
+    roof = building["dak"] if building else None
+    if low is None and high is None:
+        out["reason"] = text("geen minimale of maximale dakhelling op dit punt",
+                             "no minimum or maximum dakhelling at this point")
+    elif building is None:
+        out["reason"] = text("geen gebouw op dit punt", "no building at the point")
+    elif not _roof_measured(building, measured) or None in (roof["hellingshoek_min"], roof["hellingshoek_max"]):
+        out["reason"] = _no_roof_reason(building, text("de dakhelling", "dakhelling"))
+    else:
+        pmin, pmax = roof["hellingshoek_min"], roof["hellingshoek_max"]
+        out.update(measured_min_deg=pmin, measured_max_deg=pmax, method=PITCH_METHOD,
+                   **_basis(building, PITCH_METHOD))
+        span = {lang: f"{_degrees(pmin)[lang]}–{_degrees(pmax)[lang]}" if pmin != pmax else _degrees(pmin)[lang]
+                for lang in ("nl", "en")}
+        if low is not None and pmin < low:
+            out["status"] = "buiten_grenzen"
+            out["summary"] = text(f"dakhelling {span['nl']} gemeten, minimaal {_degrees(low)['nl']}: te flauw",
+                                  f"dakhelling {span['en']} measured, minimum {_degrees(low)['en']}: too shallow")
+        elif high is not None and pmax > high:
+            out["status"] = "buiten_grenzen"
+            out["summary"] = text(f"dakhelling {span['nl']} gemeten, maximaal {_degrees(high)['nl']}: te steil",
+                                  f"dakhelling {span['en']} measured, maximum {_degrees(high)['en']}: too steep")
+        else:
+            out["status"] = "binnen_grenzen"
+            limits = [(word, _degrees(v)) for word, v in ((("minimaal", "minimum"), low),
+                                                           (("maximaal", "maximum"), high)) if v is not None]
+            nl = " en ".join(f"{word[0]} {deg['nl']}" for word, deg in limits)
+            en = " and ".join(f"{word[1]} {deg['en']}" for word, deg in limits)
+            out["summary"] = text(f"dakhelling {span['nl']} gemeten, {nl}: past",
+                                  f"dakhelling {span['en']} measured, {en}: within the limits")
+        return out
+    out["summary"] = out["reason"]
     return out
 
 
@@ -504,11 +664,13 @@ PROCESS_METADATA = {
     "description": {
         "en": "For one point: the plans in force (bestemmingen, aanduidingen, maatvoeringen, omgevingsplan norms "
               "and activities), rijksmonuments and beschermde gezichten, the building with its address and "
-              "measured heights, a 3D compliance line (measured height vs maximum bouwhoogte) and, per activity, "
+              "measured heights, a 3D compliance line (measured height vs maximum bouwhoogte; with an LoD2.2 roof also "
+              "goothoogte vs maximum goothoogte and roof pitch vs minimale/maximale dakhelling) and, per activity, "
               "the permit outcome (vergunningvrij / vergunning_nodig / melding / onbekend) with its reasoning and "
               "citations. Questions the data cannot answer are returned as open_questions; answer them in `answers`.",
         "nl": "Voor één punt: de geldende plannen, monumenten en gezichten, het gebouw met adres en gemeten "
-              "hoogtes, de 3D-toets (gemeten hoogte tegen maximale bouwhoogte) en per activiteit de uitkomst "
+              "hoogtes, de 3D-toets (gemeten hoogte tegen maximale bouwhoogte; met een LoD2.2-dak ook goothoogte en "
+              "dakhelling) en per activiteit de uitkomst "
               "met redenering en bronnen.",
     },
     "jobControlOptions": ["sync-execute"],
@@ -552,7 +714,8 @@ PROCESS_METADATA = {
             "description": "location, plans, monuments, beschermde_gezichten, building, compliance, facts, "
                          "activities (outcome, text, trail, citations, open_questions), notes. Every text meant for "
                          "people comes in Dutch and English as an object {\"nl\": ..., \"en\": ...}: facts.*.evidence, "
-                         "compliance.reason/summary/max_bouwhoogte_source, compliance.goothoogte.reason/source, "
+                         "compliance.reason/summary/basis/max_bouwhoogte_source, compliance.goothoogte and "
+                         "compliance.dakhelling reason/summary/basis/source(s), "
                          "activities[].title/text/reason, trail[].question/evidence, open_questions[].question and "
                          "notes[]; ids, status codes, numbers and the names in the plan data stay as they are.",
             # OpenAPI 3.0 schema objects (inline, no $ref, "example" not "examples"): pygeoapi copies this
@@ -569,7 +732,13 @@ PROCESS_METADATA = {
                     "compliance": {"type": "object", "required": ["status", "summary"], "properties": {
                         "status": {"enum": ["binnen_maximum", "overschrijdt", "onbekend"]},
                         "reason": TEXT_SCHEMA, "summary": TEXT_SCHEMA,
-                        "goothoogte": {"type": "object", "properties": {"reason": TEXT_SCHEMA}}},
+                        "basis": TEXT_SCHEMA,
+                        "goothoogte": {"type": "object", "properties": {
+                            "status": {"enum": ["binnen_maximum", "overschrijdt", "onbekend"]},
+                            "reason": TEXT_SCHEMA, "summary": TEXT_SCHEMA, "basis": TEXT_SCHEMA}},
+                        "dakhelling": {"type": "object", "properties": {
+                            "status": {"enum": ["binnen_grenzen", "buiten_grenzen", "onbekend"]},
+                            "reason": TEXT_SCHEMA, "summary": TEXT_SCHEMA, "basis": TEXT_SCHEMA}}},
                         "example": {"status": "overschrijdt", "measured_height_m": 11.52, "max_bouwhoogte_m": 10.0,
                                     "exceedance_m": 1.52,
                                     "summary": {"nl": "11,52 m gemeten, maximaal 10 m: 1,52 m te hoog",

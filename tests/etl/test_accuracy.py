@@ -211,3 +211,28 @@ def test_real_amsterdam_roofs_have_their_minimum_on_the_roof_not_on_the_street(t
         assert row.b3_h_dak_min > row.b3_h_maaiveld + 2, pid
         assert zz.min() <= row.b3_h_dak_min <= row.b3_h_dak_70p <= row.b3_h_dak_max <= zz.max() + 0.05, pid
     assert street_level >= len(tall) // 2, "the crop should hold street-level building points inside footprints"
+
+
+# Roofs (issue 12, docs/roofs.md): eave (b3_h_goot), ridge (b3_h_nok) and roof type (b3_dak_type) of the LoD2.2
+# reconstruction against the generator's true roof planes.
+ROOF_TOLERANCE_M = 0.15
+ROOF_SHARE = 0.95
+
+
+@pytest.mark.parametrize("key", ["h_goot", "h_nok"])
+def test_eave_and_ridge_within_15_cm(compared, key):
+    truth, store = compared
+    errors = _errors(truth, store, key)
+    within = np.abs(errors) <= ROOF_TOLERANCE_M  # a missing height (NaN) is a miss
+    shapes = {t["roof_type"] for t in truth.values() if t["measurable"]}
+    assert len(errors) >= 50 and len(shapes) >= 4, shapes
+    assert within.mean() >= ROOF_SHARE, \
+        f"{within.sum()} of {len(errors)} within 15 cm; worst {np.nanmax(np.abs(errors)):.3f} m"
+
+
+def test_roof_type_right(compared):
+    truth, store = compared
+    ids = [pid for pid, t in truth.items() if t["measurable"]]
+    right = np.array([store.loc[pid, "b3_dak_type"] == truth[pid]["dak_type"] for pid in ids])
+    assert {truth[pid]["dak_type"] for pid in ids} >= {"horizontal", "slanted"}
+    assert right.mean() >= ROOF_SHARE, f"{right.sum()} of {len(ids)} right"

@@ -20,6 +20,7 @@ import shapely
 
 from core.config import pipeline_config
 from core.errors import LiftingError
+from core.products import is_etl_layer
 from etl.build import footprints_from_bgt, lift_margin
 from etl.grid import ElevationGrids, GridSpec
 from etl.readers.bgt import read_bgt
@@ -120,8 +121,7 @@ def test_zoning_layers_survive_a_rebuild(district, good_model, tmp_path):
     gezichten = shared_path("rce-zuid-holland", "beschermde-gezichten.geojson")
     assert main(["zoning", "import", str(plan), str(gezichten), "--data", str(out)]) == 0
     gpkg = out / "stadsmodel.gpkg"
-    zoning = [n for n, _ in pyogrio.list_layers(gpkg) if n not in ("buildings", "addresses")
-              and not n.startswith("bgt_")]
+    zoning = [n for n, _ in pyogrio.list_layers(gpkg) if not is_etl_layer(n)]
     assert {"bestemmingsplangebied", "enkelbestemming", "bouwvlak", "maatvoering", "beschermde_gezichten"} <= \
         set(zoning)
     rows = {n: _layer_rows(gpkg, n) for n in zoning}

@@ -26,6 +26,7 @@ import shapely
 import yaml
 
 from core.config import DEFAULT_PIPELINE, ROOT
+from core.products import BUILDING_SOLIDS
 from etl.build import build_model
 from etl.tiled import MANIFEST, WORK_DIR, build_tiled
 from stadsmodel.cli import main
@@ -103,10 +104,19 @@ def assert_same_store(a: Path, b: Path) -> None:
     assert columns_a == columns_b
     assert any(kind == "index" and name.endswith("_identificatie") for kind, name, _, _ in master_a)
     for name in pyogrio.list_layers(a)[:, 0]:
-        fa, fb = (pyogrio.read_dataframe(s, layer=name).sort_values("identificatie", kind="stable")
+        keys = ["identificatie", "lod"] if name == BUILDING_SOLIDS else ["identificatie"]
+        fa, fb = (pyogrio.read_dataframe(s, layer=name).sort_values(keys, kind="stable")
                   .reset_index(drop=True) for s in (a, b))
+        if name == BUILDING_SOLIDS:  # an attributes table: the solids' JSON, byte for byte
+            assert "geometry" not in fa and len(fa), name
+            pd.testing.assert_frame_equal(fa, fb, obj=name)
+            continue
         assert shapely.equals_exact(fa.geometry.values, fb.geometry.values, 0).all(), name
         pd.testing.assert_frame_equal(fa.drop(columns="geometry"), fb.drop(columns="geometry"), obj=name)
+
+
+ROOF_PREFIXES = ("b3_dak_type", "b3_h_goot", "b3_h_nok", "b3_hellingshoek_", "b3_rmse_", "b3_volume_", "b3_val3dity_",
+                 "b3_lod_")
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +159,12 @@ def test_tiled_agrees_with_the_single_machine_build(district, reference, single)
     ra, rb = json.loads((reference / "report.json").read_text()), json.loads((single / "report.json").read_text())
     assert ra["counts"]["ahn"]["points"] == rb["counts"]["ahn"]["points"], "each point counted by one tile"
     assert ra["counts"]["store"] == rb["counts"]["store"]
+    # the roofs: the same points per building in a tile as in the whole area, so the same reconstruction
+    roof_columns = [c for c in b.columns if c.startswith(ROOF_PREFIXES)]
+    assert len(roof_columns) == 16
+    pd.testing.assert_frame_equal(a[roof_columns], b[roof_columns])
+    assert ra["counts"]["buildings"]["lod"] == rb["counts"]["buildings"]["lod"]
+    assert rb["counts"]["buildings"]["lod"]["best"]["2.2"] >= 0.9 * len(b)
     ca = json.loads((reference / "model.city.json").read_text())
     cb = json.loads((single / "model.city.json").read_text())
     assert set(ca["CityObjects"]) == set(cb["CityObjects"]) and ca["transform"] == cb["transform"]
@@ -184,9 +200,11 @@ def test_tiled_and_single_machine_write_the_same_raster_bytes(reference, single)
 
 def test_both_builds_report_the_roof_percentile_of_their_model(district, tmp_path):
     """report.json names the percentile the LoD1.2 roofs stand at (the services build the same solids from the
-    store with it); a percentile other than the default, so a fixed 70 anywhere cannot pass."""
+    store with it); a percentile other than the default, so a fixed 70 anywhere cannot pass. Without LoD2.2
+    (roofs.lod22 false) both builds make the blocks only."""
     cfg = yaml.safe_load(DEFAULT_PIPELINE.read_text(encoding="utf-8"))
     cfg["lifting"]["lod12_roof_percentile"] = 50
+    cfg["roofs"]["lod22"] = False
     config = tmp_path / "pipeline.yml"
     config.write_text(yaml.safe_dump(cfg), encoding="utf-8")
     build_model(**_inputs(district), out=tmp_path / "single", config_path=config, progress=False)
@@ -198,6 +216,8 @@ def test_both_builds_report_the_roof_percentile_of_their_model(district, tmp_pat
         solids = {oid: g[0][1] for oid, g in _geometries(out / "model.city.json").items() if oid in roofs and g}
         assert len(solids) > 50
         assert all(abs(v[:, 2].max() - roofs[oid]) <= 0.001 for oid, v in solids.items()), out.name
+        assert all(len(g) == 1 for g in _geometries(out / "model.city.json").values() if g), "LoD1.2 only"
+        assert json.loads((out / "report.json").read_text())["counts"]["store"][BUILDING_SOLIDS] == 0
 
 
 @pytest.mark.slow

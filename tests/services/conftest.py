@@ -113,6 +113,15 @@ def service_store(tmp_path_factory) -> Path:
     return write_store(tmp_path_factory.mktemp("service") / "model")
 
 
+@pytest.fixture(scope="session")
+def roof_store(tmp_path_factory):
+    """(model directory, panden by role) of the roof store (tests/services/roofs.py)."""
+    from tests.services.roofs import write_roof_store
+
+    model = tmp_path_factory.mktemp("roofs") / "model"
+    return model, write_roof_store(model)
+
+
 class LivePostgres:
     """A throwaway PostgreSQL + PostGIS cluster run as the `postgres` user on a free loopback port.
 

@@ -8,6 +8,7 @@ server reads it there, and falls back to config/pipeline.yml for a data director
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import yaml
 
 from core.config import DEFAULT_PIPELINE, pipeline_config
 from core.errors import InputError
+from scripts.tools import free_port
 from services.config import lod12_roof_percentile
 from tests.services.conftest import LiveServer
 
@@ -67,10 +69,21 @@ def _discriminating_building(url: str) -> dict:
     pytest.fail("no building whose roof percentiles differ; the district cannot tell them apart")
 
 
+def _indices(node) -> list[int]:
+    return [i for child in node for i in _indices(child)] if isinstance(node, list) else [node]
+
+
+def _lod12_top(feature: dict) -> float:
+    """The highest vertex of the feature's LoD1.2 solid (its roof; LoD1.3/2.2 follow it in the list)."""
+    geometry = feature["CityObjects"][feature["id"]]["geometry"][0]
+    assert geometry["lod"] == "1.2"
+    return max(feature["vertices"][i][2] for i in _indices(geometry["boundaries"]))
+
+
 def _served_roof(url: str, identificatie: str) -> float:
     r = httpx.get(f"{url}/api/collections/buildings/items/{identificatie}", params={"f": "cityjson"}, timeout=30)
     assert r.status_code == 200, r.text[:300]
-    return max(v[2] for v in r.json()["vertices"])
+    return _lod12_top(r.json())
 
 
 def _served_seq_roof(url: str, identificatie: str) -> float:
@@ -80,19 +93,16 @@ def _served_seq_roof(url: str, identificatie: str) -> float:
     head, *features = [json.loads(line) for line in r.text.splitlines()]
     scale, translate = head["transform"]["scale"][2], head["transform"]["translate"][2]
     assert len(features) == 1
-    return max(v[2] for v in features[0]["vertices"]) * scale + translate
+    return _lod12_top(features[0]) * scale + translate
 
 
 def _file_roof(model: Path, identificatie: str) -> float:
     """The roof of the building's LoD1.2 solid in model.city.json."""
     doc = json.loads((model / "model.city.json").read_text(encoding="utf-8"))
     geometry = doc["CityObjects"][identificatie]["geometry"][0]
-
-    def indices(node):
-        return [i for child in node for i in indices(child)] if isinstance(node, list) else [node]
-
+    assert geometry["lod"] == "1.2"
     scale, translate = doc["transform"]["scale"][2], doc["transform"]["translate"][2]
-    return max(doc["vertices"][i][2] for i in indices(geometry["boundaries"])) * scale + translate
+    return max(doc["vertices"][i][2] for i in _indices(geometry["boundaries"])) * scale + translate
 
 
 def test_cityjson_roof_is_the_build_percentile(model_p50):
@@ -132,3 +142,24 @@ def test_a_broken_report_is_refused_naming_the_file(tmp_path, content, words):
     with pytest.raises(InputError) as err:
         lod12_roof_percentile(tmp_path)
     assert "report.json" in str(err.value) and words in str(err.value)
+
+
+def test_a_rebuild_with_another_percentile_is_followed(tmp_path):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"model": {"lod12_roof_percentile": 50}}), encoding="utf-8")
+    assert lod12_roof_percentile(tmp_path) == 50
+    report.write_text(json.dumps({"model": {"lod12_roof_percentile": 60}}), encoding="utf-8")
+    stat = report.stat()
+    os.utime(report, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a new build, however fast
+    assert lod12_roof_percentile(tmp_path) == 60
+
+
+def test_serve_refuses_a_broken_report_before_starting_workers(model_without_record, tmp_path):
+    data = tmp_path / "model"
+    shutil.copytree(model_without_record, data)
+    (data / "report.json").write_text("{not json", encoding="utf-8")
+    run = subprocess.run([str(Path(sys.executable).with_name("stadsmodel")), "serve", "--data", str(data),
+                          "--workers", "2", "--port", str(free_port())], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr[-500:]
+    assert "report.json" in run.stderr and "not a readable build report" in run.stderr
+    assert "Traceback" not in run.stderr

@@ -159,7 +159,8 @@ def test_bbox_predicate_in_a_text_filter_selects_like_the_bbox_parameter(server)
     expected = _items(server, bbox=box, limit=1)
     assert expected.status_code == 200 and expected.json()["numberMatched"] > 0
     for text in (f"BBOX(geometry, {box})", f"S_INTERSECTS(geometry, BBOX({box}))",
-                 "BBOX(geometry, 4.372,52.0075,0,4.373,52.008,100)"):
+                 "BBOX(geometry, 4.372,52.0075,0,4.373,52.008,100)",
+                 f"bbox(geometry, {box})", f"s_intersects(geometry, Bbox({box}))"):  # CQL2 keywords: any case
         r = _items(server, filter=text, limit=1)
         assert r.status_code == 200, r.text[:300]
         assert r.json()["numberMatched"] == expected.json()["numberMatched"], text

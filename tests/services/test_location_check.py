@@ -161,7 +161,7 @@ RECORD_KEYS = {"plans", "monuments", "beschermde_gezichten", "addresses"}
 # Anywhere else a plain string may only be an identifier, a code, a formula or a value from the data.
 PLAIN_KEYS = {"activity", "outcome", "node", "source", "answer", "value", "id", "type", "fact", "answers_fact", "url",
               "status", "method", "indicative_method", "measured_height_method", "identificatie", "gebruiksdoel",
-              "onvolledig_reden"}
+              "onvolledig_reden", "lod", "dak_type", "lod_terugval_reden"}
 # Words that give a text away as written in the other language.
 ENGLISH_WORDS = {"the", "no", "not", "could", "answered", "measured", "exceeds"}
 DUTCH_WORDS = {"het", "geen", "niet", "kon", "beantwoord", "gemeten", "hoog"}

@@ -15,6 +15,7 @@ from lxml import etree
 
 from core.errors import StadsmodelError
 from synth.district import BGT_TYPES, plan_district, write_district
+from synth.roofs import SHAPES
 from tests.conftest import DISTRICT_BUILDINGS, DISTRICT_SEED, shared_path
 
 NS = {"gml": "http://www.opengis.net/gml", "imgeo": "http://www.geostandaarden.nl/imgeo/2.1",
@@ -55,7 +56,7 @@ def test_same_seed_gives_identical_files_and_another_seed_does_not(tmp_path):
     for name, seed in (("a", 3), ("b", 3), ("c", 4)):
         write_district(tmp_path / name, buildings=30, seed=seed, points_per_m2=2.0)
         runs[name] = {p.relative_to(tmp_path / name): p.read_bytes()
-                      for p in sorted((tmp_path / name).rglob("*")) if p.suffix in (".gml", ".laz")}
+                      for p in sorted((tmp_path / name).rglob("*")) if p.suffix in (".gml", ".laz", ".json")}
     assert runs["a"].keys() == runs["b"].keys()
     assert any(k.suffix == ".laz" for k in runs["a"]) and any(k.suffix == ".gml" for k in runs["a"])
     for key, data in runs["a"].items():
@@ -104,8 +105,6 @@ def test_footprints_include_rows_with_shared_walls_l_shapes_and_a_courtyard(dist
     assert (shared > 5).any(), "no row houses sharing a wall"
     areas = shapely.area(fps)
     assert 50 < np.median(areas) < 200
-    truth = district["truth"]["panden"].values()
-    assert {t["roof_type"] for t in truth} == {"flat", "gable"}
 
 
 def test_every_bgt_gml_parses_and_bgt_pand_matches_bag(district, synth_input):
@@ -205,24 +204,26 @@ def test_truth_agrees_with_the_points(district):
     roof = cls == 6
     order = np.argsort(inside[roof], kind="stable")
     roof_k, roof_z = inside[roof][order], z[roof][order]
-    n_flat = n_gable = 0
+    seen = set()
     for k in range(len(district["pand"])):
         t = _truth_of(district, k)
         zs = roof_z[np.searchsorted(roof_k, k):np.searchsorted(roof_k, k, side="right")]
         assert t["n_roof_points"] == len(zs) and t["has_points"] == (len(zs) > 0)
-        if not len(zs):
+        if not t["measurable"]:
             continue
+        seen.add(t["roof_type"])
         if t["roof_type"] == "flat":
-            n_flat += 1
             assert abs(np.median(zs) - t["h_dak_50p"]) < 0.03
             assert t["h_dak_min"] == t["h_dak_50p"] == t["h_dak_70p"] == t["h_dak_max"]
         else:
-            n_gable += 1
-            assert abs(np.percentile(zs, 70) - t["h_dak_70p"]) < 0.06
-            assert t["h_dak_min"] < t["h_dak_50p"] < t["h_dak_70p"] < t["h_dak_max"]
+            assert abs(np.percentile(zs, 50) - t["h_dak_50p"]) < 0.06, t["roof_type"]
+            assert abs(np.percentile(zs, 70) - t["h_dak_70p"]) < 0.06, t["roof_type"]
+            assert t["h_dak_min"] <= t["h_dak_50p"] <= t["h_dak_70p"] <= t["h_dak_max"]
+            assert t["h_dak_min"] < t["h_dak_max"]
+        if t["roof_type"] == "gable":  # a gable's height is uniform between eave and ridge
             assert np.isclose(t["h_dak_50p"], (t["h_dak_min"] + t["h_dak_max"]) / 2, atol=0.0011)
         assert 3 <= t["h_dak_max"] - t["h_maaiveld"] <= 25
-    assert n_flat and n_gable
+    assert seen == set(SHAPES) - {"l_gable"}, "every roof shape of the district has measurable panden"
 
 
 def test_maaiveld_truth_matches_ground_points_around_each_pand(district):
@@ -250,10 +251,7 @@ def test_water_is_flat_and_the_bridge_deck_carries_its_points(district):
 
 def _roof_surface(district, k: int, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The height of pand k's roof surface at register positions (x, y), from its planned shape."""
-    d = district["plan"]
-    across = y if d.ridge_axis[k] == 0 else x
-    t = np.clip(np.abs(across - d.ridge_c[k]) / (d.ridge_half[k] or 1.0), 0, 1)
-    return d.ridge[k] - (d.ridge[k] - d.eave[k]) * t
+    return district["plan"].roofs.height(np.full(len(x), k), x, y)
 
 
 def test_garden_tree_crowns_reach_over_roof_edges(district):
@@ -335,3 +333,96 @@ def test_level0_bgt_surfaces_tile_the_district_without_gaps_or_overlaps():
 def test_no_buildings_is_a_clear_error(tmp_path):
     with pytest.raises(StadsmodelError, match="at least 1"):
         write_district(tmp_path / "x", buildings=0, seed=1)
+
+
+# --- roofs ---------------------------------------------------------------------------------------------------
+DAK_TYPES = {"horizontal", "multiple horizontal", "slanted"}
+
+
+def test_a_1000_building_district_has_every_roof_shape_by_era_and_kind():
+    d = plan_district(1000, seed=1)
+    shapes = dict(zip(*np.unique(d.roof, return_counts=True)))
+    assert set(shapes) == set(SHAPES) - {"l_gable"} and min(shapes.values()) >= 5, shapes
+    kind, main = np.array(d.kind), np.array(d.main_roof)
+    slanted = np.array([t == "slanted" for t in d.measures["dak_type"]])
+    assert not slanted[kind == "flat"].any() and not slanted[kind == "hofblok"].any(), "apartment slabs are flat"
+    villas = (kind == "vrijstaand") & slanted
+    assert np.isin(main[villas], ["hip", "mansard"]).mean() >= 0.3
+    rows = (kind == "rijwoning") & slanted
+    assert np.isin(main[rows], ["gable", "hip"]).mean() >= 0.7
+    old = d.bouwjaar < 1940  # before the war: no shed roofs on row houses
+    assert not (rows & old & (main == "shed")).any() and (rows & ~old & (main == "shed")).any()
+    # annexes and the lower parts of two-part buildings are flat pieces in front of the main roof
+    for k in np.flatnonzero(np.isin(d.roof, ["jump_annex", "jump_flat"])):
+        first = d.roofs.start[k]
+        assert d.roofs.count[k] == 2 and d.roofs.n_planes[first] == 1
+        assert (d.roofs.planes[first, 0, :2] == 0).all()
+
+
+def test_truth_roof_keys_mean_what_the_roof_reconstruction_measures(district):
+    """dak_type, h_goot, h_nok, hellingshoek_* follow docs/roofs.md (b3_dak_type, b3_h_goot, ...), and the roof
+    types map onto dak_type as in synth.roofs."""
+    from synth.roofs import ROOF_TYPE
+
+    for pid, t in district["truth"]["panden"].items():
+        if t["h_dak_max"] is None:  # not built yet
+            assert t["dak_type"] is None and t["h_goot"] is None and t["h_nok"] is None, pid
+            continue
+        assert t["dak_type"] == ROOF_TYPE.get(t["roof_type"], "slanted"), pid
+        assert t["h_nok"] == t["h_dak_max"] and t["h_dak_min"] <= t["h_goot"] <= t["h_nok"], pid
+        if t["dak_type"] == "slanted":
+            assert 5 <= t["hellingshoek_min"] <= t["hellingshoek_max"] <= 70, pid
+            assert t["h_goot"] < t["h_nok"] - 1, pid
+        else:
+            assert t["hellingshoek_min"] == t["hellingshoek_max"] == 0, pid
+            assert t["h_goot"] == t["h_dak_max"] or t["roof_type"] == "jump_flat", pid
+        if t["roof_type"] == "jump_annex":  # the annex is lower than the main eave, which it does not move
+            assert t["h_dak_min"] < t["h_goot"] - 0.9, pid
+        if t["roof_type"] == "mansard":
+            assert t["hellingshoek_max"] >= 55 and t["hellingshoek_min"] <= 28, pid
+        if t["roof_type"] in ("gable", "dormer", "shed"):  # one pitch on every main plane
+            assert t["hellingshoek_min"] == t["hellingshoek_max"], pid
+
+
+def test_roof_points_lie_on_the_true_roof_and_its_truth_planes(district):
+    """Each roof point lies on its pand's true roof surface within the noise (but for chimneys, antennas,
+    crowns and outliers), and on one of the roof planes truth.json gives in world coordinates."""
+    cls, inside, z = district["classification"], district["inside"], district["z"]
+    x, y = district["x"], district["y"]
+    rx, ry = district["plan"].misalignment.to_register(x, y)
+    by_shape: dict[str, list[np.ndarray]] = {}
+    for k in range(len(district["pand"])):
+        t = _truth_of(district, k)
+        on = np.flatnonzero((inside == k) & (cls == 6))
+        if not t["measurable"] or len(on) < 20:
+            continue
+        off = z[on] - _roof_surface(district, k, rx[on], ry[on])
+        by_shape.setdefault(t["roof_type"], []).append(off)
+        planes = np.array(t["dakvlakken"])
+        to_plane = np.abs(z[on, None] - (planes[:, 0] * x[on, None] + planes[:, 1] * y[on, None] + planes[:, 2]))
+        assert np.mean(to_plane.min(axis=1) < 0.1) > 0.9, t["roof_type"]
+    assert set(by_shape) == set(SHAPES) - {"l_gable"}
+    for shape, offs in by_shape.items():
+        off = np.concatenate(offs)
+        assert abs(np.median(off)) < 0.005 and np.mean(np.abs(off) < 0.1) > 0.95, shape
+        assert 0.025 < np.std(off[np.abs(off) < 0.1]) < 0.035, shape  # the 3 cm noise
+
+
+def test_roof_percentiles_agree_with_a_fine_grid_over_each_shape(district):
+    """The exact area-weighted percentiles and extremes of truth.json, against the roof surface sampled every
+    2 cm over the footprint: one pand of each shape."""
+    plan, done = district["plan"], set()
+    for k in range(len(district["pand"])):
+        t = _truth_of(district, k)
+        if t["roof_type"] in done or t["h_dak_max"] is None or district["footprints"][k].area > 400:
+            continue
+        done.add(t["roof_type"])
+        fp = district["footprints"][k]
+        x0, y0, x1, y1 = fp.bounds
+        gx, gy = (g.ravel() for g in np.meshgrid(np.arange(x0 + 0.01, x1, 0.02), np.arange(y0 + 0.01, y1, 0.02)))
+        keep = shapely.contains_xy(fp, gx, gy)
+        zz = plan.roofs.height(np.full(int(keep.sum()), k), gx[keep], gy[keep])
+        for key, value in (("h_dak_50p", np.percentile(zz, 50)), ("h_dak_70p", np.percentile(zz, 70)),
+                           ("h_dak_min", zz.min()), ("h_dak_max", zz.max())):
+            assert t[key] == pytest.approx(value, abs=0.02), (t["roof_type"], key)
+    assert done == set(SHAPES) - {"l_gable"}

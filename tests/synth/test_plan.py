@@ -17,6 +17,7 @@ from synth.plan import EXCEEDANCE_M, HEADROOM_M, write_synthetic_plan
 
 # The model's measured height (b3_h_dak_max − b3_h_maaiveld, from noisy points) against the true height.
 HEIGHT_TOLERANCE_M = 0.15
+PITCH_TOLERANCE_DEG = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +81,16 @@ def test_the_district_holds_every_kind_of_answer(zoned_district):
     assert any(e["bestemming"] == "wonen" and not e["in_bouwvlak"] for e in panden)
     assert {e["bestemming"] for e in panden} >= {"wonen", "centrum", "groen"}
     assert {"wonen", "centrum"} <= set(zoned_district.expected["spots"])
+    roofs = [(e["goothoogte_compliance"], e["dakhelling_compliance"]) for e in panden]
+    assert [g for g, _ in roofs].count("overschrijdt") == 2  # one sloped, one flat roof
+    assert [g for g, _ in roofs].count("binnen_maximum") >= 5
+    assert {"binnen_grenzen", "buiten_grenzen"} <= {p for _, p in roofs}
+    assert sum(e["min_dakhelling"] is not None for e in panden) and sum(e["max_dakhelling"] is not None for e in panden)
 
 
 def test_every_pand_gets_its_known_answer(zoned_district, store):
     truth = json.loads((zoned_district.plan_files[0].parent.parent / "truth.json").read_text())["panden"]
+    roofs_made = 0
     for pid, exp in zoned_district.expected["panden"].items():
         res = _check(store, exp["point"])
         facts = {k: v["value"] for k, v in res["facts"].items()}
@@ -97,9 +104,8 @@ def test_every_pand_gets_its_known_answer(zoned_district, store):
         assert facts["beschermd_gezicht"] is exp["beschermd_gezicht"], pid
         assert comp["max_bouwhoogte_m"] == exp["max_bouwhoogte"], pid
         assert facts["maximum_bouwhoogte"] == exp["max_bouwhoogte"], pid
-        assert comp["goothoogte"]["max_goothoogte_m"] == exp["max_goothoogte"], pid
-        assert comp["goothoogte"]["status"] == "onbekend"  # an LoD1.2 model does not measure eaves
         assert comp["status"] == exp["compliance"], pid
+        roofs_made += _assert_roof_answers(comp, b, exp, pid)
 
         if exp["measured_height_truth"] is not None:
             assert b["measured_height_m"] == pytest.approx(exp["measured_height_truth"], abs=HEIGHT_TOLERANCE_M), pid
@@ -128,6 +134,28 @@ def test_every_pand_gets_its_known_answer(zoned_district, store):
                 assert facts["maximum_bouwhoogte_bekend"] is False
             else:
                 _assert_height_unknown(res, truth[pid])
+    measurable = sum(e["measured_height_truth"] is not None for e in zoned_district.expected["panden"].values())
+    assert roofs_made >= 0.9 * measurable, "the model reconstructed too few roofs for the roof answers"
+
+
+def _assert_roof_answers(comp: dict, b: dict, exp: dict, pid: str) -> bool:
+    """Goothoogte and dakhelling as expected.json has them where the model reconstructed the roof (LoD2.2);
+    "onbekend" where it did not. Returns whether it did."""
+    goot, pitch = comp["goothoogte"], comp["dakhelling"]
+    assert goot["max_goothoogte_m"] == exp["max_goothoogte"], pid
+    assert (pitch["min_dakhelling_deg"], pitch["max_dakhelling_deg"]) == (exp["min_dakhelling"], exp["max_dakhelling"])
+    made = exp["measured_height_truth"] is not None and b["dak"]["lod"] == "2.2"
+    if not made:
+        assert goot["status"] == pitch["status"] == "onbekend", pid
+        return False
+    assert goot["status"] == exp["goothoogte_compliance"], pid
+    assert pitch["status"] == exp["dakhelling_compliance"], pid
+    if exp["max_goothoogte"] is not None:
+        assert goot["measured_m"] == pytest.approx(exp["measured_goothoogte_truth"], abs=HEIGHT_TOLERANCE_M), pid
+    if exp["dakhelling_compliance"] != "onbekend":
+        assert [pitch["measured_min_deg"], pitch["measured_max_deg"]] == pytest.approx(
+            exp["measured_dakhelling_truth"], abs=PITCH_TOLERANCE_DEG), pid
+    return True
 
 
 def _assert_height_unknown(res: dict, truth: dict) -> None:

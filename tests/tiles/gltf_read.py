@@ -69,3 +69,15 @@ def leaf_contents(tileset: Path) -> list[tuple[Path, np.ndarray]]:
 
     walk(ts["root"], np.eye(4))
     return out
+
+
+def triangles_ecef(doc: dict, binary: bytes, tile_world: np.ndarray) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Per primitive of the single-node glb: (material name, triangle corners (nt, 3, 3) in ECEF, feature id
+    of each triangle)."""
+    node = doc["nodes"][0]
+    ecef, fid = vertices_ecef(doc, binary, tile_world)
+    out = []
+    for prim in doc["meshes"][node["mesh"]]["primitives"]:
+        tri = accessor_values(doc, binary, prim["indices"]).astype(np.int64).reshape(-1, 3)
+        out.append((doc["materials"][prim["material"]]["name"], ecef[tri], fid[tri[:, 0]]))
+    return out

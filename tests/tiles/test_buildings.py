@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from core.errors import InputError
-from synth.model import write_district
+from synth.model import write_city_model
 from tests.conftest import shared_path
 from tests.tiles import gltf_read
 from tiles import tile_model
@@ -17,7 +17,7 @@ from tiles.validate import validate_tileset
 @pytest.fixture(scope="module")
 def district(tmp_path_factory):
     d = tmp_path_factory.mktemp("district")
-    truth = write_district(d / "district.city.jsonl", 1500, seed=5)
+    truth = write_city_model(d / "district.city.jsonl", 1500, seed=5)
     index = tile_model(d / "district.city.jsonl", d / "tiles")
     return d, truth, index
 
@@ -25,7 +25,8 @@ def district(tmp_path_factory):
 def test_layout_and_index(district):
     d, truth, index = district
     assert (d / "tiles" / "buildings" / "tileset.json").is_file()
-    assert [t["name"] for t in index["tilesets"]] == ["buildings"]
+    # a LoD1.2-only model: no second tileset for the viewer's LoD switch, it would hold the same blocks
+    assert [(t["name"], t["lod"], t["lods"]) for t in index["tilesets"]] == [("buildings", "1.2", {"1.2": len(truth)})]
     assert index["tilesets"][0]["features"] == len(truth)
     assert index["tilesets"][0]["tiles"] > 1  # a real hierarchy, not one tile
     on_disk = orjson.loads((d / "tiles" / "index.json").read_bytes())
@@ -140,7 +141,7 @@ def test_bad_input_is_a_clear_error(tmp_path, content, reason):
 
 def test_truncated_cityjsonseq_names_the_line(tmp_path):
     f = tmp_path / "cut.city.jsonl"
-    write_district(f, 3)
+    write_city_model(f, 3)
     f.write_bytes(f.read_bytes()[:-40])
     with pytest.raises(InputError, match=r"line 4: not valid JSON"):
         tile_model(f, tmp_path / "out")
@@ -155,7 +156,7 @@ def test_worker_processes_write_the_same_tiles(tmp_path, monkeypatch):
     from tiles import tiler
 
     src = tmp_path / "district.city.jsonl"
-    write_district(src, 1500, seed=2)  # 16 tiles
+    write_city_model(src, 1500, seed=2)  # 16 tiles
     monkeypatch.setattr(tiler, "MIN_PARALLEL_TILES", 2)
     tile_model(src, tmp_path / "one", jobs=1)
     tile_model(src, tmp_path / "two", jobs=2)
@@ -176,7 +177,7 @@ def test_unusable_geometry_is_skipped_with_its_reason(tmp_path):
     src = tmp_path / "bad.city.jsonl"
     src.write_bytes(b"\n".join(orjson.dumps(x) for x in [HEADER, good[0], bad_index, bad_vertex, bad_ring]) + b"\n")
     index = tile_model(src, tmp_path / "t")
-    assert index["tilesets"][0]["features"] == 1
+    assert index["tilesets"][0]["features"] == 1 and index["tilesets"][0]["lods"] == {"1.2": 1}
     reasons = {s["feature"]: s["reason"] for s in index["skipped"]}
     assert "vertex that does not exist" in reasons[bad_index["id"]]
     assert "not [x, y, z] numbers" in reasons[bad_vertex["id"]]

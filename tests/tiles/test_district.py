@@ -14,15 +14,20 @@ from tiles.validate import validate_tileset
 def test_built_district_tiles(built_district, tmp_path):
     index = tile_model(built_district, tmp_path / "tiles")
     names = [t["name"] for t in index["tilesets"]]
-    assert names[:2] == ["buildings", "terrain"]
+    assert names == ["buildings", "buildings-lod12", "terrain"]  # the build's LoD2.2, the LoD1.2 blocks
     for name in names:
         report = validate_tileset(tmp_path / "tiles" / name, gltf=True)
         assert [str(p) for p in report.problems] == []
-    model_ids = set()
+    model_ids, best = set(), []
     for line in (built_district / "model.city.jsonl").read_bytes().splitlines()[1:]:
         for oid, co in orjson.loads(line)["CityObjects"].items():
             if co["type"] == "Building":
                 model_ids.add(co.get("attributes", {}).get("identificatie", oid))
+                if co["geometry"]:
+                    best.append(co["geometry"][-1]["lod"])  # the build writes LoD1.2, 1.3, 2.2 in this order
+    lods = {t["name"]: t["lods"] for t in index["tilesets"] if "lods" in t}
+    assert lods["buildings"] == {lod: best.count(lod) for lod in sorted(set(best))} and best.count("2.2")
+    assert lods["buildings-lod12"] == {"1.2": len(best)}
     tiled = set()
     for glb, _ in gltf_read.leaf_contents(tmp_path / "tiles" / "buildings" / "tileset.json"):
         doc, binary = gltf_read.load(glb)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from synth.model import write_district
+from synth.model import write_city_model
 from tests.conftest import shared_path
 from tiles import tile_model
 from tiles.georef import ecef_to_rdnap
@@ -72,7 +72,7 @@ def test_empty_point_cloud_refused_by_name(tmp_path):
 
 def test_tile_model_with_point_clouds_and_one_job(tmp_path):
     lazs = sorted(shared_path("amsterdam-ai-urban-pointcloud", "ahn").glob("*.laz"))
-    write_district(tmp_path / "m.city.jsonl", 20, seed=3)
+    write_city_model(tmp_path / "m.city.jsonl", 20, seed=3)
     index = tile_model(tmp_path / "m.city.jsonl", tmp_path / "t", ahn=lazs, jobs=1)
     (pointcloud,) = [t for t in index["tilesets"] if t["name"] == "pointcloud"]
     assert pointcloud["features"] == sum(laspy.open(p).header.point_count for p in lazs)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import ToolMissing
-from synth.model import write_district
+from core.errors import InputError, ToolMissing
+from synth.model import write_city_model
 from tests.conftest import shared_path
 from tiles import tile_model
 from tiles.validate import gltf_validator, tileset_targets, validate_tileset
@@ -36,7 +36,7 @@ def test_amsterdam_b3dm_only_genuine_issues():
 
 @pytest.fixture()
 def small_tileset(tmp_path):
-    write_district(tmp_path / "m.city.jsonl", 400, seed=2)
+    write_city_model(tmp_path / "m.city.jsonl", 400, seed=2)
     tile_model(tmp_path / "m.city.jsonl", tmp_path / "t")
     return tmp_path / "t" / "buildings"
 
@@ -145,6 +145,13 @@ def test_tileset_targets_expand_a_tiles_folder(small_tileset):
     assert validate_tileset(tileset_targets(tiles_dir)[0]).errors == []
     shutil.rmtree(small_tileset / "content")
     assert validate_tileset(small_tileset).errors
+
+
+@pytest.mark.parametrize("index", ["{not json", '{"tilesets": [{"name": "buildings"}]}', '["buildings"]'])
+def test_a_broken_index_is_refused_naming_it(tmp_path, index):
+    (tmp_path / "index.json").write_text(index, encoding="utf-8")
+    with pytest.raises(InputError, match="index.json: not an index of tilesets"):
+        tileset_targets(tmp_path)
 
 
 def test_glTF_validator_missing_is_a_missing_tool(small_tileset, monkeypatch, tmp_path):

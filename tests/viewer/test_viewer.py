@@ -7,11 +7,15 @@ lands on the building only if the tiles are placed right.
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from urllib.parse import unquote
 
+import numpy as np
 import pyogrio
 import pytest
+import shapely
 
 from tests.viewer.conftest import ViewerPage
 
@@ -26,13 +30,32 @@ def panden(viewer_site, expected_zoning) -> dict:
 
     store = pyogrio.read_dataframe(viewer_site / "stadsmodel.gpkg", layer="buildings", read_geometry=False)
     roofs = dict(zip(store["identificatie"], store["b3_h_dak_70p"]))
+    dak_types = dict(zip(store["identificatie"], store["b3_dak_type"]))
     out = {}
     for pid, exp in expected_zoning.items():
-        if pid not in roofs or roofs[pid] is None:
+        if pid not in roofs or not np.isfinite(roofs[pid]):  # a pand without heights has no roof to find
             continue
         lat, lon, h = rdnap_to_etrs89(exp["point"][0], exp["point"][1], float(roofs[pid]))
-        out[pid] = {**exp, "lon": lon, "lat": lat, "h": h, "roof_nap": float(roofs[pid])}
+        out[pid] = {**exp, "lon": lon, "lat": lat, "h": h, "roof_nap": float(roofs[pid]), "dak_type": dak_types[pid]}
     return out
+
+
+def lod22_roof_height(store, pid: str, x: float, y: float) -> float | None:
+    """NAP height at (x, y) of the pand's LoD2.2 roof face above it, from the store's building_solids (the
+    plane through the face's corners), or None when it has no LoD2.2 solid."""
+    with sqlite3.connect(store) as db:
+        row = db.execute("SELECT solid FROM building_solids WHERE identificatie = ? AND lod = '2.2'", (pid,)).fetchone()
+    if row is None:
+        return None
+    solid = json.loads(row[0])
+    vertices, geometry = np.asarray(solid["vertices"], dtype=float), solid["geometry"]
+    types = [s["type"] for s in geometry["semantics"]["surfaces"]]
+    for rings, value in zip(geometry["boundaries"][0], geometry["semantics"]["values"][0]):
+        face = vertices[rings[0]]
+        if types[value] == "RoofSurface" and shapely.Polygon(face[:, :2]).contains(shapely.Point(x, y)):
+            plane, *_ = np.linalg.lstsq(np.column_stack([face[:, :2], np.ones(len(face))]), face[:, 2], rcond=None)
+            return float(plane @ [x, y, 1.0])
+    return None
 
 
 def _one(panden: dict, **wanted) -> tuple[str, dict]:
@@ -76,14 +99,77 @@ def test_viewer_loads_the_district_offline_without_errors(viewer):
     viewer.screenshot("01-district")
 
 
-def test_buildings_stand_at_their_nap_height(viewer, panden):
-    """The roof in the scene is where RDNAPTRANS2018 puts the store's NAP roof height (no 43 m geoid slip)."""
+def test_buildings_stand_at_their_nap_height_in_both_lods(viewer, viewer_site, panden):
+    """The roof in the scene is where RDNAPTRANS2018 puts the store's NAP roof height (no 43 m geoid slip):
+    in LoD2.2 (the default) the height of the roof face above the point, in LoD1.2 the block's 70th percentile."""
+    from tiles.georef import rdnap_to_etrs89
+
     viewer.open()
+    assert viewer.evaluate("() => [window.stadsmodel.lods(), window.stadsmodel.app.lod]") == [["2.2", "1.2"], "2.2"]
+    sloped = [(pid, p) for pid, p in sorted(panden.items()) if p["dak_type"] == "slanted"]
+    checked = 0
+    for pid, p in [_one(panden, compliance="binnen_maximum"), *sloped[:2]]:
+        z22 = lod22_roof_height(viewer_site / "stadsmodel.gpkg", pid, *p["point"])
+        if z22 is None:
+            continue
+        look_down_at(viewer, p)
+        h = viewer.evaluate("p => window.stadsmodel.surfaceHeight(p.lon, p.lat, ['terrain'])", p)
+        assert h is not None, f"no building surface under {pid}"
+        assert h == pytest.approx(rdnap_to_etrs89(*p["point"], z22)[2], abs=0.25), pid
+        checked += 1
+    assert checked >= 2, "the district has LoD2.2 roofs under the pand points"
+    viewer.page.select_option("#lod-select", "1.2")
     pid, p = _one(panden, compliance="binnen_maximum")
     look_down_at(viewer, p)
     h = viewer.evaluate("p => window.stadsmodel.surfaceHeight(p.lon, p.lat, ['terrain'])", p)
-    assert h is not None, f"no building surface under {pid}"
     assert h == pytest.approx(p["h"], abs=0.25)
+    viewer.assert_clean()
+
+
+def test_lod_switch_keeps_selection_style_and_permalink(viewer, browser, server_url, panden):
+    """LoD2.2 by default; the switch shows the LoD1.2 blocks instead (one building tileset at a time), the
+    selected building stays highlighted and clickable, and a permalink keeps the LoD."""
+    pid, p = next((pid, p) for pid, p in sorted(panden.items()) if p["dak_type"] == "slanted")
+    viewer.open()
+    shown = """() => { const a = window.stadsmodel.app;
+        return {lod: a.lod, url: a.tilesets.buildings.resource.url,
+                shown: Object.entries(a.buildingLods).filter(([, ts]) => ts.show).map(([lod]) => lod),
+                layers: Object.keys(a.tilesets)}; }"""
+    state = viewer.evaluate(shown)
+    assert (state["lod"], state["shown"]) == ("2.2", ["2.2"]) and state["url"].endswith("/tiles/buildings/tileset.json")
+    assert "buildings-lod12" not in state["layers"], "a LoD is a choice, not a layer of its own"
+    assert viewer.page.locator("#lod-select option").all_inner_texts() == ["LoD2.2: met dakvlakken", "LoD1.2: blokken"]
+    look_down_at(viewer, p)
+    click_building(viewer, p)
+    viewer.wait_panel_for(pid)
+    text = viewer.panel_text()
+    assert "Daktype" in text and "hellend" in text and "Goothoogte (NAP)" in text and "Nokhoogte (NAP)" in text
+    viewer.page.select_option("#style-select", "bouwjaar")
+    viewer.page.select_option("#lod-select", "1.2")
+    viewer.wait_tiles()
+    state = viewer.evaluate(shown)
+    assert (state["lod"], state["shown"]) == ("1.2", ["1.2"]) and state["url"].endswith("/buildings-lod12/tileset.json")
+    assert viewer.evaluate("""() => { const a = window.stadsmodel.app;
+        return a.highlighted?.feature.tileset === a.tilesets.buildings && a.tilesets.buildings.style !== undefined
+            && a.highlighted.feature.getProperty('identificatie'); }""") == pid
+    assert "lod=1.2" in viewer.page.url
+    click_building(viewer, p)
+    viewer.wait_panel_for(pid)
+    assert "Daktype" in viewer.panel_text()
+    url = viewer.page.url
+    viewer.assert_clean()
+    viewer.screenshot("10-lod12")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    again = ViewerPage(context.new_page(), server_url)
+    try:
+        again.open(url[len(server_url) + 1:])
+        again.wait_panel_for(pid)
+        assert again.evaluate(shown)["shown"] == ["1.2"]
+        assert again.page.input_value("#lod-select") == "1.2"
+        again.assert_clean()
+    finally:
+        context.close()
 
 
 def test_click_on_building_shows_its_facts_and_rules(viewer, panden):
@@ -310,7 +396,7 @@ def test_style_by_compliance_marks_the_exceeding_building(viewer, panden):
 def test_height_measurement_between_two_roofs(viewer, panden):
     (a_id, a), (b_id, b) = sorted(panden.items(), key=lambda kv: kv[1]["roof_nap"])[:: len(panden) - 1][:2]
     mid = {"lon": (a["lon"] + b["lon"]) / 2, "lat": (a["lat"] + b["lat"]) / 2, "h": max(a["h"], b["h"])}
-    viewer.open()
+    viewer.open("#lod=1.2")  # the blocks: their roofs are at the store's 70th percentile
     look_down_at(viewer, mid, range_m=450)
     viewer.page.click("#measure-button")
     click_building(viewer, a)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import InputError
 from core.products import TILES_INDEX
 from tiles.validate.content import content_points
 from tiles.validate.gltf_validator import run_gltf_validator
@@ -62,7 +63,12 @@ def tileset_targets(path: Path) -> list[Path]:
     path = Path(path)
     index = path / TILES_INDEX
     if path.is_dir() and index.is_file() and not (path / "tileset.json").is_file():
-        return [path / t["url"] for t in json.loads(index.read_text()).get("tilesets", [])]
+        try:
+            entries = json.loads(index.read_text(encoding="utf-8")).get("tilesets", [])
+            return [path / t["url"] for t in entries]
+        except (ValueError, AttributeError, TypeError, KeyError) as err:
+            raise InputError(index, f"not an index of tilesets (a 'tilesets' list of entries with a 'url'): "
+                                    f"{type(err).__name__}: {err}") from None
     return [path]
 
 

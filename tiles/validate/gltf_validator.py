@@ -36,8 +36,16 @@ def run_gltf_validator(files: list[Path]) -> list[dict[str, Any]]:
     reports = []
     for i in range(0, len(files), BATCH):
         chunk = [str(f) for f in files[i:i + BATCH]]
-        res = subprocess.run(["node", str(SCRIPT), *chunk], cwd=ROOT, capture_output=True, text=True, timeout=600)
+        try:
+            res = subprocess.run(["node", str(SCRIPT), *chunk], cwd=ROOT, capture_output=True, text=True,
+                                 timeout=600)
+        except subprocess.TimeoutExpired:
+            raise TilingError(f"{SCRIPT}: glTF validator did not finish {len(chunk)} files in 600 s") from None
         if res.returncode != 0:
             raise TilingError(f"{SCRIPT}: glTF validator failed: {res.stderr.strip()[:500]}")
-        reports += [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+        try:
+            reports += [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+        except ValueError:
+            raise TilingError(f"{SCRIPT}: glTF validator printed something other than its JSON reports: "
+                              f"{res.stdout.strip()[:300]}") from None
     return reports

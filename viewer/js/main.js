@@ -4,8 +4,8 @@
 
 import * as api from "./api.js";
 import { loadLanguages, setLanguage, language, onLanguageChange, t, has, localized } from "./i18n.js";
-import { createViewer, loadTilesets, whenTilesLoaded, renderAfterMoves, viewDistrict, districtSphere, sphereBbox, windowPositionOf } from "./scene.js";
-import { loadStyles, styleCatalogue, applyStyle, activeStyle, legendOf } from "./styling.js";
+import { createViewer, loadTilesets, switchBuildingLod, whenTilesLoaded, renderAfterMoves, viewDistrict, districtSphere, sphereBbox, windowPositionOf } from "./scene.js";
+import { loadStyles, setBuildingsTileset, styleCatalogue, applyStyle, activeStyle, legendOf } from "./styling.js";
 import { Overlays } from "./overlays.js";
 import { Panel, complianceStatus } from "./panel.js";
 import { searchAddresses } from "./search.js";
@@ -21,11 +21,15 @@ const Cesium = window.Cesium;
 const FEATURE_FACTS = [
   "identificatie", "oorspronkelijkbouwjaar", "status", "gebruiksdoel", "aantal_verblijfsobjecten",
   "b3_h_maaiveld", "b3_h_dak_min", "b3_h_dak_50p", "b3_h_dak_70p", "b3_h_dak_max", "b3_reconstructie_onvolledig",
+  "b3_dak_type", "b3_h_goot", "b3_h_nok", "b3_lod_gereconstrueerd",
 ];
 
 const app = {
   viewer: undefined,
   tilesets: {},
+  buildingLods: {}, // per LoD ("2.2", "1.2") its building tileset; tilesets.buildings is the one shown
+  lod: undefined, // the LoD shown
+  defaultLod: undefined,
   overlays: undefined,
   panel: undefined,
   selection: undefined, // {lon, lat, building, activity}
@@ -182,6 +186,7 @@ function updateHash() {
     camera: cameraState(app.viewer.camera),
     selection: app.selection,
     style: activeStyle() !== "standaard" ? activeStyle() : undefined,
+    lod: app.lod !== app.defaultLod ? app.lod : undefined,
     lang: language(),
     layers: shownLayers(),
   });
@@ -198,6 +203,7 @@ async function restoreFromHash(state, { fitIfNoCamera }) {
     document.getElementById("lang-select").value = language();
   }
   if (state.style) selectStyle(state.style, false);
+  setLod(state.lod ?? app.defaultLod, false);
   if (state.layers) {
     for (const [kind, ts] of Object.entries(app.tilesets)) ts.show = state.layers.includes(kind);
     for (const o of app.overlays.list()) await app.overlays.setShown(o.id, state.layers.includes(o.id));
@@ -247,6 +253,39 @@ function renderLayerList() {
     });
   }
   list.replaceChildren(...rows);
+}
+
+// ---- building LoD -----------------------------------------------------------------------------
+
+/** LoDs of the building tilesets, the most detailed first. */
+function lods() {
+  return Object.keys(app.buildingLods).sort((a, b) => Number(b) - Number(a));
+}
+
+function renderLodSelect() {
+  const control = document.getElementById("lod-control");
+  const select = document.getElementById("lod-select");
+  control.hidden = lods().length < 2;
+  select.replaceChildren(
+    ...lods().map((lod) => Object.assign(document.createElement("option"), { value: lod, textContent: has(`lod.${lod}`) ? t(`lod.${lod}`) : `LoD ${lod}` })),
+  );
+  if (app.lod) select.value = app.lod;
+}
+
+/** Shows the buildings in another LoD; the style, the compliance colours and the highlight follow. */
+function setLod(lod, hash = true) {
+  if (!app.buildingLods[lod] || lod === app.lod) return;
+  const selected = app.highlighted ? app.selection?.building : undefined;
+  highlight(undefined);
+  setBuildingsTileset(switchBuildingLod(app.viewer, app.tilesets, app.buildingLods, lod));
+  app.lod = lod;
+  document.getElementById("lod-select").value = lod;
+  if (selected) {
+    whenTilesLoaded(app.viewer, app.tilesets).then(() => {
+      if (app.lod === lod && app.selection?.building === selected) highlight(findBuildingFeature(selected));
+    });
+  }
+  if (hash) updateHash();
 }
 
 function renderStyles() {
@@ -371,6 +410,7 @@ function wireControls() {
     updateHash();
   });
   document.getElementById("style-select").addEventListener("change", (e) => selectStyle(e.target.value));
+  document.getElementById("lod-select").addEventListener("change", (e) => setLod(e.target.value));
   document.getElementById("check-centre").addEventListener("click", checkCentre);
   document.getElementById("copy-link").addEventListener("click", async () => {
     updateHash();
@@ -386,6 +426,7 @@ function wireControls() {
     app.panel.setActivities((app.activityIds ?? []).map((id) => ({ id, label: has(`activity.name.${id}`) ? t(`activity.name.${id}`) : id })));
     app.panel.refresh();
     renderLayerList();
+    renderLodSelect();
     renderStyles();
     app.measure.refresh();
     app.viewer.canvas.setAttribute("aria-label", t("map.canvas"));
@@ -427,14 +468,17 @@ async function start() {
   wireControls();
 
   mapStatus(t("map.loading"));
-  app.tilesets = await loadTilesets(viewer);
+  ({ tilesets: app.tilesets, buildingLods: app.buildingLods } = await loadTilesets(viewer));
   if (!app.tilesets.buildings) mapStatus(t("map.no_buildings"));
-  const [available] = await Promise.all([api.collectionIds(), loadStyles(viewer.scene, app.tilesets.buildings), loadActivities()]);
+  app.defaultLod = app.lod = lods().find((lod) => app.buildingLods[lod] === app.tilesets.buildings);
+  const buildingTilesets = [app.tilesets.buildings, ...Object.values(app.buildingLods)];
+  const [available] = await Promise.all([api.collectionIds(), loadStyles(viewer.scene, buildingTilesets), loadActivities()]);
   const sphere = districtSphere(app.tilesets);
   app.bbox = sphere ? sphereBbox(sphere) : undefined;
   app.overlays = new Overlays(viewer, available, app.bbox, api.items);
   app.compliance = new ComplianceView(viewer, app.tilesets, available, app.bbox);
   renderLayerList();
+  renderLodSelect();
   renderStyles();
 
   const handler = new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas);
@@ -464,6 +508,9 @@ window.stadsmodel = {
   select: (lon, lat, options = {}) => select({ lon, lat, ...options }),
   search: runSearch,
   setStyle: selectStyle,
+  /** Shows the buildings in this LoD ("2.2", "1.2"; see lods()). */
+  setLod: (lod) => setLod(lod),
+  lods,
   setLanguage: (lang) => {
     setLanguage(lang);
     document.getElementById("lang-select").value = language();

@@ -24,6 +24,10 @@ function buildingRows(b) {
     ["b3_h_maaiveld", nap("maaiveld"), "m"],
     ["b3_h_dak_70p", nap("dak_70p"), "m"],
     ["b3_h_dak_max", nap("dak_max"), "m"],
+    ["b3_dak_type", b.dak_type ?? b.b3_dak_type, "daktype"],
+    ["b3_h_goot", nap("goot"), "m"],
+    ["b3_h_nok", nap("nok"), "m"],
+    ["b3_lod_gereconstrueerd", b.lod_gereconstrueerd ?? b.b3_lod_gereconstrueerd, "text"],
     ["b3_reconstructie_onvolledig", flagged, "bool"],
     ["onvolledig_reden", flagged ? b.onvolledig_reden ?? b.b3_onvolledig_reden : undefined, "text"],
   ];
@@ -75,6 +79,10 @@ function formatValue(value, kind) {
   if (kind === "int" && typeof value === "number") return formatNumber(value, 0);
   if (kind === "bool" || typeof value === "boolean") return value ? t("value.yes") : t("value.no");
   if (kind === "year" && typeof value === "number" && value <= 1005) return t("value.unknown");
+  if (kind === "daktype" && typeof value === "string") {
+    const key = `daktype.${value.replaceAll(" ", "_")}`; // 3DBAG's roof types: "horizontal", "multiple horizontal", …
+    return has(key) ? t(key) : value;
+  }
   if (Array.isArray(value)) return value.map((v) => localized(v)).join(", ");
   if (typeof value === "object") return localized(value.naam ?? value.name ?? value);
   return localized(value);

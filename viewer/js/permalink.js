@@ -1,5 +1,5 @@
-// The URL hash holds the view: camera, selected spot (and building), activity, style, layers and
-// language, e.g. #cam=4.3571,52.0116,180,20,-40,0&sel=4.3575,52.0119&b=NL.IMBAG.Pand.…&lang=en.
+// The URL hash holds the view: camera, selected spot (and building), activity, style, building LoD, layers
+// and language, e.g. #cam=4.3571,52.0116,180,20,-40,0&sel=4.3575,52.0119&b=NL.IMBAG.Pand.…&lang=en.
 // Copying the address bar shares exactly what one sees; opening it restores it.
 
 const Cesium = window.Cesium;
@@ -16,6 +16,7 @@ export function readHash(hash = window.location.hash) {
     camera: cam && { lon: cam[0], lat: cam[1], height: cam[2], heading: cam[3], pitch: cam[4], roll: cam[5] },
     selection: sel && { lon: sel[0], lat: sel[1], building: params.get("b") || undefined, activity: params.get("act") || undefined },
     style: params.get("style") || undefined,
+    lod: params.get("lod") || undefined,
     lang: params.get("lang") || undefined,
     layers: params.has("layers") ? params.get("layers").split(",").filter(Boolean) : undefined,
   };
@@ -44,7 +45,7 @@ export function setCamera(camera, s) {
   });
 }
 
-export function buildHash({ camera, selection, style, lang, layers }) {
+export function buildHash({ camera, selection, style, lod, lang, layers }) {
   const parts = [];
   if (camera) {
     const c = camera;
@@ -56,6 +57,7 @@ export function buildHash({ camera, selection, style, lang, layers }) {
     if (selection.activity) parts.push(`act=${encodeURIComponent(selection.activity)}`);
   }
   if (style) parts.push(`style=${encodeURIComponent(style)}`);
+  if (lod) parts.push(`lod=${encodeURIComponent(lod)}`);
   if (lang) parts.push(`lang=${lang}`);
   if (layers?.length) parts.push(`layers=${layers.map(encodeURIComponent).join(",")}`);
   return `#${parts.join("&")}`;

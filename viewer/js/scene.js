@@ -46,7 +46,18 @@ export function createViewer(container) {
   return viewer;
 }
 
-/** The tilesets listed in /tiles/index.json, as {kind: url}. Tolerates a list or a mapping. */
+// `stadsmodel tiles` writes the buildings in several LoDs: "buildings" (the highest, LoD2.2) and one
+// "buildings-lod<NN>" per further LoD; index.json gives each its "lod". One of them is shown at a time.
+const BUILDING_LOD_KIND = /^buildings(-lod(\d)(\d+))?$/;
+
+/** The LoD of a building tileset of index.json ("2.2"), or undefined for any other tileset. */
+export function buildingLod(kind, entry) {
+  const m = BUILDING_LOD_KIND.exec(kind);
+  if (!m) return undefined;
+  return entry?.lod ?? (m[1] ? `${m[2]}.${m[3]}` : "default");
+}
+
+/** The tilesets listed in /tiles/index.json, as {kind: {url, lod?}}. Tolerates a list or a mapping. */
 export async function listTilesets() {
   const found = {};
   try {
@@ -59,7 +70,7 @@ export async function listTilesets() {
         const kind = entry.kind ?? entry.name ?? entry.id ?? key;
         let url = entry.url ?? entry.href ?? entry.tileset ?? `${kind}/tileset.json`;
         if (!url.startsWith("/") && !/^https?:/.test(url)) url = `/tiles/${url}`;
-        found[kind] = url;
+        found[kind] = { url, lod: buildingLod(kind, entry) };
       }
       return found;
     }
@@ -70,16 +81,22 @@ export async function listTilesets() {
   for (const kind of Object.keys(TILESET_KINDS)) {
     const url = `/tiles/${kind}/tileset.json`;
     const head = await fetch(url, { method: "HEAD" }).catch(() => null);
-    if (head?.ok) found[kind] = url;
+    if (head?.ok) found[kind] = { url, lod: buildingLod(kind) };
   }
   return found;
 }
 
+/**
+ * Loads the listed tilesets into the scene. Returns {tilesets: {kind: tileset}, buildingLods: {lod: tileset}}:
+ * `tilesets.buildings` is the shown building LoD ("buildings" of the index); the other LoDs are in the scene,
+ * hidden, and only in `buildingLods` (switchBuildingLod swaps them).
+ */
 export async function loadTilesets(viewer) {
-  const urls = await listTilesets();
+  const listed = await listTilesets();
   const tilesets = {};
-  for (const [kind, url] of Object.entries(urls)) {
-    const opts = TILESET_KINDS[kind] ?? { shadows: "DISABLED", show: true };
+  const buildingLods = {};
+  for (const [kind, { url, lod }] of Object.entries(listed)) {
+    const opts = TILESET_KINDS[lod ? "buildings" : kind] ?? { shadows: "DISABLED", show: true };
     try {
       const tileset = await Cesium.Cesium3DTileset.fromUrl(url, {
         shadows: Cesium.ShadowMode[opts.shadows],
@@ -95,12 +112,30 @@ export async function loadTilesets(viewer) {
         tileset.pointCloudShading.maximumAttenuation = 4;
       }
       viewer.scene.primitives.add(tileset);
-      tilesets[kind] = tileset;
+      if (lod) {
+        buildingLods[lod] = tileset;
+        if (kind !== "buildings") tileset.show = false;
+        else tilesets.buildings = tileset;
+      } else {
+        tilesets[kind] = tileset;
+      }
     } catch (err) {
       console.warn(`tileset ${kind} (${url}) could not be loaded: ${err.message}`);
     }
   }
-  return tilesets;
+  return { tilesets, buildingLods };
+}
+
+/** Shows the building tileset of `lod` instead of the current one (as shown or hidden as that was). */
+export function switchBuildingLod(viewer, tilesets, buildingLods, lod) {
+  const next = buildingLods[lod];
+  const current = tilesets.buildings;
+  if (!next || next === current) return current;
+  next.show = current ? current.show : true;
+  if (current) current.show = false;
+  tilesets.buildings = next;
+  viewer.scene.requestRender();
+  return next;
 }
 
 // Cesium defers requests while the camera moves and for tiles off the centre of view (foveated

@@ -12,13 +12,15 @@ export const COMPLIANCE_PROPERTY = "stadsmodel_compliance";
 let catalogue = [];
 const styleJson = {};
 let activeId = "standaard";
-let buildings;
+let buildings; // the shown building tileset (one of the LoDs)
 let scene;
 const complianceById = new Map();
 
-export async function loadStyles(viewerScene, buildingsTileset) {
+/** :param buildingTilesets: every building LoD's tileset, the shown one first. */
+export async function loadStyles(viewerScene, buildingTilesets) {
   scene = viewerScene;
-  buildings = buildingsTileset;
+  const all = [...new Set(buildingTilesets.filter(Boolean))];
+  buildings = all[0];
   try {
     const response = await fetch(`${STYLES}index.json`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
@@ -36,11 +38,18 @@ export async function loadStyles(viewerScene, buildingsTileset) {
     console.warn(`styles could not be loaded: ${err.message}`);
     catalogue = [{ id: "standaard", file: null, label: "style.default", legend: [] }];
   }
-  if (buildings) {
+  for (const tileset of all) {
     // Compliance is known per building id, not stored in the tiles: copy it onto features as they load.
-    buildings.tileLoad.addEventListener((tile) => applyComplianceToContent(tile.content));
+    tileset.tileLoad.addEventListener((tile) => applyComplianceToContent(tile.content));
   }
   return catalogue;
+}
+
+/** After a LoD switch: the style and the compliance colours go to the building tileset now shown. */
+export function setBuildingsTileset(tileset) {
+  buildings = tileset;
+  if (buildings?.root) forEachLoadedContent(buildings, applyComplianceToContent);
+  applyStyle(activeId);
 }
 
 export function styleCatalogue() {

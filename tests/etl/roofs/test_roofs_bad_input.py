@@ -30,7 +30,7 @@ def test_too_little_to_see_a_roof_gives_lod12_with_reason(shape, nuisance, best_
     b = roof_building(40, shape, nuisance)
     m = reconstruct(b.points, b.footprint, b.z_ground)
     assert m.best_lod == best_lod and reason in m.reason
-    assert m.attributes()["b3_reconstructie_onvolledig"] is True
+    assert m.attributes()["b3_lod_terugval_reden"] == m.reason and reason in m.reason_kind
     assert_valid_with_reasons(m, solid_problems)
 
 

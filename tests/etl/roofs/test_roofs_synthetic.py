@@ -89,7 +89,8 @@ def test_lod13_splits_a_height_jump_into_two_blocks():
 def test_attributes_are_plain_values_with_3dbag_names():
     m = reconstruct(*_args(roof_building(5, "gable")))
     a = m.attributes()
-    assert a["b3_dak_type"] == "slanted" and a["b3_reconstructie_onvolledig"] is False
+    assert a["b3_dak_type"] == "slanted" and a["b3_lod_gereconstrueerd"] == "2.2" and a["b3_lod_terugval_reden"] is None
+    assert "b3_reconstructie_onvolledig" not in a  # the build's flag (heights unknown) keeps its meaning
     for key in ("b3_rmse_lod12", "b3_rmse_lod13", "b3_rmse_lod22", "b3_volume_lod12", "b3_volume_lod22",
                 "b3_h_goot", "b3_h_nok", "b3_hellingshoek_min", "b3_hellingshoek_max"):
         assert isinstance(a[key], float), key

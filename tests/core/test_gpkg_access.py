@@ -61,3 +61,12 @@ def test_rtree_lookups_give_the_features_whose_envelope_meets_the_box(store):
 def test_a_server_cannot_write_through_its_connection(store):
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         geopackage.connect(store).execute("DELETE FROM vlakken")
+
+
+def test_a_store_in_a_folder_with_uri_characters_opens(tmp_path):
+    folder = tmp_path / "plan?versie#2 100%"
+    folder.mkdir()
+    with sqlite3.connect(folder / "stadsmodel.gpkg") as con:
+        con.execute("CREATE TABLE t (a)")
+    with geopackage.connect(folder / "stadsmodel.gpkg") as con:
+        assert con.execute("SELECT count(*) FROM t").fetchone() == (0,)
