@@ -206,6 +206,8 @@ def _add_roof(model: RoofModel, footprint: Polygon, z_ground: float, pts: np.nda
     part_height = _part_heights(part, local, point_cell, cell_planes, cells, config)
     lod13 = prism_mesh(cells, [(0.0, 0.0, part_height[part[i]]) for i in range(len(cells))], z_ground, origin)
     _set_lod(model, "1.3", lod13, local[:, 2] - part_height[part[point_cell]], counted)
+    if not model.lod13:  # LoD2.2 may still be made: the reason says which LoD is missing
+        model.reason = f"LoD1.3 solid invalid: errors {model.val3dity['1.3']}"
     if model.lod13:
         model.lod13_parts = [(shapely.transform(shapely.union_all([cells[i] for i in np.flatnonzero(part == k)]),
                                                 lambda c: c + np.array(origin)), float(part_height[k]))
@@ -213,15 +215,16 @@ def _add_roof(model: RoofModel, footprint: Polygon, z_ground: float, pts: np.nda
 
     # LoD2.2: each cell on its plane
     roof_z = [p.z(*np.asarray(c.exterior.coords).T) for p, c in zip(cell_planes, cells)]
+    below = "LoD1.3" if model.lod13 else "LoD1.2"
     if min(float(z.min()) for z in roof_z) < z_ground + 0.3:
-        model.reason = "a roof plane reaches the ground: LoD1.3 only"
+        model.reason = f"a roof plane reaches the ground: {below} only"
         return
     lod22 = prism_mesh(cells, [(p.a, p.b, p.c) for p in cell_planes], z_ground, origin)
     abc = np.array([(p.a, p.b, p.c) for p in cell_planes] + [(np.nan, np.nan, np.nan)])  # -1: no cell
     plane_z = np.einsum("ij,ij->i", abc[point_cell], np.column_stack([local[:, :2], np.ones(len(local))]))
     _set_lod(model, "2.2", lod22, local[:, 2] - plane_z, counted)
     if not model.lod22:
-        model.reason = f"LoD2.2 solid invalid: errors {model.val3dity['2.2']}, LoD1.3 only"
+        model.reason = f"LoD2.2 solid invalid: errors {model.val3dity['2.2']}, {below} only"
         return
     _measure(model, cells, labels, planes, origin, config)
 

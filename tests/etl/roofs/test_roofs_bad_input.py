@@ -77,3 +77,21 @@ def test_no_points_no_footprint_or_nonsense_never_raise(solid_problems):
     assert reconstruct(roof.ravel(), square, 0.0).best_lod == "2.2"  # (N*3,) is read as (N, 3)
     bowtie_model = reconstruct(roof, bowtie, 0.0)
     assert bowtie_model.best_lod == "1.2" and "invalid footprint" in bowtie_model.reason
+
+
+def test_a_missing_lod13_is_given_a_reason_even_when_lod22_is_made(monkeypatch, solid_problems):
+    """An invalid LoD1.3 solid (injected: no synthetic roof makes one) is left out with its reason, and the
+    LoD2.2 of the same roof is still made and valid; a null reason means every LoD is there."""
+    from etl.roofs import reconstruction
+
+    def failing_for_lod13(vertices, geometry):
+        return [302] if geometry["lod"] == "1.3" else solid_errors(vertices, geometry)
+
+    b = roof_building(43, "jump_flat")
+    assert reconstruct(b.points, b.footprint, b.z_ground).reason is None
+    monkeypatch.setattr(reconstruction, "solid_errors", failing_for_lod13)
+    m = reconstruct(b.points, b.footprint, b.z_ground)
+    assert m.lod13 is None and m.val3dity["1.3"] == [302]
+    assert m.lod22 is not None and m.best_lod == "2.2"
+    assert m.reason == "LoD1.3 solid invalid: errors [302]" and m.reason_kind == "LoD1.3 solid invalid"
+    assert_valid_with_reasons(m, solid_problems)
