@@ -115,8 +115,7 @@ def reconstruct(points: np.ndarray, footprint: Polygon, z_ground: float,
     if h12 <= z_ground + 0.1:
         model.reason = f"roof not above the ground: roof {h12:.2f} m, ground {z_ground:.2f} m"
         return model
-    _add_lod12(model, footprint, z_ground, h12, pts)
-    model.h_goot = model.h_nok = h12
+    _add_lod12(model, footprint, z_ground, h12, pts)  # goot and nok stay unknown without the roof planes
     if problem:
         model.reason = problem
         return model

@@ -31,6 +31,8 @@ def test_too_little_to_see_a_roof_gives_lod12_with_reason(shape, nuisance, best_
     m = reconstruct(b.points, b.footprint, b.z_ground)
     assert m.best_lod == best_lod and reason in m.reason
     assert m.attributes()["b3_lod_terugval_reden"] == m.reason and reason in m.reason_kind
+    # no roof planes: eave and ridge unknown rather than the LoD1.2 block's height under their names
+    assert m.attributes()["b3_h_goot"] is None and m.attributes()["b3_h_nok"] is None
     assert_valid_with_reasons(m, solid_problems)
 
 
