@@ -192,7 +192,7 @@ def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: i
     attrs = {k: _json_text(v) if k in JSON_TEXT_ATTRIBUTES else v
              for k, v in attributes.items() if k not in NON_ATTRIBUTES}
     geometry = None
-    if _number(z_ground) and _number(z_roof) and z_roof > z_ground and footprint is not None and not footprint.is_empty:
+    if has_lod12_block(_number(z_ground), _number(z_roof), footprint):
         geometry = partial(lod12_solid, footprint, float(z_ground), float(z_roof))
         if solids:
             geometry = partial(_stacked, [geometry, *(partial(stored_solid, s) for s in solids)])
@@ -227,5 +227,14 @@ def _json_text(v: Any) -> Any:
     return json.loads(v) if isinstance(v, str) else v
 
 
-def _number(v: Any) -> bool:
-    return v is not None and isinstance(v, (int, float)) and not math.isnan(v)
+def has_lod12_block(z_ground, z_roof, footprint):
+    """Whether a building gets its LoD1.2 block: measured heights, the roof above the ground, a footprint.
+    Scalars or arrays (the build asks for all its buildings at once); NaN is a height not measured."""
+    z_ground, z_roof = np.asarray(z_ground, dtype=float), np.asarray(z_roof, dtype=float)
+    return (np.isfinite(z_ground) & np.isfinite(z_roof) & (z_roof > z_ground)
+            & ~shapely.is_missing(footprint) & ~shapely.is_empty(footprint))
+
+
+def _number(v: Any) -> float:
+    """A height attribute as a float, NaN when it is missing or not a number."""
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan

@@ -24,7 +24,7 @@ import shapely
 from tqdm import tqdm
 
 from core.atomic import write_json
-from core.cityjson import CityObject, building_object
+from core.cityjson import CityObject, building_object, has_lod12_block
 from core.config import pipeline_config
 from core.crs import RD_NEW
 from core.errors import InputError, LiftingError, SkipLog
@@ -363,9 +363,7 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
     with watch.stage("roofs"):
         z_roof = buildings[f"b3_h_dak_{roof_p}p"].to_numpy(dtype=float)
         z_ground = buildings["b3_h_maaiveld"].to_numpy(dtype=float)
-        # the buildings core.cityjson.building_object gives a LoD1.2 block
-        has_lod12 = (np.isfinite(z_roof) & np.isfinite(z_ground) & (z_roof > z_ground)
-                     & ~shapely.is_empty(buildings.geometry.values))
+        has_lod12 = has_lod12_block(z_ground, z_roof, buildings.geometry.values)
         lod22 = bool(cfg["roofs"]["lod22"])
         roofs = area_roofs(buildings.geometry.values, scan.roofs.per_footprint(len(buildings)) if lod22 else None,
                            z_ground, has_lod12, roof_config(cfg) if lod22 else None, roof_workers)
