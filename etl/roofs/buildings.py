@@ -5,7 +5,7 @@ Each building whose LoD1.2 block the build made gets `reconstruct` on its regist
 of its inputs, so the buildings may be spread over processes (the single-machine build) or tiles (the tiled
 build) and give the same roofs; results come back in building order.
 
-The outputs are the store's columns (ROUND2 names: RoofModel's best LoD is `b3_lod_gereconstrueerd`, its
+The outputs are the store's columns (README "The store": RoofModel's best LoD is `b3_lod_gereconstrueerd`, its
 reason `b3_lod_terugval_reden`; the val3dity lists as JSON text) and the rows of the `building_solids` table.
 """
 

@@ -1,7 +1,7 @@
 """A store of buildings with reconstructed roofs and a plan that limits them, for the roof checks and f=cityjson.
 
 The buildings are synthetic roofs with their truth (synth.roofs), reconstructed by the build's own library
-(etl.roofs.reconstruct) and written with the store's column names (core.products, ROUND2 §1/§2: the roof
+(etl.roofs.reconstruct) and written with the store's column names (core.products and README "The store": the roof
 attributes on ``buildings``, the LoD1.3/2.2 solids in the ``building_solids`` attributes table) through the
 build's store writer. The plan is an IMRO2012 bestemmingsplan GML imported by `stadsmodel zoning import`
 (etl.zoning.import_zoning); each pand's maatvoering sets maximum goothoogte and bouwhoogte and a minimum and
@@ -75,7 +75,7 @@ def write_roof_store(out: Path) -> dict[str, RoofPand]:
         ident = f"NL.IMBAG.Pand.{9999100000000000 + k}"
         z = b.points[:, 2]
         attrs = model.attributes()
-        for lod in ("12", "13", "22"):  # a JSON list as text in the store (ROUND2 §1)
+        for lod in ("12", "13", "22"):  # a JSON list as text in the store (README "The store")
             v = attrs[f"b3_val3dity_lod{lod}"]
             attrs[f"b3_val3dity_lod{lod}"] = None if v is None else json.dumps(v)
         rows.append({"identificatie": ident, "b3_h_maaiveld": round(b.z_ground, 3),
