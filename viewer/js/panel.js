@@ -10,7 +10,8 @@ import { t, has, localized, formatNumber } from "./i18n.js";
 // The tile feature carries b3_h_* (NAP); the process output nests them in heights_nap.
 function buildingRows(b) {
   const h = b.heights_nap ?? {};
-  const nap = (k) => h[k] ?? b[`b3_h_${k}`];
+  const roof = b.dak ?? {}; // the process output's roof (LoD, type, goot, nok); the tile feature has b3_* instead
+  const nap = (k) => h[k] ?? roof[`h_${k}`] ?? b[`b3_h_${k}`];
   const measured = b.measured_height_m ?? (typeof nap("dak_max") === "number" && typeof nap("maaiveld") === "number" ? nap("dak_max") - nap("maaiveld") : undefined);
   const flagged = b.reconstructie_onvolledig ?? b.b3_reconstructie_onvolledig;
   return [
@@ -24,10 +25,10 @@ function buildingRows(b) {
     ["b3_h_maaiveld", nap("maaiveld"), "m"],
     ["b3_h_dak_70p", nap("dak_70p"), "m"],
     ["b3_h_dak_max", nap("dak_max"), "m"],
-    ["b3_dak_type", b.dak_type ?? b.b3_dak_type, "daktype"],
+    ["b3_dak_type", roof.dak_type ?? b.b3_dak_type, "daktype"],
     ["b3_h_goot", nap("goot"), "m"],
     ["b3_h_nok", nap("nok"), "m"],
-    ["b3_lod_gereconstrueerd", b.lod_gereconstrueerd ?? b.b3_lod_gereconstrueerd, "text"],
+    ["b3_lod_gereconstrueerd", roof.lod ?? b.b3_lod_gereconstrueerd, "text"],
     ["b3_reconstructie_onvolledig", flagged, "bool"],
     ["onvolledig_reden", flagged ? b.onvolledig_reden ?? b.b3_onvolledig_reden : undefined, "text"],
   ];
