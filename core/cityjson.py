@@ -8,6 +8,11 @@ boundaries index those vertices starting at `base`, so a writer can place them i
 (CityJSON) or in a feature of its own (CityJSONSeq) without rewriting nested lists.
 
 Orientation follows CityJSON: seen from outside the solid, exterior rings are counter-clockwise.
+
+A building whose footprint has several polygons is a ``Building`` without geometry of its own whose
+``children`` are one ``BuildingPart`` per polygon (``<building id>-<k>``, k by descending area), each with its
+own solids; every geometry is a ``Solid``, never a MultiSolid. A CityJSONFeature holds the Building and its
+parts, its id the Building's.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -45,8 +50,21 @@ def _rings(poly: Polygon) -> list[np.ndarray]:
     return [np.asarray(r.coords)[:-1, :2] for r in (poly.exterior, *poly.interiors)]
 
 
-def _polygons(geom) -> list[Polygon]:
-    return list(geom.geoms) if isinstance(geom, MultiPolygon) else [geom]
+def footprint_parts(footprint) -> list[Polygon]:
+    """The polygons of a footprint, largest first (equal areas: in the footprint's order): one per BuildingPart
+    when there are several. An invalid footprint is repaired first (shapely.make_valid), so a polygon whose
+    rings cross gives the pieces they enclose; without any area, none."""
+    if footprint is None or shapely.is_missing(footprint) or footprint.is_empty:
+        return []
+    if not footprint.is_valid:
+        footprint = shapely.make_valid(footprint)
+    polygons = [g for g in shapely.get_parts(footprint) if isinstance(g, Polygon) and g.area > 0]
+    polygons += [g for m in shapely.get_parts(footprint) if isinstance(m, MultiPolygon) for g in m.geoms]
+    return sorted(polygons, key=lambda g: -g.area)
+
+
+def part_id(building_id: str, k: int) -> str:
+    return f"{building_id}-{k}"
 
 
 def _solid_shell(poly: Polygon, z_ground: float, z_roof: float, base: int) -> tuple[np.ndarray, list, list]:
@@ -71,23 +89,17 @@ def _solid_shell(poly: Polygon, z_ground: float, z_roof: float, base: int) -> tu
 
 def lod12_solid(footprint: Polygon | MultiPolygon, z_ground: float, z_roof: float,
                 base: int = 0) -> tuple[np.ndarray, dict]:
-    """A LoD1.2 block: flat roof at `z_roof`, ground at `z_ground`, walls on every footprint edge
-    (holes included). A MultiPolygon footprint gives a MultiSolid."""
-    shells, values, verts = [], [], []
-    offset = base
-    for poly in _polygons(footprint):
-        v, surfaces, vals = _solid_shell(poly, z_ground, z_roof, offset)
-        verts.append(v)
-        shells.append([surfaces])
-        values.append([vals])
-        offset += len(v)
-    if len(shells) == 1:
-        geom = {"type": "Solid", "lod": "1.2", "boundaries": shells[0],
-                "semantics": {"surfaces": LOD12_SURFACES, "values": values[0]}}
-    else:
-        geom = {"type": "MultiSolid", "lod": "1.2", "boundaries": shells,
-                "semantics": {"surfaces": LOD12_SURFACES, "values": values}}
-    return np.vstack(verts), geom
+    """A LoD1.2 block of one polygon: flat roof at `z_roof`, ground at `z_ground`, walls on every footprint
+    edge (holes included). Several polygons are several BuildingParts, each with a block of its own.
+
+    :raises ValueError: a footprint of several polygons.
+    """
+    polygons = list(footprint.geoms) if isinstance(footprint, MultiPolygon) else [footprint]
+    if len(polygons) != 1:
+        raise ValueError(f"a LoD1.2 solid is one polygon's, not {len(polygons)}: make one BuildingPart each")
+    verts, surfaces, values = _solid_shell(polygons[0], z_ground, z_roof, base)
+    return verts, {"type": "Solid", "lod": "1.2", "boundaries": [surfaces],
+                   "semantics": {"surfaces": LOD12_SURFACES, "values": [values]}}
 
 
 def lifted_surface(rings_per_polygon: list[list[np.ndarray]], base: int = 0, lod: str = "1") -> tuple[np.ndarray, dict]:
@@ -120,10 +132,16 @@ class CityObject:
     type: str
     attributes: dict[str, Any]
     geometry: GeometriesFactory | None  # called with the index its first vertex gets
+    parts: list[CityObject] = field(default_factory=list)  # BuildingPart children, written in its feature
+    parent: str | None = None  # a part's Building
 
     def __post_init__(self) -> None:
         # plain JSON values once, though the object is written twice (CityJSON and CityJSONSeq)
         self.attributes = {k: json_value(v) for k, v in self.attributes.items()}
+
+    @property
+    def has_geometry(self) -> bool:
+        return self.geometry is not None or any(p.geometry is not None for p in self.parts)
 
 
 def json_value(v: Any) -> Any:
@@ -156,7 +174,25 @@ def quantise(vertices: np.ndarray, transform: dict) -> list[list[int]]:
 def cityobject_dict(o: CityObject, geometry: dict | list[dict] | None) -> dict:
     co: dict[str, Any] = {"type": o.type, "attributes": o.attributes}
     co["geometry"] = geometry if isinstance(geometry, list) else [geometry] if geometry else []
+    if o.parts:
+        co["children"] = [p.id for p in o.parts]
+    if o.parent is not None:
+        co["parents"] = [o.parent]
     return co
+
+
+def encode(o: CityObject) -> tuple[np.ndarray, dict[str, dict]]:
+    """The vertices (float, RD New + NAP) and CityObjects of the feature of `o`: the object, then its parts,
+    their boundaries indexing those vertices from 0. Each geometry is made once."""
+    verts, objects, base = [], {}, 0
+    for obj in (o, *o.parts):
+        geometry = None
+        if obj.geometry is not None:
+            v, geometry = obj.geometry(base)
+            verts.append(v)
+            base += len(v)
+        objects[obj.id] = cityobject_dict(obj, geometry)
+    return (np.vstack(verts) if verts else np.zeros((0, 3))), objects
 
 
 def header(transform: dict, extent: list[float] | None, title: str) -> dict:
@@ -167,14 +203,14 @@ def header(transform: dict, extent: list[float] | None, title: str) -> dict:
             "metadata": meta}
 
 
-def feature(o: CityObject, transform: dict) -> dict:
-    """One CityJSONFeature with its own vertex list (quantised with the header's transform)."""
-    geometry, vertices = None, []
-    if o.geometry is not None:
-        verts, geometry = o.geometry(0)
-        vertices = quantise(verts, transform)
-    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": {o.id: cityobject_dict(o, geometry)},
-            "vertices": vertices}
+def feature(o: CityObject, transform: dict, encoded: tuple[np.ndarray, dict] | None = None) -> dict:
+    """One CityJSONFeature with its own vertex list (quantised with the header's transform): `o` and its parts.
+
+    :param encoded: `encode(o)` when the caller made it already.
+    """
+    verts, objects = encoded or encode(o)
+    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": objects,
+            "vertices": quantise(verts, transform) if len(verts) else []}
 
 
 def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: int,
@@ -183,20 +219,40 @@ def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: i
     lifting.lod12_roof_percentile), or without geometry when the heights are unknown (the building is then
     flagged, never dropped).
 
-    :param solids: the building's LoD1.3 and LoD2.2 solids as the store's building_solids table holds them
-        (its ``solid`` column parsed: ``{"vertices": [[x, y, z], ...], "geometry": {...}}``), in LoD order; they
-        follow the LoD1.2 solid in the Building's geometry list.
+    :param solids: the building's solids as the store's building_solids table holds them (README "The store"):
+        its ``solid`` column parsed (``{"vertices": [[x, y, z], ...], "geometry": {...}}``) with the row's
+        ``part`` and ``attributes`` (parsed) beside, in part and LoD order. Solids without a part are the
+        LoD1.3 and LoD2.2 of a single-polygon building; they follow the LoD1.2 solid in its geometry list.
+        Solids with a part make the building a Building without geometry whose BuildingPart children carry
+        them, with the attributes of the part's LoD1.2 row. A footprint of several polygons without stored
+        parts (roofs not reconstructed) gets a part per polygon at the building's LoD1.2 height.
     """
-    z_ground = attributes.get("b3_h_maaiveld")
-    z_roof = attributes.get(f"b3_h_dak_{roof_percentile}p")
+    ident = str(attributes["identificatie"])
+    z_ground = _number(attributes.get("b3_h_maaiveld"))
+    z_roof = _number(attributes.get(f"b3_h_dak_{roof_percentile}p"))
     attrs = {k: _json_text(v) if k in JSON_TEXT_ATTRIBUTES else v
              for k, v in attributes.items() if k not in NON_ATTRIBUTES}
-    geometry = None
-    if has_lod12_block(_number(z_ground), _number(z_roof), footprint):
-        geometry = partial(lod12_solid, footprint, float(z_ground), float(z_roof))
-        if solids:
-            geometry = partial(_stacked, [geometry, *(partial(stored_solid, s) for s in solids)])
-    return CityObject(str(attributes["identificatie"]), "Building", attrs, geometry)
+    if not has_lod12_block(z_ground, z_roof, footprint):
+        return CityObject(ident, "Building", attrs, None)
+    own = [s for s in solids if s.get("part") is None]
+    stored_parts: dict[int, list[Mapping[str, Any]]] = {}
+    for s in solids:
+        if s.get("part") is not None:
+            stored_parts.setdefault(int(s["part"]), []).append(s)
+    polygons = footprint_parts(footprint) if not stored_parts else []
+    if stored_parts or len(polygons) > 1:
+        parts = [CityObject(part_id(ident, k), "BuildingPart",
+                            next((dict(s["attributes"]) for s in ss if s.get("attributes")), {}),
+                            partial(_stacked, [partial(stored_solid, s) for s in ss]), parent=ident)
+                 for k, ss in sorted(stored_parts.items())]
+        parts += [CityObject(part_id(ident, k), "BuildingPart", {f"b3_h_dak_{roof_percentile}p": z_roof},
+                             partial(lod12_solid, polygon, z_ground, z_roof), parent=ident)
+                  for k, polygon in enumerate(polygons)]
+        return CityObject(ident, "Building", attrs, None, parts)
+    geometry = partial(lod12_solid, footprint, z_ground, z_roof)
+    if own:
+        geometry = partial(_stacked, [geometry, *(partial(stored_solid, s) for s in own)])
+    return CityObject(ident, "Building", attrs, geometry)
 
 
 def stored_solid(solid: Mapping[str, Any], base: int = 0) -> tuple[np.ndarray, dict]:

@@ -366,7 +366,8 @@ def lift_area(footprints: gpd.GeoDataFrame, bgt_layers: dict[str, gpd.GeoDataFra
         has_lod12 = has_lod12_block(z_ground, z_roof, buildings.geometry.values)
         lod22 = bool(cfg["roofs"]["lod22"])
         roofs = area_roofs(buildings.geometry.values, scan.roofs.per_footprint(len(buildings)) if lod22 else None,
-                           z_ground, has_lod12, roof_config(cfg) if lod22 else None, roof_workers)
+                           z_ground, has_lod12, roof_config(cfg) if lod22 else None, roof_workers,
+                           lod12_roof=z_roof, roof_percentile=roof_p)
         buildings = gpd.GeoDataFrame(pd.concat([buildings.drop(columns="geometry"), roofs.columns], axis=1),
                                      geometry=buildings.geometry.values, crs=RD_NEW)
     building_objects = [building_object(rec, geom, roof_p, solids) for rec, geom, solids in
@@ -464,7 +465,7 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
             write_cog(stage / DSM_NAME, spec, nodata, lifted.dsm)
 
         timings["total"] = round(time.perf_counter() - t_start, 3)
-        with_geometry = sum(o.geometry is not None for o in lifted.building_objects)
+        with_geometry = sum(o.has_geometry for o in lifted.building_objects)
         counts = build_counts(
             cfg, vectors.bgt_counts_in, {t: int(len(layer)) for t, layer in lifted.bgt_layers.items()},
             {t: len(layer.objects) for t, layer in lifted.lifted.items()}, vectors.bag_counts_in,

@@ -597,7 +597,7 @@ def _build_tile(job: TileJob, cfg: dict, folder: Path, t0: float) -> dict:
         "inputs": {"ahn": list(job.ahn), "parts": list(job.parts)},
         "counts": {
             "buildings": int(len(buildings)),
-            "with_geometry": sum(o.geometry is not None for o in area.building_objects),
+            "with_geometry": sum(o.has_geometry for o in area.building_objects),
             "flag_reasons": dict(flag_reasons(buildings)),
             "lod_best": area.roofs.counts()["best"],
             "lod_fallback_reasons": area.roofs.counts()["fallback_reasons"],

@@ -10,7 +10,8 @@ LoD1.2 solid comes from ``core.cityjson.building_object`` (footprint + ``b3_h_ma
 ``roof_percentile``), the same code the ETL writes ``model.city.json`` with; the caller passes the percentile
 the build used (services.config.lod12_roof_percentile), so both give the same solid. LoD1.3 and LoD2.2 are the
 build's own solids from the store's ``building_solids`` table (:class:`StoredSolids`), read for the page's
-buildings in one query.
+buildings in one query. A building of several footprint polygons is a Building without geometry and its
+BuildingPart children, in one feature: the parts' solids and attributes are building_solids rows too.
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ import numpy as np
 import shapely
 
 from core import gpkg as geopackage
-from core.cityjson import CityObject, building_object, cityobject_dict, feature, header, make_transform
+from core.cityjson import CityObject, building_object, encode, feature, header, make_transform
 from core.errors import StadsmodelError
 from core.products import BUILDING_SOLIDS
 
 SCALE = 0.001
 
-# A stored solid: {"vertices": [[x, y, z], ...] (EPSG:7415 m), "geometry": {CityJSON Solid, boundaries from 0}}
+# A stored solid: {"vertices": [[x, y, z], ...] (EPSG:7415 m), "geometry": {CityJSON Solid, boundaries from 0}},
+# with its row's "part" (None: the building's own) and "attributes" (a part's, parsed; None on other rows)
 Solid = dict
+COLUMNS = ("identificatie", "part", "lod", "solid", "attributes")
 
 
 class StoredSolids:
@@ -41,16 +44,21 @@ class StoredSolids:
         self.gpkg, self.dsn = gpkg, dsn
 
     def for_ids(self, ids: list[str]) -> dict[str, list[Solid]]:
-        """identificatie → its stored solids, LoD1.3 before LoD2.2."""
+        """identificatie → its stored solids, in part and LoD order (a building's own before its parts)."""
         if not ids:
             return {}
         rows = self._postgis(ids) if self.dsn else self._geopackage(ids)
         out: dict[str, list[Solid]] = {}
-        for ident, lod, solid in sorted(rows, key=lambda r: (r[0], r[1])):
+        order = sorted(rows, key=lambda r: (r[0], -1 if _part(r[1]) is None else _part(r[1]), r[2]))
+        for ident, part, lod, solid, attributes in order:
             try:
-                out.setdefault(ident, []).append(json.loads(solid))
+                parsed = json.loads(solid)
+                parsed["part"] = _part(part)
+                parsed["attributes"] = json.loads(attributes) if attributes else None
             except (TypeError, ValueError) as err:
-                raise StadsmodelError(f"{BUILDING_SOLIDS}: the LoD{lod} solid of {ident} is not JSON ({err})") from err
+                raise StadsmodelError(f"{BUILDING_SOLIDS}: the LoD{lod} solid of {ident} (part {part}) is not JSON "
+                                      f"({err})") from err
+            out.setdefault(ident, []).append(parsed)
         return out
 
     def _geopackage(self, ids: list[str]) -> list[tuple]:
@@ -58,7 +66,9 @@ class StoredSolids:
         try:
             if BUILDING_SOLIDS not in geopackage.attribute_tables(con):
                 return []
-            return geopackage.rows_with(con, BUILDING_SOLIDS, "identificatie", ids, ["identificatie", "lod", "solid"])
+            present = {r[1] for r in con.execute(f"PRAGMA table_info({geopackage.quote(BUILDING_SOLIDS)})")}
+            used = [c for c in COLUMNS if c in present]
+            return _full_rows(geopackage.rows_with(con, BUILDING_SOLIDS, "identificatie", ids, used), present)
         finally:
             con.close()
 
@@ -68,8 +78,26 @@ class StoredSolids:
         with psycopg.connect(self.dsn) as con:
             if con.execute("SELECT to_regclass(%s)", (f"public.{BUILDING_SOLIDS}",)).fetchone()[0] is None:
                 return []
-            return con.execute(f'SELECT identificatie, lod, solid FROM "{BUILDING_SOLIDS}" '
-                               "WHERE identificatie = ANY(%s)", (ids,)).fetchall()
+            present = {r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                                 "WHERE table_schema = 'public' AND table_name = %s",
+                                                 (BUILDING_SOLIDS,))}
+            select = ", ".join(f'"{c}"' for c in COLUMNS if c in present)
+            rows = con.execute(f'SELECT {select} FROM "{BUILDING_SOLIDS}" WHERE identificatie = ANY(%s)',
+                               (ids,)).fetchall()
+            return _full_rows(rows, present)
+
+
+def _full_rows(rows: list[tuple], present: set[str]) -> list[tuple]:
+    """Rows of every column of COLUMNS: a store built before BuildingParts has no part and attributes (None)."""
+    used = [c for c in COLUMNS if c in present]
+    return [tuple(dict(zip(used, r)).get(c) for c in COLUMNS) for r in rows]
+
+
+def _part(value) -> int | None:
+    """A part number as stored: an integer, NULL for a building's own solids (PostGIS may hold it as a float)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    return int(value)
 
 
 def _object(properties: dict, footprint_geojson: dict | None, roof_percentile: int,
@@ -82,12 +110,8 @@ def cityjson_feature(properties: dict, footprint_geojson: dict | None, roof_perc
                      solids: list[Solid] = ()) -> dict:
     """One CityJSONFeature with real-world vertices (EPSG:7415, metres)."""
     o = _object(properties, footprint_geojson, roof_percentile, list(solids))
-    geometry, vertices = None, []
-    if o.geometry is not None:
-        verts, geometry = o.geometry(0)
-        vertices = np.round(verts, 3).tolist()
-    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": {o.id: cityobject_dict(o, geometry)},
-            "vertices": vertices}
+    verts, objects = encode(o)
+    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": objects, "vertices": np.round(verts, 3).tolist()}
 
 
 def cityjsonseq(features: list[dict], title: str, roof_percentile: int,
@@ -99,7 +123,7 @@ def cityjsonseq(features: list[dict], title: str, roof_percentile: int,
                        solids.get(str(f["properties"].get("identificatie")), [])) for f in features]
     mins = [np.inf, np.inf, np.inf]
     for f, o in zip(features, objects):
-        if o.geometry is not None:  # every solid stands on the ground, inside the footprint
+        if o.has_geometry:  # every solid stands on the ground, inside the footprint
             x0, y0, _, _ = shapely.bounds(shapely.geometry.shape(f["geometry"]))
             mins = [min(mins[0], x0), min(mins[1], y0), min(mins[2], float(f["properties"]["b3_h_maaiveld"]))]
     transform = make_transform([m if np.isfinite(m) else 0.0 for m in mins], SCALE)

@@ -73,8 +73,15 @@ def _attribute_tables(gpkg: Path) -> dict[str, pd.DataFrame]:
     """Every attributes table of the store (no geometry), read whole."""
     con = geopackage.connect(gpkg)
     try:
-        return {name: pd.read_sql_query(f"SELECT * FROM {geopackage.quote(name)}", con)
-                for name in geopackage.attribute_tables(con)}
+        tables = {}
+        for name in geopackage.attribute_tables(con):
+            df = pd.read_sql_query(f"SELECT * FROM {geopackage.quote(name)}", con)
+            # pandas reads an INTEGER column with NULLs as float; keep it an integer in PostGIS (BIGINT)
+            for _, column, declared, *_ in con.execute(f"PRAGMA table_info({geopackage.quote(name)})"):
+                if declared.upper() == "INTEGER" and column in df:
+                    df[column] = df[column].astype("Int64")
+            tables[name] = df
+        return tables
     finally:
         con.close()
 

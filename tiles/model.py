@@ -6,10 +6,12 @@ with numpy instead of per-triangle Python loops. Reading is the one place with P
 so it does the least it can there: the parsed boundary lists are collected as they are and turned
 into arrays a batch of features at a time (:class:`_SetBuilder`), which also checks the indices.
 
-Buildings: a top-level ``Building`` with its own geometry or with ``BuildingPart`` children (3DBAG);
-attributes come from the Building, geometry from the LoD asked for, or the best lower LoD the building has
-(a LoD2.2 model keeps its LoD1.2 block where the roof could not be reconstructed); without a LoD asked
-for, the highest it has. Several LoDs are read in one pass, each into its own SurfaceSet.
+Buildings: a top-level ``Building`` with its own geometry or with ``BuildingPart`` children (3DBAG, and
+``stadsmodel build`` for a footprint of several polygons), one feature with the Building's id and attributes;
+geometry from the LoD asked for, or the best lower LoD the building has (a LoD2.2 model keeps its LoD1.2
+block where the roof could not be reconstructed), part by part (a part without that LoD takes its own best
+lower one); without a LoD asked for, the highest it has. Several LoDs are read in one pass, each into its
+own SurfaceSet.
 Terrain: Road, WaterBody, PlantCover, LandUse, Bridge, ... as lifted by the ETL.
 """
 
@@ -411,11 +413,11 @@ class _Reader:
             part = cityobjects.get(c)
             if part is not None and part.get("type") in BUILDING_PART_TYPES:
                 owners.append(part)
-        geoms = [g for o in owners for g in o.get("geometry") or ()]
-        if not geoms:
+        owned = [(o.get("geometry") or [], [str(g.get("lod")) for g in o.get("geometry") or ()]) for o in owners]
+        lods = [lod for _, owner_lods in owned for lod in owner_lods]
+        if not lods:
             self.skipped.add(self.path, oid, "building has no geometry")
             return
-        lods = [str(g.get("lod")) for g in geoms]
         attrs = co.get("attributes") or {}  # the parsed dict is ours to extend (its columns are copied)
         attrs.setdefault("identificatie", oid)
         for wanted, builder in self.buildings.items():
@@ -424,15 +426,23 @@ class _Reader:
                 has = ", ".join(sorted(set(lods), key=lod_key))
                 builder.skipped.add(self.path, oid, f"no LoD {wanted} geometry or lower (has {has})")
                 continue
-            surfaces, classes = [], []
-            for g, glod in zip(geoms, lods):
-                if glod == lod:
-                    types = (g.get("semantics") or {}).get("surfaces")
-                    semantic = [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None
-                    s, c = _surfaces_of(g, semantic, _WALL)
-                    surfaces += s
-                    classes += c
-            builder.add(oid, surfaces, classes, attrs, lod)
+            surfaces, classes, tiled = [], [], []
+            for geoms, owner_lods in owned:
+                # a part without this LoD (its roof could not be made) takes its best lower one, down to LoD1:
+                # a LoD0 of the Building itself (3DBAG) is a footprint, not a volume beside its parts' solids
+                own = lod if lod in owner_lods else choose_lod(owner_lods, lod) if owner_lods else None
+                if own is None or (own != lod and lod_key(own) < 1):
+                    continue
+                tiled.append(own)
+                for g, glod in zip(geoms, owner_lods):
+                    if glod == own:
+                        types = (g.get("semantics") or {}).get("surfaces")
+                        semantic = [SEMANTIC_CLASS.get(t.get("type"), _WALL) for t in types] if types else None
+                        s, c = _surfaces_of(g, semantic, _WALL)
+                        surfaces += s
+                        classes += c
+            # counted at the lowest LoD any of its parts is tiled at
+            builder.add(oid, surfaces, classes, attrs, min(tiled, key=lod_key))
 
     def _add_terrain(self, oid: str, co: dict) -> None:
         geoms = co.get("geometry") or []

@@ -71,6 +71,9 @@ class RoofModel:
     val3dity: dict[str, list[int] | None] = field(default_factory=lambda: {"1.2": None, "1.3": None, "2.2": None})
     volume: dict[str, float | None] = field(default_factory=lambda: {"1.2": None, "1.3": None, "2.2": None})
     n_points: int = 0
+    h_lod12: float | None = None  # the LoD1.2 block's roof, NAP
+    # the points each LoD's RMSE was taken over (pooling a building's parts weighs by them)
+    rmse_points: dict[str, int] = field(default_factory=lambda: {"1.2": 0, "1.3": 0, "2.2": 0})
     planes: list[tuple[float, float, float]] = field(default_factory=list)  # z = a x + b y + c, RD New
 
     @property
@@ -144,6 +147,7 @@ def _usable_footprint(footprint) -> tuple[Polygon | None, str | None]:
         if not polygons:
             return None, "footprint has no area"
         footprint = max(polygons, key=lambda g: g.area)
+        # the build reconstructs each polygon as a BuildingPart of its own (core.cityjson.footprint_parts)
         problem = problem or "footprint of several parts: LoD1.2 of the largest only"
     if footprint.area < 1.0:
         return None, f"footprint too small: {footprint.area:.2f} m²"
@@ -157,6 +161,8 @@ def _add_lod12(model: RoofModel, footprint: Polygon, z_ground: float, h12: float
     model.val3dity["1.2"] = solid_errors(vertices, geometry)
     model.volume["1.2"] = signed_volume(vertices, geometry["boundaries"][0])
     model.rmse["1.2"] = float(np.sqrt(np.mean((pts[:, 2] - h12) ** 2)))
+    model.rmse_points["1.2"] = len(pts)
+    model.h_lod12 = h12
     model.dak_type = "could not detect"
 
 
@@ -198,6 +204,7 @@ def _add_roof(model: RoofModel, footprint: Polygon, z_ground: float, pts: np.nda
     counted = (point_cell >= 0) & (point_plane >= 0)
     h12 = float(np.percentile(local[:, 2], config.lod12_percentile))
     model.rmse["1.2"] = float(np.sqrt(np.mean((local[counted, 2] - h12) ** 2)))
+    model.rmse_points["1.2"] = int(counted.sum())
 
     # LoD1.3: cells whose roofs meet without a step form one part; parts of about one height are one block
     cell_planes = [planes[k] for k in labels]
@@ -370,6 +377,7 @@ def _set_lod(model: RoofModel, lod: str, mesh: Mesh, residual: np.ndarray, count
         return
     model.volume[lod] = signed_volume(vertices, geometry["boundaries"][0])
     model.rmse[lod] = float(np.sqrt(np.mean(residual[counted] ** 2))) if counted.any() else None
+    model.rmse_points[lod] = int(counted.sum())
     setattr(model, "lod13" if lod == "1.3" else "lod22", factory)
 
 

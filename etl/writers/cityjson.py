@@ -2,7 +2,8 @@
 
 Both files are written in one streamed pass over CityJSONFeatures whose vertices are already quantised with the
 model's transform: the single-machine build passes the features of its city objects (`quantised_features`), the
-tiled build those of its tiles, read tile by tile, so the tiled assembly never holds the model. The reference
+tiled build those of its tiles, read tile by tile, so the tiled assembly never holds the model. A feature may
+hold several CityObjects (a Building and its BuildingParts); the CityJSON document gets each of them. The reference
 system is EPSG:7415 (RD New + NAP); each file appears only when complete (core.atomic).
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.atomic import atomic_open
-from core.cityjson import CityObject, feature, header, make_transform
+from core.cityjson import CityObject, encode, feature, header, make_transform
 
 TITLE = "Stadsmodel"
 _COMPACT = (",", ":")
@@ -32,14 +33,13 @@ def _extent(vertices: np.ndarray) -> list[float] | None:
 
 def quantised_features(objects: Iterable[CityObject], scale: float) -> tuple[dict, list[float] | None, list[dict]]:
     """The transform (whole-metre translate at the objects' lowest corner), the extent and the CityJSONFeatures of
-    `objects`, quantised with that transform. Each geometry is made once."""
-    made = [(o, o.geometry(0) if o.geometry is not None else None) for o in objects]
-    chunks = [g[0] for _, g in made if g is not None]
+    `objects` (a Building with its BuildingParts in one feature), quantised with that transform. Each geometry
+    is made once."""
+    made = [(o, encode(o)) for o in objects]
+    chunks = [verts for _, (verts, _) in made if len(verts)]
     vertices = np.vstack(chunks) if chunks else np.zeros((0, 3))
     transform = make_transform(vertices.min(axis=0) if len(vertices) else np.zeros(3), scale)
-    # The geometry is made already: hand the feature encoder that one, not a second.
-    features = [feature(CityObject(o.id, o.type, o.attributes, (lambda base, g=g: g) if g is not None else None),
-                        transform) for o, g in made]
+    features = [feature(o, transform, encoded) for o, encoded in made]
     return transform, _extent(vertices), features
 
 
@@ -59,7 +59,7 @@ def write_model(json_path: Path, seq_path: Path, transform: dict, extent: list[f
     the document has the key order and bytes of one ``json.dumps`` of it. Returns the number of features.
     """
     head = header(transform, extent, TITLE)
-    n, base = 0, 0
+    n, objects, base = 0, 0, 0
     with atomic_open(seq_path) as seq, atomic_open(json_path) as doc, \
             tempfile.TemporaryFile("w+", encoding="utf-8", dir=json_path.parent) as vertices:
         seq.write(json.dumps(head, separators=_COMPACT) + "\n")
@@ -67,9 +67,10 @@ def write_model(json_path: Path, seq_path: Path, transform: dict, extent: list[f
                   + ',"CityObjects":{')
         for feat in features:
             seq.write(json.dumps(feat, separators=_COMPACT) + "\n")
-            co = feat["CityObjects"][feat["id"]]
-            co = {**co, "geometry": [{**g, "boundaries": _offset(g["boundaries"], base)} for g in co["geometry"]]}
-            doc.write(("," if n else "") + json.dumps(feat["id"]) + ":" + json.dumps(co, separators=_COMPACT))
+            for oid, co in feat["CityObjects"].items():  # the feature's object, then its parts
+                co = {**co, "geometry": [{**g, "boundaries": _offset(g["boundaries"], base)} for g in co["geometry"]]}
+                doc.write(("," if objects else "") + json.dumps(oid) + ":" + json.dumps(co, separators=_COMPACT))
+                objects += 1
             verts = feat["vertices"]
             if verts:
                 vertices.write(("," if base else "") + json.dumps(verts, separators=_COMPACT)[1:-1])

@@ -11,6 +11,7 @@ import json
 
 import httpx
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.helpers.cityjson import schema_errors, solid_problems
@@ -135,3 +136,99 @@ def test_load_copies_the_solids_with_an_index(roof_postgis, roof_store):
         indexes = [r[0] for r in con.execute("SELECT indexdef FROM pg_indexes WHERE tablename = 'building_solids'")]
     assert {"identificatie", "lod", "solid"} <= set(columns)
     assert any("(identificatie)" in i for i in indexes), indexes
+
+
+# --- a pand of several footprint polygons: a Building and its BuildingParts, from the store's part rows -------
+PARTS_IDS = ("NL.IMBAG.Pand.0599100000000001", "NL.IMBAG.Pand.0599100000000002")
+SINGLE_ID = "NL.IMBAG.Pand.0599100000000003"  # one of the houses alone: its solids' part is NULL
+
+
+@pytest.fixture(scope="module")
+def parts_store(tmp_path_factory):
+    """(model directory, {id: the Building object the build writes}) of a store with two pands of two polygons
+    each (tests/etl/roofs/parts.py; the second with a part of too few points) and a single-polygon one,
+    through the build's roof stage and store writer."""
+    import geopandas as gpd
+
+    from core.cityjson import building_object
+    from core.products import BUILDING_SOLIDS, BUILDINGS, STORE_NAME
+    from etl.lifting import FootprintPoints
+    from etl.roofs.buildings import area_roofs
+    from etl.roofs.reconstruction import RoofConfig
+    from etl.writers.store import StoreLayer, write_store
+    from tests.etl.roofs.parts import ROOF_PERCENTILE, two_houses
+
+    model = tmp_path_factory.mktemp("parts") / "model"
+    model.mkdir()
+    made = [two_houses(few_points=few, ident=ident) for ident, few in zip(PARTS_IDS, (False, True))]
+    rows = [{**m.attributes, "geometry": m.footprint} for m in made]
+    solids = [m.roofs.solid_rows([ident]) for m, ident in zip(made, PARTS_IDS)]
+    objects = {ident: m.building() for ident, m in zip(PARTS_IDS, made)}
+    house = made[0].houses[0]
+    roof = round(float(np.percentile(house.points[:, 2], ROOF_PERCENTILE)), 3)
+    single = area_roofs(np.array([house.footprint], dtype=object),
+                        FootprintPoints(house.points, np.array([0]), np.array([len(house.points)])),
+                        np.array([house.z_ground]), np.array([True]), RoofConfig(), lod12_roof=np.array([roof]))
+    attributes = {**made[0].attributes, "identificatie": SINGLE_ID, "b3_h_dak_70p": roof,
+                  **single.columns.iloc[0].to_dict()}
+    rows.append({**attributes, "geometry": house.footprint})
+    solids.append(single.solid_rows([SINGLE_ID]))
+    objects[SINGLE_ID] = building_object(attributes, house.footprint, ROOF_PERCENTILE, single.solids[0])
+    write_store(model / STORE_NAME, {BUILDINGS: StoreLayer.whole(gpd.GeoDataFrame(rows, crs="EPSG:28992")),
+                                     BUILDING_SOLIDS: StoreLayer.whole(pd.concat(solids, ignore_index=True))})
+    return model, objects
+
+
+@pytest.fixture(scope="module")
+def parts_live(parts_store, postgis_dsn):
+    from services.load import load_postgis
+
+    dsn = fresh_database(postgis_dsn, "parts_store")
+    load_postgis(parts_store[0], dsn)
+    with LiveServer(parts_store[0]) as gpkg, LiveServer(parts_store[0], postgres=dsn) as postgis:
+        yield {"geopackage": gpkg, "postgis": postgis}
+
+
+def _objects_in_metres(feat: dict, vertices: np.ndarray) -> dict:
+    """Per CityObject: its type, parents/children, attributes and each geometry's faces in metres."""
+    return {oid: (co["type"], co.get("parents"), co.get("children"), co["attributes"],
+                  [(g["lod"], _faces(g, vertices)) for g in co["geometry"]])
+            for oid, co in feat["CityObjects"].items()}
+
+
+@pytest.mark.parametrize("backend", ["geopackage", "postgis"])
+def test_building_parts_round_trip_through_the_store(parts_live, parts_store, backend, cityjson_schema_dir):
+    from core.cityjson import encode
+    from etl.roofs.buildings import REAL_COLUMNS, TEXT_COLUMNS
+
+    live = parts_live[backend]
+    head, features = _seq(live)
+    assert schema_errors(head, cityjson_schema_dir) == []
+    scale, translate = np.asarray(head["transform"]["scale"]), np.asarray(head["transform"]["translate"])
+    assert sorted(f["id"] for f in features) == sorted([*PARTS_IDS, SINGLE_ID])
+    for feat in features:
+        assert schema_errors(feat, cityjson_schema_dir, "cityjsonfeature") == [], feat["id"]
+        building = parts_store[1][feat["id"]]
+        verts, objects = encode(building)  # what model.city.jsonl holds for it
+        expected = _objects_in_metres({"CityObjects": objects}, np.round(verts, 3))
+        got = _objects_in_metres(feat, np.asarray(feat["vertices"]).reshape(-1, 3) * scale + translate)
+        assert list(got) == ([feat["id"]] if feat["id"] == SINGLE_ID else [feat["id"], f"{feat['id']}-0",
+                                                                           f"{feat['id']}-1"])
+        for oid in expected:
+            assert got[oid][:3] == expected[oid][:3], oid
+            assert got[oid][4] == expected[oid][4], oid
+            # a part's attributes from its row's JSON as they are; the Building's roof columns from the store
+            keys = TEXT_COLUMNS + REAL_COLUMNS if oid == feat["id"] else list(expected[oid][3])
+            assert {k: got[oid][3].get(k) for k in keys} == {k: expected[oid][3][k] for k in keys}, oid
+            for g in feat["CityObjects"][oid]["geometry"]:
+                assert g["type"] == "Solid"
+                assert solid_problems(g["boundaries"], np.asarray(feat["vertices"]) * scale + translate) == []
+    # a single item: real coordinates, the same objects
+    r = httpx.get(f"{live.url}/api/collections/buildings/items/{PARTS_IDS[1]}", params={"f": "cityjson"}, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    doc = r.json()
+    assert schema_errors(doc, cityjson_schema_dir, "cityjsonfeature") == []
+    small = doc["CityObjects"][f"{PARTS_IDS[1]}-1"]
+    assert [g["lod"] for g in small["geometry"]] == ["1.2"]
+    assert small["attributes"]["b3_lod_terugval_reden"].startswith("too few points")
+    assert [g["lod"] for g in doc["CityObjects"][f"{PARTS_IDS[1]}-0"]["geometry"]] == ["1.2", "1.3", "2.2"]

@@ -176,3 +176,32 @@ def test_a_building_without_a_low_enough_lod_is_skipped_with_its_reason(tmp_path
     assert by_name["buildings"]["features"] == 3 and by_name["buildings-lod12"]["features"] == 2
     assert index["skipped"] == [{"file": src.name, "feature": truth[0]["id"],
                                  "reason": "no LoD 1.2 geometry or lower (has 2.2)"}]
+
+
+def test_a_building_of_several_parts_is_one_feature_with_every_parts_geometry(tmp_path):
+    """A Building with BuildingPart children (a footprint of two polygons, one with too few points for a roof):
+    one tile feature with the Building's id and attributes, holding each part at its own best LoD."""
+    from etl.writers.cityjson import quantised_features, write_model
+    from tests.etl.roofs.parts import IDENT, two_houses
+
+    model = tmp_path / "model"
+    model.mkdir()
+    write_model(model / "model.city.json", model / "model.city.jsonl",
+                *quantised_features([two_houses(few_points=True).building()], 0.001))
+    index = tile_model(model / "model.city.jsonl", tmp_path / "tiles")
+    buildings = {t["name"]: t for t in index["tilesets"]}["buildings"]
+    assert buildings["features"] == 1 and buildings["lods"] == {"1.2": 1}, "counted at its lowest part's LoD"
+    tiled = _tiled(tmp_path / "tiles" / "buildings" / "tileset.json")
+    assert list(tiled) == [IDENT]
+    doc = orjson.loads((model / "model.city.json").read_bytes())
+    vertices = np.asarray(doc["vertices"], float) * doc["transform"]["scale"] + doc["transform"]["translate"]
+    parts = [doc["CityObjects"][c] for c in doc["CityObjects"][IDENT]["children"]]
+    want = [_expected({"geometry": p["geometry"], "vertices": vertices}, None) for p in parts]
+    assert [w["lod"] for w in want] == ["2.2", "1.2"]
+    for kind in ("roof", "wall", "ground"):
+        assert _area(tiled[IDENT][kind]) == pytest.approx(sum(w[kind][2] for w in want), rel=2e-3), kind
+    volume = sum(p["attributes"][f"b3_volume_lod{w['lod'].replace('.', '')}"] for p, w in zip(parts, want))
+    assert _volume(np.concatenate(list(tiled[IDENT].values()))) == pytest.approx(volume, rel=3e-3, abs=0.2)
+    rows = [r for glb, _ in gltf_read.leaf_contents(tmp_path / "tiles" / "buildings" / "tileset.json")
+            for r in gltf_read.property_table(*gltf_read.load(glb))]
+    assert [(r["identificatie"], r["b3_lod_gereconstrueerd"]) for r in rows] == [(IDENT, "1.2")]
