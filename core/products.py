@@ -14,6 +14,7 @@ DSM_NAME = "dsm.tif"
 REPORT_NAME = "report.json"             # the build's run report
 REJECTED_REPORT_NAME = "report.rejected.json"  # the report of a build that was not published
 ZONING_REPORT_NAME = "zoning_report.json"
+RULES_REPORT_NAME = "rules_report.json"     # what the last `rules import` did
 TILES_DIR = "tiles"                     # what `serve` publishes at /tiles/
 TILES_INDEX = "index.json"              # the tilesets `stadsmodel tiles` wrote
 
@@ -33,6 +34,10 @@ IMRO_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "
 OW_LAYERS = ("ow_locatie", "ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
 MONUMENT_LAYERS = ("monumenten", "beschermde_gezichten")
 ZONING_LAYERS = IMRO_LAYERS + OW_LAYERS + MONUMENT_LAYERS
+# The municipality's toepasbare regels (STTR), one row per activity: an attributes table written only by
+# `rules import` (etl.rules.importer): activity (id), titel, bron (file), bron_sha256, geimporteerd (UTC time),
+# model (JSON: core.toepasbare_regels.Activity.to_json()).
+TOEPASBARE_REGELS = "toepasbare_regels"
 
 
 def is_etl_layer(name: str) -> bool:

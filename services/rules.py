@@ -1,9 +1,11 @@
-"""The rule engine: toepasbare regels (config/rules/*.yml) evaluated against facts and user answers.
+"""The built-in toepasbare regels (config/rules/*.yml): decision trees evaluated against facts and user answers.
 
 A rule file is one activity's decision tree (schema: config/rules/schema.json). Question nodes with a
 ``fact`` are answered from the data (see :data:`FACTS`, computed by the location check); the others are
-asked of the user through ``answers``. The engine never guesses: an unknown fact that the user has not
-answered, or an open user question, ends in outcome ``onbekend`` with the reason and the open question.
+asked of the user through ``answers``. There is one engine for these and for the municipality's imported STTR
+activities: a tree becomes a decision table (:func:`tree_table`) that `services.decisions` evaluates. It never
+guesses: an unknown fact that the user has not answered, or an open user question, ends in outcome ``onbekend``
+with the reason and the open question.
 
 Every text the engine and the location check generate for people (evidence, reasons, notes) is a
 :data:`Text`, ``{"nl": ..., "en": ...}``, as the rule files' own questions and conclusions are: a
@@ -15,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ import jsonschema
 
 from core.config import CONFIG_DIR, load_yaml
 from core.errors import ConfigError, StadsmodelError
+from core.toepasbare_regels import Activity, Decision, Question, Rule
+from services.decisions import evaluate as evaluate_table
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +67,12 @@ def same_text(value: str) -> Text:
     return text(value, value)
 
 
+def source_text(value: str, language: str = "nl") -> dict[str, str]:
+    """A text that a source gives in one language only (an STTR question, a plan article): shown as it is in
+    both, with ``lang`` saying which language it is in, so an English reader sees it labelled as Dutch."""
+    return {"nl": value, "en": value, "lang": language}
+
+
 def is_text(value: Any) -> bool:
     return (isinstance(value, dict) and set(value) == set(LANGUAGES)
             and all(isinstance(value[lang], str) and value[lang].strip() for lang in LANGUAGES))
@@ -74,10 +84,13 @@ class RuleAnswerError(StadsmodelError):
 
 @dataclass(frozen=True)
 class Fact:
-    """A value derived from the data, or None with the reason it is unknown; the evidence in both languages."""
+    """A value derived from the data, or None with the reason it is unknown; the evidence in both languages,
+    and where it comes from: the store layer and the object id(s) in it, when one object decides it."""
 
     value: Any
     evidence: Text
+    source: str | None = None
+    object_id: str | None = None
 
     def __post_init__(self):
         if not is_text(self.evidence):
@@ -98,6 +111,11 @@ class RuleSet:
     @property
     def title(self) -> dict[str, str]:
         return self.doc["title"]
+
+    @cached_property
+    def table(self) -> Activity:
+        """The tree as the decision table the engine evaluates (built once per process)."""
+        return tree_table(self)
 
 
 def check_rule_doc(doc: Any, path: Path) -> list[str]:
@@ -201,61 +219,124 @@ class Outcome:
         return out
 
 
+def tree_table(rules: RuleSet) -> Activity:
+    """A rule file's decision tree as one decision table, so `services.decisions` (the engine of the STTR
+    activities) evaluates it: a question per node, in the order a walk from the start meets them (its priority),
+    and a rule per way from the start to a conclusion, its entries the answers on that way, its output the
+    conclusion node. A node reached on several ways is one question."""
+    nodes, order, ways = rules.doc["nodes"], [], []
+
+    def walk(name: str, taken: dict[str, bool]) -> None:
+        node = nodes[name]
+        if "conclusion" in node:
+            ways.append((taken, name))
+            return
+        if name not in order:
+            order.append(name)
+        for answer, nxt in node["answers"].items():
+            walk(nxt, {**taken, name: answer == "ja"})
+
+    walk(rules.doc["start"], {})
+    questions = tuple(Question(id=name, input=name, text=nodes[name]["question"]["nl"], type="boolean", options=(),
+                               toelichting=None, priority=i) for i, name in enumerate(order))
+    table = Decision(id="conclusie", name="Conclusie", inputs=tuple(order),
+                     rules=tuple(Rule(id=f"weg-{i}", entries=tuple(taken.get(q) for q in order), output=leaf)
+                                 for i, (taken, leaf) in enumerate(ways)))
+    return Activity(id=rules.activity, title=rules.title["nl"], questions=questions, decisions=(table,),
+                    conclusion=table.id, source={"file": rules.path.name})
+
+
 def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
              plan_citations: list[dict[str, Any]] | None = None) -> Outcome:
-    """Walk the decision tree from its start node to a conclusion.
+    """The activity's conclusion, or the question that stands in the way (``onbekend``, with the reason).
+
+    Each question node gets its answer first — from the data for a ``fact`` node (the user's answer counts only
+    where the data is silent), from the user otherwise, a ``getal`` answer compared with its ``lte_fact`` — and
+    the engine of the STTR activities (`services.decisions`) evaluates the tree's table (:func:`tree_table`).
 
     :param facts: facts from the data (missing names count as unknown)
     :param answers: user answers by question node name (or by fact name, used only where the data is silent)
     :param plan_citations: plan articles at the location, cited where a conclusion says ``cite_plan``
-    :raises RuleAnswerError: an answer of the wrong kind
+    :raises RuleAnswerError: an answer of the wrong kind to a question the conclusion depends on
     """
-    doc, nodes = rules.doc, rules.doc["nodes"]
-    trail: list[dict[str, Any]] = []
-    name = doc["start"]
-    while "conclusion" not in nodes[name]:
-        node = nodes[name]
-        step: dict[str, Any] = {"node": name, "question": node["question"]}
-        if "fact" in node:
-            fact = facts.get(node["fact"], _no_data(node["fact"]))
-            user = answers.get(name, answers.get(node["fact"]))
-            if fact.known:
-                value, step["source"], step["evidence"] = fact.value, "data", fact.evidence
-            elif user is not None:
-                value, step["source"] = user, "gebruiker"
-                step["evidence"] = text(f"door de gebruiker beantwoord; de gegevens zeggen: {fact.evidence['nl']}",
-                                        f"answered by the user; the data says: {fact.evidence['en']}")
-            else:
-                return _unknown(rules, trail, name, node, {lang: f"{fact.evidence[lang]} ({node['question'][lang]})"
-                                                           for lang in LANGUAGES})
-            if "in" in node:
-                yes = str(value).strip().lower() in {v.lower() for v in node["in"]}
-                step["value"] = value
-            else:
-                yes = _yes_no(value, name)
+    doc, nodes, table = rules.doc, rules.doc["nodes"], rules.table
+    inputs: dict[str, bool] = {}
+    steps: dict[str, dict[str, Any]] = {}
+    missing: dict[str, Text] = {}  # node → why it has no answer yet
+    wrong: dict[str, RuleAnswerError] = {}  # raised only when the node turns out to matter
+    for q in table.questions:
+        try:
+            answer = _node_answer(q.id, nodes[q.id], facts, answers)
+        except RuleAnswerError as e:
+            wrong[q.id] = e
+            continue
+        if isinstance(answer, tuple):
+            inputs[q.id], steps[q.id] = answer
         else:
-            if name not in answers or answers[name] is None:
-                return _unknown(rules, trail, name, node, text(f"de vraag '{name}' is nog niet beantwoord",
-                                                               f"question '{name}' is not answered yet"))
-            step["source"] = "gebruiker"
-            if node["type"] == "getal":
-                planned = _number(answers[name], name)
-                limit = facts.get(node["lte_fact"], _no_data(node["lte_fact"]))
-                if not limit.known:
-                    return _unknown(rules, trail, name, node, limit.evidence)
-                yes = planned <= float(limit.value)
-                step.update(value=planned, compared_to={"fact": node["lte_fact"], "value": limit.value,
-                                                        "evidence": limit.evidence})
-            else:
-                yes = _yes_no(answers[name], name)
-        step["answer"] = "ja" if yes else "nee"
-        trail.append(step)
-        name = node["answers"]["ja" if yes else "nee"]
-    end = nodes[name]
+            missing[q.id] = answer
+    result = evaluate_table(table, inputs)
+    if result.conclusion is None:
+        name = result.open_questions[0].id  # a tree has no gaps: undecided means a question is open
+        if name in wrong:
+            raise wrong[name]
+        return _unknown(rules, _trail(table, inputs, steps, name), name, nodes[name], missing[name])
+    decided = result.path[-1]["answers"]
+    trail = [steps[q.id] for q in table.questions if q.id in decided]
+    end = nodes[result.conclusion]
     cites = [{"id": c, **doc["sources"][c]} for c in end["cite"]]
     if end.get("cite_plan") and plan_citations:
         cites += plan_citations
     return Outcome(rules.activity, rules.title, end["conclusion"], end["text"], trail, cites)
+
+
+def _node_answer(name: str, node: dict, facts: dict[str, Fact], answers: dict[str, Any]):
+    """(yes, trail step) for a question node, or the reason (a Text) it has no answer yet."""
+    step: dict[str, Any] = {"node": name, "question": node["question"]}
+    if "fact" in node:
+        fact = facts.get(node["fact"], _no_data(node["fact"]))
+        user = answers.get(name, answers.get(node["fact"]))
+        if fact.known:
+            value, step["source"], step["evidence"] = fact.value, "data", fact.evidence
+        elif user is not None:
+            value, step["source"] = user, "gebruiker"
+            step["evidence"] = text(f"door de gebruiker beantwoord; de gegevens zeggen: {fact.evidence['nl']}",
+                                    f"answered by the user; the data says: {fact.evidence['en']}")
+        else:
+            return {lang: f"{fact.evidence[lang]} ({node['question'][lang]})" for lang in LANGUAGES}
+        if "in" in node:
+            yes = str(value).strip().lower() in {v.lower() for v in node["in"]}
+            step["value"] = value
+        else:
+            yes = _yes_no(value, name)
+    else:
+        if answers.get(name) is None:
+            return text(f"de vraag '{name}' is nog niet beantwoord", f"question '{name}' is not answered yet")
+        step["source"] = "gebruiker"
+        if node["type"] == "getal":
+            planned = _number(answers[name], name)
+            limit = facts.get(node["lte_fact"], _no_data(node["lte_fact"]))
+            if not limit.known:
+                return limit.evidence
+            yes = planned <= float(limit.value)
+            step.update(value=planned, compared_to={"fact": node["lte_fact"], "value": limit.value,
+                                                    "evidence": limit.evidence})
+        else:
+            yes = _yes_no(answers[name], name)
+    step["answer"] = "ja" if yes else "nee"
+    return yes, step
+
+
+def _trail(table: Activity, inputs: dict[str, bool], steps: dict[str, dict], open_node: str) -> list[dict]:
+    """The answered steps on the way from the start to the open node (the answers of any live way through it)."""
+    (decision,) = table.decisions
+    for rule in decision.rules:
+        entries = dict(zip(decision.inputs, rule.entries))
+        if entries.get(open_node) is None:
+            continue
+        if all(entries[q] is None or q not in inputs or inputs[q] == entries[q] for q in entries):
+            before = decision.inputs[:decision.inputs.index(open_node)]
+            return [steps[q] for q in before if entries[q] is not None]
+    return []
 
 
 def _no_data(fact: str) -> Fact:

