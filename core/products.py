@@ -38,6 +38,9 @@ ZONING_LAYERS = IMRO_LAYERS + OW_LAYERS + MONUMENT_LAYERS
 # `rules import` (etl.rules.importer): activity (id), titel, bron (file), bron_sha256, geimporteerd (UTC time),
 # model (JSON: core.toepasbare_regels.Activity.to_json()).
 TOEPASBARE_REGELS = "toepasbare_regels"
+# The allowed building volume per bouwvlak / werkingsgebied, made from the zoning layers and the DTM by
+# etl.envelopes (after `zoning import`, and after `build` when the DTM changes); its only writer.
+BOUWENVELOP = "bouwenvelop"
 
 
 def is_etl_layer(name: str) -> bool:

@@ -210,10 +210,15 @@ class Outcome:
     citations: list[dict[str, Any]] = field(default_factory=list)
     open_questions: list[dict[str, Any]] = field(default_factory=list)
     reason: Text | None = None
+    prefilled: list[dict[str, Any]] = field(default_factory=list)  # the answers the data gave, with evidence
+    path: list[dict[str, Any]] = field(default_factory=list)  # the engine's deciding rule (services.decisions)
 
     def as_json(self) -> dict[str, Any]:
-        out = {"activity": self.activity, "title": self.title, "outcome": self.outcome, "text": self.text,
-               "trail": self.trail, "citations": self.citations, "open_questions": self.open_questions}
+        # the same keys as an STTR activity's result (services.sttr), beside the tree's own trail and citations
+        out = {"activity": self.activity, "source": "config/rules", "title": self.title, "outcome": self.outcome,
+               "conclusion": self.outcome if self.path else None, "text": self.text, "trail": self.trail,
+               "citations": self.citations, "open_questions": self.open_questions, "prefilled": self.prefilled,
+               "path": self.path}
         if self.reason:
             out["reason"] = self.reason
         return out
@@ -262,6 +267,7 @@ def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
     doc, nodes, table = rules.doc, rules.doc["nodes"], rules.table
     inputs: dict[str, bool] = {}
     steps: dict[str, dict[str, Any]] = {}
+    prefilled: list[dict[str, Any]] = []
     missing: dict[str, Text] = {}  # node → why it has no answer yet
     wrong: dict[str, RuleAnswerError] = {}  # raised only when the node turns out to matter
     for q in table.questions:
@@ -271,7 +277,10 @@ def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
             wrong[q.id] = e
             continue
         if isinstance(answer, tuple):
-            inputs[q.id], steps[q.id] = answer
+            inputs[q.id], steps[q.id], fact = answer
+            if fact is not None:
+                prefilled.append({"question": q.id, "value": answer[0], "fact": nodes[q.id]["fact"], "evidence": {
+                    "source": fact.source, "object_id": fact.object_id, "text": fact.evidence}})
         else:
             missing[q.id] = answer
     result = evaluate_table(table, inputs)
@@ -279,30 +288,37 @@ def evaluate(rules: RuleSet, facts: dict[str, Fact], answers: dict[str, Any],
         name = result.open_questions[0].id  # a tree has no gaps: undecided means a question is open
         if name in wrong:
             raise wrong[name]
-        return _unknown(rules, _trail(table, inputs, steps, name), name, nodes[name], missing[name])
+        outcome = _unknown(rules, _trail(table, inputs, steps, name), name, nodes[name], missing[name])
+        outcome.prefilled = prefilled
+        return outcome
     decided = result.path[-1]["answers"]
     trail = [steps[q.id] for q in table.questions if q.id in decided]
     end = nodes[result.conclusion]
     cites = [{"id": c, **doc["sources"][c]} for c in end["cite"]]
     if end.get("cite_plan") and plan_citations:
         cites += plan_citations
-    return Outcome(rules.activity, rules.title, end["conclusion"], end["text"], trail, cites)
+    used = set(decided)
+    return Outcome(rules.activity, rules.title, end["conclusion"], end["text"], trail, cites,
+                   prefilled=[p for p in prefilled if p["question"] in used], path=result.path)
 
 
 def _node_answer(name: str, node: dict, facts: dict[str, Fact], answers: dict[str, Any]):
-    """(yes, trail step) for a question node, or the reason (a Text) it has no answer yet."""
+    """(yes, trail step, the fact when the data answered) for a question node, or the reason (a Text) it has no
+    answer yet."""
     step: dict[str, Any] = {"node": name, "question": node["question"]}
+    fact = None
     if "fact" in node:
-        fact = facts.get(node["fact"], _no_data(node["fact"]))
+        known = facts.get(node["fact"], _no_data(node["fact"]))
         user = answers.get(name, answers.get(node["fact"]))
-        if fact.known:
+        if known.known:
+            fact = known
             value, step["source"], step["evidence"] = fact.value, "data", fact.evidence
         elif user is not None:
             value, step["source"] = user, "gebruiker"
-            step["evidence"] = text(f"door de gebruiker beantwoord; de gegevens zeggen: {fact.evidence['nl']}",
-                                    f"answered by the user; the data says: {fact.evidence['en']}")
+            step["evidence"] = text(f"door de gebruiker beantwoord; de gegevens zeggen: {known.evidence['nl']}",
+                                    f"answered by the user; the data says: {known.evidence['en']}")
         else:
-            return {lang: f"{fact.evidence[lang]} ({node['question'][lang]})" for lang in LANGUAGES}
+            return {lang: f"{known.evidence[lang]} ({node['question'][lang]})" for lang in LANGUAGES}
         if "in" in node:
             yes = str(value).strip().lower() in {v.lower() for v in node["in"]}
             step["value"] = value
@@ -323,7 +339,7 @@ def _node_answer(name: str, node: dict, facts: dict[str, Fact], answers: dict[st
         else:
             yes = _yes_no(answers[name], name)
     step["answer"] = "ja" if yes else "nee"
-    return yes, step
+    return yes, step, fact
 
 
 def _trail(table: Activity, inputs: dict[str, bool], steps: dict[str, dict], open_node: str) -> list[dict]:

@@ -805,10 +805,11 @@ PROCESS_METADATA = {
                         "type": "object", "required": ["activity", "title", "outcome", "text"], "properties": {
                             "outcome": {"enum": ["vergunningvrij", "vergunning_nodig", "melding",
                                                  "neem_contact_op", "onbekend"]},
-                            "conclusion": {"type": "string", "nullable": True,
-                                           "description": "STTR activities: the file's own conclusion "
-                                                          "(Vergunningplicht, Toestemmingsvrij, NeemContactOpMet); "
-                                                          "null while undecided"},
+                            "conclusion": {"nullable": True,
+                                           "description": "the conclusion, null while undecided: for STTR "
+                                                          "activities the file's own value (Vergunningplicht, "
+                                                          "Toestemmingsvrij, NeemContactOpMet), for built-in ones "
+                                                          "the outcome (a string either way)"},
                             "prefilled": {"type": "array", "items": {"type": "object"}},
                             "path": {"type": "array", "items": {"type": "object"}},
                             "title": TEXT_SCHEMA, "text": TEXT_SCHEMA, "reason": TEXT_SCHEMA,

@@ -320,3 +320,19 @@ def test_the_synthetic_permit_check_concludes_from_the_model_alone(zoned_distric
     assert act["conclusion"] == "Vergunningplicht" and act["prefilled_in_path"] == ["uitv_synth-monument"]
     assert act["path"][-1]["decision"] == "_Conclusie_dummy"
     assert act["prefilled"][0]["asked"]["options"] == ["Rijksmonument", "Gemeentelijk monument", "Geen monument"]
+
+
+def test_built_in_activities_answer_in_the_same_shape(processor, zoned_district):
+    """One engine: a built-in tree (config/rules/dakkapel.yml) gives conclusion, prefilled and path too."""
+    _, exp = _monument_pand(zoned_district.expected)
+    (act,) = _check(processor, exp["point"], activities=["dakkapel"])["activities"]
+    assert act["source"] == "config/rules"
+    # the tree's first node asks the rijksmonument fact: the data answers it and it decides
+    assert act["conclusion"] == act["outcome"] == "vergunning_nodig"
+    assert act["path"][-1]["output"] == "vergunning_monument"
+    (pre,) = act["prefilled"]
+    assert (pre["question"], pre["value"], pre["fact"]) == ("rijksmonument", True, "rijksmonument")
+    assert pre["evidence"]["source"] == "monumenten" and pre["evidence"]["object_id"] == "999001"
+    _, plain = _plain_pand(zoned_district.expected)
+    (act,) = _check(processor, plain["point"], activities=["dakkapel"])["activities"]
+    assert act["conclusion"] is None and act["outcome"] == "onbekend" and act["open_questions"][0]["id"] == "achterdakvlak"
