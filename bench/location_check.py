@@ -11,9 +11,11 @@ gezichten. The zoning layers go through the importer's own writer (etl.zoning.st
 and spatial indexes are the store's. Clicks: 70 % on a random building, 30 % anywhere in the district, new ones
 for each timed loop (so no loop finds its pages cached by the one before); the
 script prints what the clicks found (share with a bouwvlak, a maximum, a monument, …) so the figures can be
-judged against a real plan. Prints p50/p99.
+judged against a real plan. The municipality's permit checks go in too: the synthetic STTR activity
+(synth.sttr) and, with --sttr, real STTR files (e.g. ../shared/data/amsterdam-sttr), through `rules import`.
+Prints p50/p99.
 
-    .venv/bin/python bench/location_check.py [--buildings 100000] [--zoning 40000] [--queries 2000]
+    .venv/bin/python bench/location_check.py [--buildings 100000] [--zoning 40000] [--queries 2000] [--sttr DIR]
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from etl.rules.importer import import_rules
 from etl.zoning.store import write_layers
 from services.processes.location_check import LocationCheckProcessor, check_location, open_store
+from synth.sttr import write_synthetic_sttr
 
 X0, Y0 = 150000.0, 460000.0
 PITCH = 20.0  # metres between building centres, as in a Dutch residential area
@@ -271,15 +275,20 @@ def main() -> None:
     ap.add_argument("--zoning", type=int, default=40_000)
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--sttr", type=Path, nargs="*", default=[], help="STTR files or folders to import as well")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     with tempfile.TemporaryDirectory(prefix="stadsmodel-bench-location-") as tmp:
         d = Path(tmp)
         footprints, inside, bounds = write_store(d, a.buildings, a.zoning, rng)
+        report = import_rules([write_synthetic_sttr(d / "regels"), *a.sttr], d)
+        sttr = [i for ids in report.imported.values() for i in ids]
+        print(f"STTR activities: {len(sttr)} ({', '.join(sttr)})", flush=True)
         store = open_store(d)
         check_location(store, *clicks(rng, footprints, inside, bounds, 1)[0])  # warm: rules parsed, connection open
         found = Counter()
-        for label, activity in (("all activities", None), ("one activity", "aanbouw")):
+        for label, activity in (("all activities", None), ("one activity", "aanbouw"),
+                                ("one STTR activity", "kozijn-plaatsen-synthetisch")):
             times = []
             sample = clicks(rng, footprints, inside, bounds, a.queries)  # new clicks: no page cached by the last loop
             for x, y in sample:

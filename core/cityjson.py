@@ -240,6 +240,13 @@ def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: i
         if s.get("part") is not None:
             stored_parts.setdefault(int(s["part"]), []).append(s)
     polygons = footprint_parts(footprint) if not stored_parts else []
+    first = 0
+    if own and len(polygons) > 1:
+        # a store written before BuildingParts: its LoD1.3/2.2 are those of the largest polygon, part 0
+        vertices, block = lod12_solid(polygons[0], z_ground, z_roof)
+        stored_parts[0] = [{"vertices": vertices.tolist(), "geometry": block,
+                            "attributes": {f"b3_h_dak_{roof_percentile}p": z_roof}}, *own]
+        polygons, first = polygons[1:], 1
     if stored_parts or len(polygons) > 1:
         parts = [CityObject(part_id(ident, k), "BuildingPart",
                             next((dict(s["attributes"]) for s in ss if s.get("attributes")), {}),
@@ -247,7 +254,7 @@ def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: i
                  for k, ss in sorted(stored_parts.items())]
         parts += [CityObject(part_id(ident, k), "BuildingPart", {f"b3_h_dak_{roof_percentile}p": z_roof},
                              partial(lod12_solid, polygon, z_ground, z_roof), parent=ident)
-                  for k, polygon in enumerate(polygons)]
+                  for k, polygon in enumerate(polygons, start=first)]
         return CityObject(ident, "Building", attrs, None, parts)
     geometry = partial(lod12_solid, footprint, z_ground, z_roof)
     if own:

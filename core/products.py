@@ -23,8 +23,10 @@ TILES_INDEX = "index.json"              # the tilesets `stadsmodel tiles` wrote
 # (etl.zoning.store refuses any other); a rebuild carries every layer it does not own over (etl.writers.publish).
 BUILDINGS = "buildings"
 ADDRESSES = "addresses"
-# The buildings' LoD1.3 and LoD2.2 solids: a GeoPackage attributes table (no geometry column, so no OGC API
-# collection): identificatie, lod ("1.3", "2.2"), solid (JSON: {"vertices": [[x, y, z], ...], "geometry": {...}}).
+# The buildings' solids beside the LoD1.2 block `f=cityjson` rebuilds from the footprint: a GeoPackage attributes
+# table (no geometry column, so no OGC API collection): identificatie, part (NULL for a single-polygon building's
+# own solids, else its BuildingPart's k), lod ("1.2" for parts only, "1.3", "2.2"), solid (JSON: {"vertices":
+# [[x, y, z], ...], "geometry": {...}}), attributes (a part's roof attributes, JSON, on its LoD1.2 row).
 BUILDING_SOLIDS = "building_solids"
 BGT_PREFIX = "bgt_"
 ETL_LAYERS = (BUILDINGS, ADDRESSES, BUILDING_SOLIDS)
@@ -33,7 +35,15 @@ IMRO_LAYERS = ("bestemmingsplangebied", "enkelbestemming", "dubbelbestemming", "
                "bouwaanduiding", "gebiedsaanduiding", "maatvoering", "figuur")
 OW_LAYERS = ("ow_locatie", "ow_gebiedsaanwijzing", "ow_omgevingsnorm", "ow_activiteit")
 MONUMENT_LAYERS = ("monumenten", "beschermde_gezichten")
-ZONING_LAYERS = IMRO_LAYERS + OW_LAYERS + MONUMENT_LAYERS
+# Plan rule texts (issue 16): ow_juridische_regel, one row per OW juridische regel × locatie with the wId of its
+# article; regels, one row per article (STOP Artikel or IMRO regels anchor) with its text, structure and, where it
+# has one, its werkingsgebied. REGELS_FTS is the SQLite FTS5 index of regels (rowid = regels.fid: kop, tekst),
+# rebuilt by every zoning import; the OGC API provider answers q= with it.
+OW_JURIDISCHE_REGEL = "ow_juridische_regel"
+REGELS = "regels"
+REGELS_FTS = "regels_fts"
+ARTICLE_LAYERS = (OW_JURIDISCHE_REGEL, REGELS)
+ZONING_LAYERS = IMRO_LAYERS + OW_LAYERS + MONUMENT_LAYERS + ARTICLE_LAYERS
 # The municipality's toepasbare regels (STTR), one row per activity: an attributes table written only by
 # `rules import` (etl.rules.importer): activity (id), titel, bron (file), bron_sha256, geimporteerd (UTC time),
 # model (JSON: core.toepasbare_regels.Activity.to_json()).

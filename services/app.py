@@ -50,7 +50,7 @@ from core.config import ROOT
 from core.crs import RD_NAP_URI, RD_NEW_URI, epsg_uri
 from core.products import TILES_DIR
 from services import bbox as exact_bbox
-from services import health
+from services import health, html_check
 from services.cityjson import StoredSolids, cityjson_feature, cityjsonseq
 from services.config import (
     CITYJSON_MEDIA_TYPE,
@@ -180,6 +180,7 @@ class StadsmodelAPI:
         self.api = API(config, self.openapi)
         self.conformance = conformance_classes(config)
         self.fields: dict[str, dict[str, dict]] = {}  # collection → property → JSON Schema ({"type": ...})
+        self.fulltext: set[str] = set()  # collections whose provider answers q= (a full-text index, e.g. regels)
         self.cityjson: dict[str, StoredSolids] = {}  # collection → where its LoD1.3/2.2 solids are
         self.rasters: dict[str, dict] = {}
         for name, res in config["resources"].items():
@@ -187,7 +188,10 @@ class StadsmodelAPI:
                 continue
             provider = res["providers"][0]
             if provider["type"] == "feature":
-                self.fields[name] = dict(load_plugin("provider", provider).fields)
+                plugin = load_plugin("provider", provider)
+                self.fields[name] = dict(plugin.fields)
+                if getattr(plugin, "fulltext", False):
+                    self.fulltext.add(name)
                 if any(link["type"] == CITYJSONSEQ_MEDIA_TYPE for link in res.get("links", [])):
                     # the solids live beside the features: the same GeoPackage, or the same PostGIS database
                     postgis = provider["name"] == POSTGRESQL_PROVIDER
@@ -273,7 +277,8 @@ class StadsmodelAPI:
         if request.method == "POST" and request.headers.get("content-type", "").startswith("application/geo+json"):
             return self._bad_request(request, "collections are read only; POST takes a CQL2 JSON filter")
         fields = self.fields.get(collection, {})
-        rejected = self._unknown_params(request, ITEMS_PARAMS | set(fields))
+        rejected = self._unknown_params(request, ITEMS_PARAMS | set(fields) | ({"q"} if collection in self.fulltext
+                                                                               else set()))
         if rejected is not None:
             return rejected
         problem = items_problem(request)
@@ -510,6 +515,7 @@ def create_app(data_dir: Path, base_url: str = "http://127.0.0.1:8000/api", post
 
     routes = [
         Route("/health", s.health),
+        Route(html_check.PATH, html_check.endpoint(data_dir)),  # the Vergunningcheck without 3D or JavaScript
         Route("/openapi", openapi_redirect),
         Route("/api", g("plain", core_api.landing_page)),
         Mount("/api", routes=api_routes),

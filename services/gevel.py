@@ -328,13 +328,21 @@ def facade(store, building: dict, footprint: Polygon, point: tuple[float, float]
     :param point: RD New x, y of the clicked wall point
     :param addresses: the pand's verblijfsobject rows (openbareruimte, huisnummer, identificatie; a point
         geometry as ``geometry``/``geom`` or ``x``/``y``, else looked up in the store's addresses)
-    :raises FacadeError: the point is farther than WALL_TOLERANCE_M from every wall
+    :raises FacadeError: the point is farther than WALL_TOLERANCE_M from every wall, or the footprint is too
+        broken to tell its walls apart
     """
-    wall = pick_wall(footprint, point)
     pand = building.get("identificatie")
-    present = tuple(layer for layer in LAYERS if store.has(layer))
-    front = _front(store, building, footprint, wall, STRIP_DEPTH_M)
-    kant, reason, street, voorkanten = _kant(store, building, footprint, wall, addresses, present)
+    if not footprint.is_valid:  # the store keeps BAG footprints as delivered; a crossing ring has no inside
+        footprint = max(shapely.get_parts(shapely.make_valid(footprint)), key=lambda g: g.area, default=None)
+        if footprint is None or footprint.geom_type != "Polygon" or footprint.area <= 0:
+            raise FacadeError(f"the footprint of pand {pand} is invalid and has no area to take walls from")
+    try:
+        wall = pick_wall(footprint, point)
+        present = tuple(layer for layer in LAYERS if store.has(layer))
+        front = _front(store, building, footprint, wall, STRIP_DEPTH_M)
+        kant, reason, street, voorkanten = _kant(store, building, footprint, wall, addresses, present)
+    except shapely.errors.GEOSException as e:  # a BGT or BAG geometry GEOS cannot combine
+        raise FacadeError(f"the wall of pand {pand} cannot be measured against the BGT ({e})") from None
     return Facade(pand, wall, kant, reason, street, front, present, voorkanten)
 
 

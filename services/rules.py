@@ -226,22 +226,26 @@ class Outcome:
 
 def tree_table(rules: RuleSet) -> Activity:
     """A rule file's decision tree as one decision table, so `services.decisions` (the engine of the STTR
-    activities) evaluates it: a question per node, in the order a walk from the start meets them (its priority),
-    and a rule per way from the start to a conclusion, its entries the answers on that way, its output the
-    conclusion node. A node reached on several ways is one question."""
-    nodes, order, ways = rules.doc["nodes"], [], []
+    activities) evaluates it: a question per node and a rule per way from the start to a conclusion, its entries
+    the answers on that way, its output the conclusion node. A node reached on several ways is one question.
+
+    A question's priority is its longest distance from the start (then the order a walk meets it): every node
+    comes after every node above it on any way, so the first open question is the one the walk stands at, in
+    whatever order the file lists the answers."""
+    nodes, depth, ways = rules.doc["nodes"], {}, []
 
     def walk(name: str, taken: dict[str, bool]) -> None:
         node = nodes[name]
         if "conclusion" in node:
             ways.append((taken, name))
             return
-        if name not in order:
-            order.append(name)
+        depth[name] = max(depth.get(name, 0), len(taken))
         for answer, nxt in node["answers"].items():
             walk(nxt, {**taken, name: answer == "ja"})
 
     walk(rules.doc["start"], {})
+    first_met = {name: i for i, name in enumerate(depth)}
+    order = sorted(depth, key=lambda name: (depth[name], first_met[name]))
     questions = tuple(Question(id=name, input=name, text=nodes[name]["question"]["nl"], type="boolean", options=(),
                                toelichting=None, priority=i) for i, name in enumerate(order))
     table = Decision(id="conclusie", name="Conclusie", inputs=tuple(order),

@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 from core.errors import ConfigError, InputError
+from core.products import STORE_NAME
 from services.config import api_url, effective_config, lod12_roof_percentile
 from services.limits import OncePerSecond, ServerLimits, protocol_class
+from services.sttr import prefill_config, stored_activities
 
 LOGGER = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ def check_data(data: Path, base_url: str, postgres: str | None) -> None:
 
     config = effective_config(data, base_url=base_url, postgres=postgres)
     lod12_roof_percentile(data)  # a broken report.json: named here, not by every worker dying on it
+    prefill_config()  # and a broken config/sttr_prefill.yml here, not in every permit check,
+    stored_activities(data / STORE_NAME)  # and a broken toepasbare_regels table
     broken = health.problems(config, thorough=True)
     if broken:
         raise InputError(data, "cannot serve unreadable data: " +

@@ -34,8 +34,8 @@ PREFILL_FACTS = {
     "monument": "the building is a rijksmonument or a gemeentelijk monument",
     "monument_status": "rijksmonument / gemeentelijk_monument / geen_monument",
     "beschermd_gezicht": "the point lies in a beschermd stads- of dorpsgezicht (RCE)",
-    "plat_dak": "the building's LoD2.2 roof is flat (horizontal or multiple horizontal)",
-    "schuin_dak": "the building's LoD2.2 roof is sloped (every roof plane steeper than FLAT_PITCH_DEG)",
+    "plat_dak": "the building's LoD2.2 roof is flat (yes) or has no flat face of MIN_ROOF_PART_M2 (no)",
+    "schuin_dak": "the building's LoD2.2 roof has no flat face of MIN_ROOF_PART_M2 (yes) or is flat (no)",
     "gevel_kant": "the side of the building the picked wall is: voorkant / zijkant / achterkant (services.gevel)",
     "gevel_is_achterkant": "the picked wall is the achterkant",
     "gevel_aan_straat": "the picked wall borders a street, cycle path or footpath (BGT)",
@@ -43,7 +43,10 @@ PREFILL_FACTS = {
     "gevel_aan_openbare_ruimte": "the picked wall borders a square, park or parking open to all (BGT)",
 }
 FACADE_FACTS = ("gevel_kant", "gevel_aan_straat", "gevel_aan_water", "gevel_aan_openbare_ruimte")
-FLAT_PITCH_DEG = 5.0  # a roof plane at most this steep counts as flat, as the 3DBAG's roof type does
+LIST_FACTS = {"monument_status", "gevel_kant"}  # valued facts, for list questions; all others are yes/no
+SIDE_FACTS = {"gevel_aan_straat", "gevel_aan_water", "gevel_aan_openbare_ruimte"}  # about one side of the building
+FLAT_PITCH_DEG = 5.0  # a roof face at most this steep counts as flat, as the 3DBAG's roof type does
+MIN_ROOF_PART_M2 = 2.0  # flat roof area (plan view) below this is no place to put something: a ridge cap, a seam
 # The STTR conclusions and what they mean, in both languages; the file's own explanation comes with it (Dutch).
 CONCLUSIONS: dict[str, Text] = {
     "Vergunningplicht": text("Vergunningplicht: voor deze activiteit is een omgevingsvergunning nodig.",
@@ -99,7 +102,14 @@ def stored_activities(gpkg: Path) -> dict[str, Activity]:
             except sqlite3.DatabaseError as e:
                 raise ConfigError(f"{gpkg}: table {TOEPASBARE_REGELS} cannot be read ({e}); import the rules "
                                   "again with stadsmodel rules import") from None
-            activities = {a: Activity.from_json(json.loads(m)) for a, m in rows}
+            activities = {}
+            for activity, model in rows:
+                try:
+                    activities[activity] = Activity.from_json(json.loads(model))
+                except (ValueError, KeyError, TypeError) as e:
+                    raise ConfigError(f"{gpkg}: activity {activity!r} in {TOEPASBARE_REGELS} cannot be read "
+                                      f"({e.__class__.__name__}: {e}); import it again with stadsmodel rules "
+                                      "import") from None
     with _CACHE_LOCK:
         _CACHE[key] = (mtime, activities)
     return activities
@@ -109,10 +119,29 @@ def stored_activities(gpkg: Path) -> dict[str, Activity]:
 
 @lru_cache(maxsize=1)
 def prefill_config() -> tuple[dict[str, Any], ...]:
+    """The checked entries of config/sttr_prefill.yml (`serve` checks them before it starts).
+
+    :raises ConfigError: naming the entry: an unknown fact, a fact of the wrong kind for the question type, a
+        side on a fact that is not about a side, a text that is no regular expression
+    """
     doc = load_checked(PREFILL_PATH, "sttr_prefill")
-    unknown = sorted({q["fact"] for q in doc["questions"]} - set(PREFILL_FACTS))
-    if unknown:
-        raise ConfigError(f"{PREFILL_PATH}: unknown facts {unknown}; known: {', '.join(PREFILL_FACTS)}")
+    problems = []
+    for i, entry in enumerate(doc["questions"]):
+        where, fact = f"questions[{i}] ({entry['fact']})", entry["fact"]
+        if fact not in PREFILL_FACTS:
+            problems.append(f"{where}: unknown fact; known: {', '.join(PREFILL_FACTS)}")
+        elif (entry["type"] == "list") != (fact in LIST_FACTS):
+            problems.append(f"{where}: a {'list' if fact in LIST_FACTS else 'yes/no'} fact cannot answer a "
+                            f"{entry['type']} question")
+        if "side" in entry and fact not in SIDE_FACTS:
+            problems.append(f"{where}: 'side' only applies to {', '.join(sorted(SIDE_FACTS))}")
+        if "text" in entry:
+            try:
+                re.compile(entry["text"])
+            except re.error as e:
+                problems.append(f"{where}: text is no regular expression ({e})")
+    if problems:
+        raise ConfigError(f"{PREFILL_PATH}: " + "; ".join(problems))
     return tuple(doc["questions"])
 
 
@@ -131,7 +160,19 @@ def model_facts(facts: Mapping[str, Fact], building: Mapping[str, Any] | None,
                 facade: Mapping[str, Fact] | None = None) -> dict[str, Fact]:
     """The facts questions may take (PREFILL_FACTS), from the location check's facts, the building's roof and the
     wall the user picked (services.gevel; without one, the side questions stay the user's)."""
-    out = {name: facts[name] for name in ("rijksmonument", "beschermd_gezicht") if name in facts}
+    out = {name: facts[name] for name in ("rijksmonument",) if name in facts}
+    gezicht = facts.get("beschermd_gezicht")
+    # The RCE layer holds the rijksbeschermde gezichten only; a municipality designates its own too, so only a yes
+    # answers the question.
+    if gezicht is not None and gezicht.value is not True:
+        reason = gezicht.evidence if gezicht.value is None else text(
+            f"{gezicht.evidence['nl']}; gemeentelijk beschermde gezichten staan niet in de opslag, dus dat het geen "
+            "beschermd gezicht is, is niet bekend",
+            f"{gezicht.evidence['en']}; municipally protected townscapes are not in the store, so that it is none "
+            "is not known")
+        gezicht = Fact(None, reason)
+    if gezicht is not None:
+        out["beschermd_gezicht"] = gezicht
     rijks = facts.get("rijksmonument")
     # No store has a gemeentelijk monumenten layer yet: only a rijksmonument answers these two; "no
     # rijksmonument" still leaves the gemeentelijk monument open.
@@ -162,23 +203,32 @@ def _roof_facts(building: Mapping[str, Any] | None) -> dict[str, Fact]:
         unknown = Fact(None, text(f"pand {pand}: geen LoD2.2-dak gereconstrueerd, dus het daktype is onbekend",
                                   f"pand {pand}: no LoD2.2 roof reconstructed, so the roof type is unknown"))
         return {"plat_dak": unknown, "schuin_dak": unknown}
-    kind, pitch_min = dak.get("dak_type"), dak.get("hellingshoek_min")
+    kind, flat_m2 = dak.get("dak_type"), dak.get("opp_plat_m2")
     if kind in ("horizontal", "multiple horizontal"):
         flat, sloped = True, False
-    elif kind == "slanted" and isinstance(pitch_min, (int, float)) and pitch_min > FLAT_PITCH_DEG:
+    elif kind == "slanted" and isinstance(flat_m2, (int, float)) and flat_m2 < MIN_ROOF_PART_M2:
         flat, sloped = False, True
-    else:  # sloped and flat planes together: which one the user means is the user's to say
-        unknown = Fact(None, text(f"pand {pand}: het dak heeft platte en schuine delen ({kind}); kies zelf",
-                                  f"pand {pand}: the roof has flat and sloped parts ({kind}); answer yourself"))
+    else:  # sloped and flat faces together (a pitched roof with a flat extension): the user's to say
+        unknown = Fact(None, text(
+            f"pand {pand}: het dak heeft platte ({flat_m2} m²) en schuine delen ({kind}); kies zelf",
+            f"pand {pand}: the roof has flat ({flat_m2} m²) and sloped parts ({kind}); answer yourself"))
         return {"plat_dak": unknown, "schuin_dak": unknown}
-    detail = f"b3_dak_type {kind}, b3_hellingshoek_min {pitch_min}"
-    evidence = text(f"LoD2.2-dak van pand {pand}: {detail}", f"LoD2.2 roof of pand {pand}: {detail}")
+    sloped_m2 = dak.get("opp_schuin_m2")
+    evidence = text(f"LoD2.2-dak van pand {pand}: b3_dak_type {kind}, {flat_m2} m² plat, {sloped_m2} m² schuin",
+                    f"LoD2.2 roof of pand {pand}: b3_dak_type {kind}, {flat_m2} m² flat, {sloped_m2} m² sloped")
     return {"plat_dak": Fact(flat, evidence, "buildings", pand),
             "schuin_dak": Fact(sloped, evidence, "buildings", pand)}
 
 
-def prefill(activity: Activity, facts: Mapping[str, Fact]) -> dict[str, Prefill]:
-    """The answers the data gives to this activity's questions, by question id."""
+def prefill(activity: Activity, facts: Mapping[str, Fact], given: Mapping[str, Any] | None = None
+            ) -> dict[str, Prefill]:
+    """The answers the data gives to this activity's questions, by question id.
+
+    :param given: the user's own answers: where they name another side of the building than the picked wall,
+        nothing about that wall is filled in (it would answer for a side the user does not mean)
+    """
+    if _user_side_differs(activity, facts, given or {}):
+        facts = {k: v for k, v in facts.items() if k not in SIDE_FACTS}
     out = {}
     for question in activity.questions:
         entry = _entry_for(question)
@@ -195,6 +245,22 @@ def prefill(activity: Activity, facts: Mapping[str, Fact]) -> dict[str, Prefill]
     return out
 
 
+def _user_side_differs(activity: Activity, facts: Mapping[str, Fact], given: Mapping[str, Any]) -> bool:
+    picked = facts.get("gevel_kant")
+    if picked is None or picked.value is None:
+        return False
+    for question in activity.questions:
+        entry = _entry_for(question)
+        if entry is None or question.id not in given:
+            continue
+        answer = given[question.id]
+        if entry["fact"] == "gevel_kant" and answer != entry["options"].get(picked.value):
+            return True
+        if entry["fact"] == "gevel_is_achterkant" and answer != (picked.value == "achterkant"):
+            return True
+    return False
+
+
 # --------------------------------------------------------------------------------------------- the check
 
 def check_activity(activity: Activity, facts: Mapping[str, Fact], answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,7 +269,7 @@ def check_activity(activity: Activity, facts: Mapping[str, Fact], answers: Mappi
     :raises services.decisions.AnswerError: an answer that is not one of the question's options / not a boolean
     """
     given = check_answers(activity, answers)
-    prefilled = prefill(activity, facts)
+    prefilled = prefill(activity, facts, given)
     merged = {**{q: p.value for q, p in prefilled.items()}, **given}
     result: Evaluation = evaluate(activity, merged)
     used = {q for step in result.path for q in step.get("answers", {})}

@@ -136,7 +136,11 @@ def test_zoning_import_one_real_plan(tmp_path):
     text = goes.read_text(encoding="utf-8")
     report = json.loads((tmp_path / "zoning_report.json").read_text())
     counts = _table_counts(tmp_path / "stadsmodel.gpkg")
-    for layer, n in report["imported"][str(goes)].items():
+    imported = report["imported"][str(goes)]
+    # one article per distinct regels anchor its bestemmingen and aanduidingen refer to (issue 16)
+    anchors = set(re.findall(r"verwijzingNaarTekst>(r_[^<#]+\.html#[^<]+)<", text))  # not the plan's PDFs
+    assert counts["regels"] == imported.pop("regels") == len(anchors)
+    for layer, n in imported.items():
         element = {"bestemmingsplangebied": "Bestemmingsplangebied"}.get(layer, layer.capitalize())
         assert counts[layer] == n == len(re.findall(rf"<imro:{element}[\s>]", text)), layer
 
@@ -178,6 +182,8 @@ def test_zoning_import_omgevingsplan_reports_what_has_no_geometry(tmp_path):
     assert all(any(a in s["reason"] or a == s["feature"] for a in ambtsgebieden) for s in report["skipped"])
     assert f"1 sources imported, 0 rejected, {len(report['skipped'])} features skipped" in run.stderr
     counts = _table_counts(tmp_path / "stadsmodel.gpkg")
+    # the envelopes are made from every plan in the store, after the import (etl.envelopes)
+    assert counts.pop("bouwenvelop") == report["envelopes"]["envelopes"] > 0
     assert counts == report["imported"][str(delivery)]
 
 

@@ -94,21 +94,21 @@ def _row(activity: Activity, name: str, data: bytes) -> dict[str, Any]:
 
 
 def _write(gpkg: Path, rows: dict[str, dict[str, Any]]) -> None:
-    """Replace the imported activities' rows, keep the others; one layer rewrite."""
-    kept = [r for r in stored_rows(gpkg) if r["activity"] not in rows]
-    frame = pd.DataFrame(kept + list(rows.values()), columns=list(COLUMNS))
-    pyogrio.write_dataframe(frame, gpkg, layer=TOEPASBARE_REGELS, driver="GPKG")
+    """Replace the imported activities' rows and keep the others, in one SQLite transaction: a crash or a full
+    disk leaves the earlier table as it was, and a reader sees the old rows or the new ones, never a mix."""
+    if not _has_table(gpkg):  # GDAL registers the attributes table in the GeoPackage (and makes the file)
+        pyogrio.write_dataframe(pd.DataFrame({c: pd.Series(dtype=str) for c in COLUMNS}), gpkg,
+                                layer=TOEPASBARE_REGELS, driver="GPKG")
+    table = f'"{TOEPASBARE_REGELS}"'
     with contextlib.closing(sqlite3.connect(gpkg)) as con, con:
-        con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "idx_{TOEPASBARE_REGELS}_activity" '
-                    f'ON "{TOEPASBARE_REGELS}" ("activity")')
+        con.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS "idx_{TOEPASBARE_REGELS}_activity" ON {table} ("activity")')
+        con.executemany(f"DELETE FROM {table} WHERE activity = ?", [(a,) for a in rows])
+        con.executemany(f"INSERT INTO {table} ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                        [tuple(r[c] for c in COLUMNS) for r in rows.values()])
 
 
-def stored_rows(gpkg: Path) -> list[dict[str, Any]]:
-    """The rows of the toepasbare_regels table, or none when the store or the table does not exist yet."""
+def _has_table(gpkg: Path) -> bool:
     if not gpkg.exists():
-        return []
+        return False
     with contextlib.closing(geopackage.connect(gpkg)) as con:
-        if TOEPASBARE_REGELS not in geopackage.attribute_tables(con):
-            return []
-        con.row_factory = sqlite3.Row
-        return [{c: row[c] for c in COLUMNS} for row in con.execute(f'SELECT * FROM "{TOEPASBARE_REGELS}"')]
+        return TOEPASBARE_REGELS in geopackage.attribute_tables(con)

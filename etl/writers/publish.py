@@ -30,7 +30,9 @@ from pathlib import Path
 from types import TracebackType
 
 from core.errors import InputError, LiftingError
-from core.products import REJECTED_REPORT_NAME, REPORT_NAME, STORE_NAME, is_etl_layer
+from core.products import BOUWENVELOP, REGELS, REJECTED_REPORT_NAME, REPORT_NAME, STORE_NAME, is_etl_layer
+from etl.envelopes import write_envelopes
+from etl.writers.fulltext import rebuild_fts
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +117,10 @@ class Publication:
             carried = carry_over_layers(old_store, new_store)
             if carried:
                 log.info("kept from the earlier store: %s", ", ".join(carried))
+            if REGELS in carried:  # its full-text index is no GeoPackage layer, so it is not carried: made anew
+                rebuild_fts(new_store)
+            if BOUWENVELOP in carried:  # the envelopes stand on the DTM's peil: remade on the new one
+                write_envelopes(self.staging)
         published = []
         # The report last: a report.json in OUT always describes the products beside it.
         for entry in sorted(self.staging.iterdir(), key=lambda p: p.name == REPORT_NAME):

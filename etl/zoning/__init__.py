@@ -10,7 +10,9 @@ bestemmingsplangebied, enkelbestemming, dubbelbestemming, bouwvlak, functieaandu
 gebiedsaanduiding, maatvoering (waarden JSON list of {waardetype, waarde} plus max_bouwhoogte,
 max_goothoogte, max_bouwlagen, max_bebouwingspercentage), figuur; ow_locatie, ow_gebiedsaanwijzing,
 ow_omgevingsnorm (one row per normwaarde × locatie), ow_activiteit (one row per activiteit-locatie with
-its regelkwalificatie and regeltekst wId); monumenten, beschermde_gezichten.
+its regelkwalificatie and regeltekst wId); monumenten, beschermde_gezichten; ow_juridische_regel (one row
+per OW juridische regel × locatie with its article) and regels (the articles: STOP text of an Omgevingsplan,
+IMRO regels or their ruimtelijkeplannen.nl link; see etl.zoning.regeltekst) with its FTS5 index regels_fts.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 from core.atomic import write_json
 from core.errors import InputError, SkipLog
 from core.products import STORE_NAME, ZONING_REPORT_NAME
+from etl.envelopes import write_envelopes
+from etl.writers.fulltext import rebuild_fts
 from etl.writers.publish import output_folder
 from etl.zoning.imro import is_imro, read_imro
 from etl.zoning.monuments import rce_kind, read_rce
@@ -39,6 +43,10 @@ class ZoningReport:
     imported: dict[str, dict[str, int]] = field(default_factory=dict)
     rejected: list[dict[str, str]] = field(default_factory=list)
     skipped: SkipLog = field(default_factory=SkipLog)
+    # per Omgevingsplan delivery: how many OW Regeltekst wIds resolve to an article of the regeling text
+    regeltekst: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the bouwenvelop remade from every plan in the store (etl.envelopes): counts, areas left out and why
+    envelopes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -47,7 +55,7 @@ class ZoningReport:
 
     def as_json(self) -> dict[str, Any]:
         return {"complete": self.complete, "imported": self.imported, "rejected": self.rejected,
-                "skipped": self.skipped.as_json()}
+                "skipped": self.skipped.as_json(), "regeltekst": self.regeltekst, "envelopes": self.envelopes}
 
 
 def _sources(paths: list[Path]) -> list[Path]:
@@ -63,12 +71,12 @@ def _sources(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _read(src: Path, skips: SkipLog) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+def _read(src: Path, skips: SkipLog, stats: dict[str, Any]) -> tuple[str, dict[str, list[dict[str, Any]]]]:
     """(bron_key, records per layer) for one source; raises InputError with the reason to reject it."""
     if not src.exists():
         raise InputError(src, "file or folder not found")
     if src.is_dir():
-        layers = read_omgevingsplan(src, skips)
+        layers = read_omgevingsplan(src, skips, stats)
         keys = {r["plan_id"] for rows in layers.values() for r in rows}
         return (keys.pop() if len(keys) == 1 else src.name), layers
     suffix = src.suffix.lower()
@@ -101,13 +109,16 @@ def import_zoning(paths: list[Path], data_dir: Path) -> ZoningReport:
         raise InputError(", ".join(map(str, paths)), "no planning files found")
     for src in sources:
         skips = SkipLog()
+        stats: dict[str, Any] = {}
         try:
-            key, layers = _read(src, skips)
+            key, layers = _read(src, skips, stats)
         except InputError as e:
             log.warning("rejected %s", e)
             report.rejected.append({"file": str(src), "reason": e.reason})
             continue
         report.imported[str(src)] = write_layers(gpkg, layers, key)
+        if stats:
+            report.regeltekst[str(src)] = stats
         report.skipped.extend(skips)
         for s in skips.items:
             log.warning("skipped %s", s)
@@ -116,5 +127,7 @@ def import_zoning(paths: list[Path], data_dir: Path) -> ZoningReport:
     if not report.imported:
         reasons = "; ".join(f"{Path(r['file']).name}: {r['reason']}" for r in report.rejected)
         raise InputError(gpkg, f"nothing imported ({reasons})")
+    rebuild_fts(gpkg)
+    report.envelopes = write_envelopes(data_dir).as_json()
     write_json(data_dir / ZONING_REPORT_NAME, report.as_json(), indent=1)
     return report

@@ -14,11 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from shapely import union_all
+from shapely.geometry import MultiPolygon, Polygon
 
 from core.errors import InputError, SkipLog
-from core.products import IMRO_LAYERS
+from core.products import IMRO_LAYERS, REGELS
 from etl.readers.gml import GeometryError, srs_problem
 from etl.zoning.geometry import plan_geometry
+from etl.zoning.regeltekst import imro_document_url, plan_viewer_url, read_imro_regels, safe_xml
 
 log = logging.getLogger(__name__)
 
@@ -164,10 +167,7 @@ def read_imro(path: Path, skips: SkipLog) -> dict[str, list[dict[str, Any]]]:
 
     :raises InputError: when the file is not XML, not IMRO, in another CRS, or holds no bestemmingsplan
     """
-    try:
-        root = etree.parse(str(path), etree.XMLParser(huge_tree=True, resolve_entities=False)).getroot()
-    except etree.XMLSyntaxError as e:
-        raise InputError(path, f"not well-formed XML: {e}") from None
+    root = safe_xml(path)
     ns = etree.QName(root).namespace
     version = IMRO_NAMESPACES.get(ns or "")
     if version is None or etree.QName(root).localname != "FeatureCollectionIMRO":
@@ -213,10 +213,81 @@ def read_imro(path: Path, skips: SkipLog) -> dict[str, list[dict[str, Any]]]:
         else:
             rec = _feature_record(f, kind)
         rec.update(plan)
+        rec["artikel_url"] = imro_document_url(plan["plan_id"], rec.get("verwijzing_regels"))
+        if rec["artikel_url"] is None and (rec.get("artikelnummer") or layer in ("enkelbestemming",
+                                                                                  "dubbelbestemming")):
+            rec["artikel_url"] = plan_viewer_url(plan["plan_id"])  # an article without a document reference
         rec["object_id"] = f"{plan['plan_id']}/{rec['identificatie']}"
         rec["geometry"] = geom
         layers[layer].append(rec)
+    layers[REGELS] = _article_rows(path, plan, layers, skips)
     counts = {k: len(v) for k, v in layers.items() if v}
     log.info("%s: %s %s (%s), %s", path.name, version, plan["plan_id"], plan["plan_status"], counts)
     return layers
 
+
+
+# The planobjects whose verwijzingNaarTekst points at an article of the regels (a bestemming first: its name
+# names the article).
+ARTICLE_SOURCES = ("enkelbestemming", "dubbelbestemming", "gebiedsaanduiding", "functieaanduiding",
+                   "bouwaanduiding", "maatvoering", "bouwvlak", "figuur")
+
+
+def _article_rows(path: Path, plan: dict[str, Any], layers: dict[str, list[dict[str, Any]]],
+                  skips: SkipLog) -> list[dict[str, Any]]:
+    """One regels row per article the plan's objects refer to (verwijzing_regels, else artikelnummer).
+
+    Where the regels document (the file part of the verwijzing) lies beside the GML, the article at the
+    anchor is read from it; otherwise the row has its ruimtelijkeplannen.nl link and no text.
+    """
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for layer in ARTICLE_SOURCES:
+        for rec in layers[layer]:
+            ref = rec.get("verwijzing_regels")
+            if not ref and not rec.get("artikelnummer"):
+                continue
+            key = ref if ref and "#" in ref else f"{ref or ''}|{rec.get('artikelnummer') or ''}"
+            groups.setdefault(key, []).append(rec)
+    documents: dict[str, dict[str, dict[str, str]] | None] = {}
+    rows = []
+    for key, recs in groups.items():
+        first = recs[0]
+        ref = first.get("verwijzing_regels")
+        document, _, anchor = (ref or "").partition("#")
+        text = None
+        if document and "/" not in document and "\\" not in document:
+            if document not in documents:
+                local = path.parent / document
+                try:
+                    documents[document] = read_imro_regels(local) if local.is_file() else None
+                except InputError as e:
+                    skips.add(local, None, e.reason)
+                    documents[document] = None
+            delivered = documents[document]
+            if delivered is not None:
+                text = delivered.get(anchor) if anchor else None
+                if text is None:
+                    skips.add(path.parent / document, f"#{anchor}" if anchor else None,
+                              f"verwijzingNaarTekst {ref} of {first['identificatie']}: "
+                              + ("no such anchor in the regels document" if anchor else "no anchor to an article")
+                              + "; the article is linked, not quoted")
+        geoms = [r["geometry"] for r in recs if r["geometry"].geom_type in ("Polygon", "MultiPolygon")]
+        geom = union_all(geoms) if geoms else None
+        if isinstance(geom, Polygon):
+            geom = MultiPolygon([geom])
+        bestemming = next((r for r in recs if r.get("bestemmingshoofdgroep") is not None or r.get("artikelnummer")),
+                          first)
+        nummer = next((r["artikelnummer"] for r in recs if r.get("artikelnummer")), None)
+        kop = text["kop"] if text else (f"Artikel {nummer} {bestemming.get('naam') or ''}".strip() if nummer
+                                        else bestemming.get("naam"))
+        rows.append({
+            **plan, "object_id": f"{plan['plan_id']}#{key}", "wid": None, "eid": anchor or None,
+            "artikelnummer": nummer, "kop": kop, "opschrift": bestemming.get("naam"), "hoofdstuk": None,
+            "afdeling": None, "tekst": text["tekst"] if text else None, "structuur": None, "zinnen": None,
+            "wids": None, "bestemming": bestemming.get("naam"), "verwijzing": ref,
+            "url": imro_document_url(plan["plan_id"], ref) or plan_viewer_url(plan["plan_id"]),
+            "tekst_in_opslag": text is not None,
+            "ow_regels": None, "planobjecten": json.dumps(sorted({r["identificatie"] for r in recs})),
+            "geometry": geom,
+        })
+    return rows

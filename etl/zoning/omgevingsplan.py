@@ -21,9 +21,10 @@ from shapely import union_all
 from shapely.geometry import MultiPolygon, Polygon
 
 from core.errors import InputError, SkipLog
-from core.products import OW_LAYERS
+from core.products import OW_JURIDISCHE_REGEL, OW_LAYERS, REGELS
 from etl.readers.gml import GeometryError, srs_problem
 from etl.zoning.geometry import plan_geometry
+from etl.zoning.regeltekst import read_regeling, safe_xml, wid_index
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ def is_omgevingsplan(path: Path) -> bool:
 
 def _root_name(path: Path) -> str | None:
     try:
-        for _, el in etree.iterparse(str(path), events=("start",)):
+        for _, el in etree.iterparse(str(path), events=("start",), resolve_entities=False, no_network=True,
+                                     load_dtd=False):
             return etree.QName(el).localname
     except etree.XMLSyntaxError:
         return None
@@ -45,10 +47,7 @@ def _root_name(path: Path) -> str | None:
 
 
 def _parse(path: Path) -> etree._Element:
-    try:
-        return etree.parse(str(path), etree.XMLParser(huge_tree=True, resolve_entities=False)).getroot()
-    except etree.XMLSyntaxError as e:
-        raise InputError(path, f"not well-formed XML: {e}") from None
+    return safe_xml(path)
 
 
 def _t(el: etree._Element, path: str) -> str | None:
@@ -119,8 +118,24 @@ def _regeling(folder: Path) -> dict[str, Any]:
     return info
 
 
-def read_omgevingsplan(folder: Path, skips: SkipLog) -> dict[str, list[dict[str, Any]]]:
-    """Records per ow_* layer for one delivery folder.
+def _regeling_text(folder: Path, skips: SkipLog) -> tuple[str | None, list[dict[str, Any]]]:
+    """(file name, article rows) of the STOP regeling text in the delivery's AKN besluit(s)."""
+    for path in sorted(folder.glob("*.xml")):
+        if _root_name(path) == "AanleveringBesluit":
+            articles = read_regeling(path)
+            if articles:
+                return path.name, articles
+    skips.add(folder, None, "no STOP regeling text (AanleveringBesluit with a RegelingCompact) in the delivery: "
+                            "OW rules imported without their articles, regeltekst wIds unresolved")
+    return None, []
+
+
+def read_omgevingsplan(folder: Path, skips: SkipLog, stats: dict[str, Any] | None = None,
+                       ) -> dict[str, list[dict[str, Any]]]:
+    """Records per ow_* layer for one delivery folder, plus the ow_juridische_regel and regels (article) rows.
+
+    ``stats``, when given, gets the regeltekst resolution: wid_total (OW Regeltekst objects), wid_resolved
+    (those whose wId is an article, lid or list item of the regeling text) and articles.
 
     :raises InputError: when the folder holds no OW files or an OW file is malformed
     """
@@ -171,11 +186,39 @@ def read_omgevingsplan(folder: Path, skips: SkipLog) -> dict[str, list[dict[str,
 
     # Which Regeltekst (article wId) refers to which gebiedsaanwijzing / norm / activity.
     wids = {_t(el, "{*}identificatie"): el.get("wId") for el, _ in objects["Regeltekst"]}
+    akn, articles = _regeling_text(folder, skips)
+    by_wid = wid_index(articles)
+    if akn:
+        for el, path in objects["Regeltekst"]:
+            if el.get("wId") not in by_wid:
+                skips.add(path, _t(el, "{*}identificatie"),
+                          f"Regeltekst wId {el.get('wId')!r} is no article, lid or list item of {akn}; "
+                          "its rules are imported without article text")
+    if stats is not None:
+        stats.update(wid_total=len(wids), wid_resolved=sum(1 for w in wids.values() if w in by_wid),
+                     articles=len(articles), regeling=akn)
     regels_for: dict[str, set[str]] = defaultdict(set)
     activiteit_locaties: list[dict[str, Any]] = []
+    juridische_regels: list[tuple[dict[str, Any], list[str], Path]] = []
     for kind in ("RegelVoorIedereen", "Instructieregel", "Omgevingswaarderegel"):
-        for el, _ in objects[kind]:
-            wid = [wids.get(r) or r for r in _refs(el, "{*}artikelOfLid/{*}RegeltekstRef")]
+        for el, path in objects[kind]:
+            refs = _refs(el, "{*}artikelOfLid/{*}RegeltekstRef")
+            for r in refs:
+                if r not in wids:
+                    skips.add(path, _t(el, "{*}identificatie"),
+                              f"RegeltekstRef {r} names no Regeltekst of the delivery")
+            wid = [wids.get(r) or r for r in refs]
+            article = next((by_wid[w] for w in wid if w in by_wid), None)
+            juridische_regels.append(({
+                "identificatie": _t(el, "{*}identificatie"), "soort": kind,
+                "idealisatie": _last(_t(el, "{*}idealisatie")), "regeltekst": ";".join(wid),
+                "artikel": article["wid"] if article else None,
+                "artikelnummer": article["artikelnummer"] if article else None,
+                "gebiedsaanwijzingen": json.dumps(_refs(el, ".//{*}GebiedsaanwijzingRef")),
+                "omgevingsnormen": json.dumps(_refs(el, ".//{*}OmgevingsnormRef")
+                                              + _refs(el, ".//{*}OmgevingswaardeRef")),
+                "activiteiten": json.dumps(_refs(el, ".//{*}ActiviteitRef")),
+            }, _refs(el, "{*}locatieaanduiding/{*}LocatieRef"), path))
             for ref in _refs(el, ".//{*}GebiedsaanwijzingRef") + _refs(el, ".//{*}OmgevingsnormRef") \
                     + _refs(el, ".//{*}OmgevingswaardeRef"):
                 regels_for[ref].update(w for w in wid if w)
@@ -238,7 +281,48 @@ def read_omgevingsplan(folder: Path, skips: SkipLog) -> dict[str, list[dict[str,
             if (row := located(rec, loc_id, act_path, ala["identificatie"])) is not None:
                 layers["ow_activiteit"].append(row)
 
+    ambtsgebieden = {_t(el, "{*}identificatie") for el, _ in objects["Ambtsgebied"]}
+    layers[OW_JURIDISCHE_REGEL], layers[REGELS] = _article_rows(plan, akn, articles, juridische_regels,
+                                                                  locaties, ambtsgebieden, located)
     log.info("%s: omgevingsplan %s, %s", folder.name, plan["plan_id"], {k: len(v) for k, v in layers.items()})
     return layers
 
 
+
+
+def _article_rows(plan: dict[str, Any], akn: str | None, articles: list[dict[str, Any]],
+                  juridische_regels: list[tuple[dict[str, Any], list[str], Path]], locaties: dict[str, dict],
+                  ambtsgebieden: set[str], located) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """ow_juridische_regel rows (one per regel × locatie) and one regels row per article: its text, the OW
+    rules it carries (ow_regels JSON) and its werkingsgebied, the union of their locations (None without).
+
+    A regel on the Ambtsgebied gets a row without geometry (locatie_soort "Ambtsgebied"): the Ambtsgebied itself
+    is reported once as not in the delivery, and the location check applies such a rule wherever the plan does.
+    """
+    rule_rows = []
+    carried: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec, loc_ids, path in juridische_regels:
+        if rec["artikel"]:
+            carried[rec["artikel"]].append({**rec, "locaties": loc_ids})
+        for loc_id in loc_ids:
+            if loc_id in ambtsgebieden:
+                rule_rows.append({**rec, **plan, "locatie": loc_id, "locatie_noemer": None,
+                                  "locatie_soort": "Ambtsgebied", "bron": path.name,
+                                  "object_id": f"{rec['identificatie']}@{loc_id}", "geometry": None})
+            elif (row := located(rec, loc_id, path, rec["identificatie"])) is not None:
+                rule_rows.append({**row, "locatie_soort": locaties[loc_id]["soort"]})
+    rows = []
+    for art in articles:
+        rules = carried.get(art["wid"], [])
+        geoms = [locaties[loc]["geometry"] for r in rules for loc in r["locaties"] if loc in locaties]
+        geom = union_all(geoms) if geoms else None
+        if isinstance(geom, Polygon):
+            geom = MultiPolygon([geom])
+        ow = [{"juridische_regel": r["identificatie"], "soort": r["soort"], "regeltekst": r["regeltekst"],
+               "locaties": r["locaties"], "gebiedsaanwijzingen": json.loads(r["gebiedsaanwijzingen"]),
+               "omgevingsnormen": json.loads(r["omgevingsnormen"]), "activiteiten": json.loads(r["activiteiten"])}
+              for r in rules]
+        rows.append({**art, **plan, "bron": akn, "object_id": f"{plan['plan_id']}#{art['wid']}",
+                     "bestemming": None, "verwijzing": art["wid"], "url": None, "tekst_in_opslag": True,
+                     "ow_regels": json.dumps(ow, ensure_ascii=False), "geometry": geom})
+    return rule_rows, rows

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # Layers whose geometries are not all polygons (figuur: lines and points; monuments: points or areas).
 MIXED_GEOMETRY = {"figuur", "monumenten"}
+# Columns of the articles' full-text index (regels_fts, rowid = regels.fid).
 
 
 def write_layers(gpkg: Path, layers: dict[str, list[dict[str, Any]]], bron_key: str) -> dict[str, int]:

@@ -33,17 +33,22 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import shapely
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point
 
 from core import gpkg as geopackage
 from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, in_rd_bounds, rdnap_to_etrs89
+from core.errors import ConfigError
 from core.gpkg import gpkg_geometries
-from core.products import ADDRESSES, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
+from core.products import ADDRESSES, BUILDING_SOLIDS, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
+from services.articles import attach_articles  # articles (issue 16)
 from services.decisions import AnswerError
+from services.envelopes import clash
 from services.gevel import FacadeError, facade
 from services.rules import Fact, RuleAnswerError, Text, evaluate, load_rules, same_text, text
-from services.sttr import check_activity, model_facts, stored_activities
+from services.sttr import FLAT_PITCH_DEG, check_activity, model_facts, stored_activities
 
 LOGGER = logging.getLogger(__name__)
 
@@ -122,6 +127,18 @@ class Store:
     def at_point(self, layer: str, x: float, y: float) -> list[dict]:
         pt = Point(x, y)
         return [rec for rec, geom in self.query(layer, x, y, x, y) if geom.covers(pt)]
+
+    def solids(self, pand: str) -> list[dict]:
+        """The pand's stored solids (building_solids rows: lod, part, solid parsed; parts included); none without
+        the table or in a store built before it had a part column."""
+        with self._lock:
+            if BUILDING_SOLIDS not in geopackage.attribute_tables(self._con):
+                return []
+            columns = {r[1] for r in self._con.execute(f"PRAGMA table_info({BUILDING_SOLIDS})")}
+            part = "part" if "part" in columns else "NULL"
+            rows = self._con.execute(f"SELECT lod, {part}, solid FROM {BUILDING_SOLIDS} WHERE identificatie = ?",
+                                     (pand,)).fetchall()
+        return [{"lod": lod, "part": p, "solid": json.loads(solid)} for lod, p, solid in rows]
 
 
 _STORES: dict[str, Store] = {}
@@ -221,7 +238,10 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
     """
     answers = answers or {}
     rules = load_rules()
-    imported = stored_activities(store.path)
+    try:
+        imported = stored_activities(store.path)
+    except ConfigError as e:  # the store's fault, not the request's: a 5xx, details in the log
+        raise ProcessorExecuteError(str(e)) from None
     known = sorted(set(rules) | set(imported))
     chosen = activities if activities is not None else [activity] if activity is not None else known
     unknown = [a for a in chosen if a not in rules and a not in imported]
@@ -328,6 +348,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
     building_out, measured = _building(store, building, footprint)
     pitch_limits = {kind: _pitch_limit(found, kind) for kind in ("min", "max")}
     compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src, pitch_limits)
+    attach_articles(store, x, y, plans, found, compliance, _plan_key)  # articles (issue 16)
     facts["hoogte_binnen_maximum"] = Fact(
         None if compliance["status"] == "onbekend" else compliance["status"] == "binnen_maximum",
         compliance.get("reason") or compliance["summary"])
@@ -373,6 +394,12 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
                 outcomes.append(evaluate(rules[name], facts, given, plan_citations).as_json())
         except (RuleAnswerError, AnswerError) as e:
             raise LocationCheckInputError(f"activity {name}: {e}") from None
+    unused = sorted(set(answers) - _answer_keys(chosen, rules, imported))
+    if unused:
+        keys = ", ".join(unused)
+        notes.append(text(f"deze antwoorden horen bij geen vraag van de gekozen activiteiten en zijn niet gebruikt: "
+                          f"{keys}", f"these answers belong to no question of the chosen activities and were not "
+                          f"used: {keys}"))
     if ext is None:
         notes.append(text("de opslag heeft alleen toepasbare regels, geen kaartlagen: niets wordt uit de gegevens "
                           "ingevuld", "the store holds only toepasbare regels, no map layers: nothing is filled in "
@@ -392,6 +419,19 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         "activities": outcomes,
         "notes": notes,
     }
+
+
+def _answer_keys(chosen: list[str], rules: dict, imported: dict) -> set[str]:
+    """What an answer may be keyed by: an STTR question id, a tree node or the fact it asks, or an activity id
+    (answers nested per activity)."""
+    keys = set(chosen)
+    for name in chosen:
+        if name in imported:
+            keys.update(q.id for q in imported[name].questions)
+        else:
+            for node_name, node in rules[name].doc["nodes"].items():
+                keys.update((node_name, node["fact"]) if "fact" in node else (node_name,))
+    return keys
 
 
 def _public(rec: dict) -> dict:
@@ -499,6 +539,7 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
     heights = {k: _num(b.get(f"b3_h_{k}")) for k in ("maaiveld", "dak_min", "dak_50p", "dak_70p", "dak_max")}
     flagged = bool(b.get("b3_reconstructie_onvolledig"))
     roof = _roof(b)
+    solids = store.solids(b.get("identificatie"))
     measured, method = None, HEIGHT_METHOD
     if not flagged and heights["maaiveld"] is not None:
         if roof and roof["lod"] == ROOF_LOD and roof["h_nok"] is not None:
@@ -510,12 +551,54 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
         "status": b.get("status"), "gebruiksdoel": b.get("gebruiksdoel"),
         "aantal_verblijfsobjecten": b.get("aantal_verblijfsobjecten"), "addresses": addresses,
         "heights_nap": heights,
-        "measured_height_m": measured, "measured_height_method": method, "dak": roof,
+        "measured_height_m": measured, "measured_height_method": method,
+        "dak": roof and {**roof, **_roof_areas(solids, roof)},
         "height_70p_m": (round(heights["dak_70p"] - heights["maaiveld"], 2)
                          if not flagged and None not in (heights["dak_70p"], heights["maaiveld"]) else None),
         "reconstructie_onvolledig": flagged, "onvolledig_reden": b.get("b3_onvolledig_reden"),
+        "bouwenvelop": _clash(store, b, footprint, solids),
     }
     return out, measured
+
+
+def _clash(store: Store, building: dict, footprint, solids: list[dict]) -> dict | None:
+    """The building against the plans' bouwenvelop (services.envelopes), without the excess geometry (a mesh of
+    hundreds of triangles: the 3D view draws it from the tiles, not from this answer)."""
+    try:
+        result = clash(store, building, footprint, solids)
+    except (ValueError, RuntimeError, shapely.errors.GEOSException) as e:  # the data's fault: said, not a 500
+        LOGGER.warning("bouwenvelop of pand %s not measured: %s", building.get("identificatie"), e)
+        return {"status": "onbekend", "reason": text(f"niet te meten ({e.__class__.__name__})",
+                                                     f"cannot be measured ({e.__class__.__name__})")}
+    if result is not None:
+        result.pop("excess_solid", None)
+    return result
+
+
+def _roof_areas(solids: list[dict], roof: dict) -> dict:
+    """Flat and sloped roof area (m², plan view) of the LoD2.2 roof faces: a roof that is "slanted" can still have
+    flat parts (a rear extension), which questions such as "op een plat dak?" need to know."""
+    if roof.get("lod") != ROOF_LOD:
+        return {}
+    flat = sloped = 0.0
+    for solid in (s["solid"] for s in solids if s["lod"] == ROOF_LOD):
+        vertices = np.asarray(solid["vertices"], dtype=float)
+        geometry = solid["geometry"]
+        surfaces = geometry["semantics"]["surfaces"]
+        for face, value in zip(geometry["boundaries"][0], geometry["semantics"]["values"][0]):
+            if value is None or surfaces[value]["type"] != "RoofSurface":
+                continue
+            ring = vertices[face[0]]
+            normal = np.cross(ring - ring.mean(axis=0), np.roll(ring, -1, axis=0) - ring.mean(axis=0)).sum(axis=0) / 2
+            area, plan = float(np.linalg.norm(normal)), abs(float(normal[2]))
+            if area <= 0:
+                continue
+            pitch = math.degrees(math.acos(min(1.0, plan / area)))
+            if pitch <= FLAT_PITCH_DEG:
+                flat += plan
+            else:
+                sloped += plan
+    return {"opp_plat_m2": round(flat, 1), "opp_schuin_m2": round(sloped, 1)}
 
 
 def _roof(b: dict) -> dict | None:
@@ -744,7 +827,8 @@ PROCESS_METADATA = {
         },
         "activities": {
             "title": "Activities",
-            "description": "Ids of the activities to check (default: all): built-in ones of config/rules (aanbouw, "
+            "description": "Ids of the activities to check (default: all; [] for the location's facts only): "
+                           "built-in ones of config/rules (aanbouw, "
                            "bijgebouw, bouwen_tot_maximale_hoogte, dakkapel, erfafscheiding, slopen, zonnepanelen) "
                            "and the municipality's STTR activities imported with `stadsmodel rules import` (e.g. "
                            "kozijn-plaatsen); an imported activity replaces a built-in one of the same id.",
@@ -850,8 +934,11 @@ class LocationCheckProcessor(BaseProcessor):
             raise LocationCheckInputError("activity must be a string")
         activities = data.get("activities")
         if activities is not None:
+            # an empty list is a check of the location's facts only (the viewer's compliance colouring asks that)
             if not (isinstance(activities, list) and all(isinstance(a, str) and a for a in activities)):
                 raise LocationCheckInputError("activities must be a list of activity ids (strings)")
+            if len(set(activities)) != len(activities):
+                raise LocationCheckInputError("activities lists an activity twice")
             if activity is not None:
                 raise LocationCheckInputError("give either activities (a list) or activity (one id), not both")
         x, y, lonlat = parse_location(data["location"], data.get("crs"))

@@ -10,6 +10,8 @@ What it does:
   predicates ``S_INTERSECTS/S_DISJOINT/S_WITHIN/S_CONTAINS/S_TOUCHES/S_CROSSES/S_OVERLAPS/S_EQUALS`` and
   ``BBOX``. Spatial predicates are pre-filtered on the GeoPackage R-tree (``rtree_<table>_<geom>``)
   and decided exactly with shapely on the candidates; everything else runs in SQLite.
+* ``q`` (free text) where the layer has an SQLite FTS5 index ``<table>_fts`` (rowid = primary key; the
+  zoning import builds ``regels_fts``): comma-separated terms OR, words AND, each word a prefix.
 * ``bbox`` (exact intersection, not just envelopes), equality on ``?property=value``, ``sortby``,
   ``properties``, ``skipGeometry``, ``resulttype=hits``, queryables, ``offset``/``limit``.
 * Output in CRS84 (default), EPSG:28992 (storage) or, when the collection defines ``heights``,
@@ -103,6 +105,7 @@ class _Layer:
     columns: dict[str, str]  # name → declared type (upper case), without pk and geometry
     count: int
     dense_pk: int | None  # min(pk) when pk runs min..min+count-1 without gaps, else None
+    fts: str | None = None  # the layer's SQLite FTS5 index <table>_fts (rowid = pk), which answers q=
 
     @property
     def pk(self) -> str:
@@ -132,6 +135,23 @@ def typed_query_value(name: str, value, json_type: str):
     return value
 
 
+def fts_query(q) -> str:
+    """An FTS5 MATCH expression for OGC ``q``: comma-separated terms match any (OR), the words of a term all
+    (AND), each word as a prefix (q=dakkapel finds dakkapellen). Every word is quoted, so FTS5 syntax in the
+    request (NEAR, *, :, quotes) is searched for as text, never run."""
+    terms = q if isinstance(q, (list, tuple)) else str(q).split(",")
+    clauses = []
+    for term in terms:
+        words = [w for w in str(term).split() if w.strip('"')]
+        if words:
+            clauses.append("(" + " AND ".join('"' + w.replace('"', '""') + '"*' for w in words) + ")")
+    if not clauses:
+        raise ProviderInvalidQueryError(user_msg="q: give one or more search words (comma-separated: any of them)")
+    if len(clauses) > 50:
+        raise ProviderInvalidQueryError(user_msg="q: at most 50 search terms")
+    return " OR ".join(clauses)
+
+
 @lru_cache(maxsize=256)
 def _layer(path: str, mtime: float, table: str) -> _Layer:
     con = geopackage.connect(path)
@@ -149,7 +169,10 @@ def _layer(path: str, mtime: float, table: str) -> _Layer:
             f"SELECT count(*), min({quote(pk)}), max({quote(pk)}) FROM {quote(table)}"
         ).fetchone()
         dense = lo if count and hi - lo + 1 == count else None
-        return _Layer(layer, columns, count, dense)
+        fts = f"{table}_fts"
+        has_fts = con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql LIKE "
+                              "'%USING fts5%'", (fts,)).fetchone() is not None
+        return _Layer(layer, columns, count, dense, fts if has_fts else None)
     finally:
         con.close()
 
@@ -193,6 +216,8 @@ class GeoPackageProvider(BaseProvider):
         self._path = path
         self._layer = _layer(path, os.path.getmtime(path), self.table)
         self.geom_field = self._layer.meta.geometry_column
+        # q= (free text) is answered where the layer has an FTS5 index; services.app may offer q only here
+        self.fulltext = self._layer.fts is not None
         self.heights = provider_def.get("heights")
         if self.id_field not in self._layer.columns and self.id_field != self._layer.pk:
             raise ProviderConnectionError(f"{path}: layer {self.table!r} has no column {self.id_field!r}")
@@ -224,12 +249,16 @@ class GeoPackageProvider(BaseProvider):
     def _query(self, offset=0, limit=10, resulttype="results", bbox=None, datetime_=None,
                properties=None, sortby=None, select_properties=None, skip_geometry=False,
                q=None, filterq=None, crs_transform_spec=None, **kwargs) -> dict:
-        if q:
+        if q and self._layer.fts is None:
             raise ProviderInvalidQueryError(user_msg="free-text search (q) is not supported by this collection")
         if datetime_:
             raise ProviderInvalidQueryError(user_msg="this collection has no temporal property (datetime)")
         con = _connection(self._path)
         where, params = ["1"], []
+        if q:
+            fts = quote(self._layer.fts)
+            where.append(f"{quote(self._layer.pk)} IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)")
+            params.append(fts_query(q))
         for name, value in properties or []:
             where.append(f"{self._column(name)} = ?")
             params.append(self._typed(name, value))

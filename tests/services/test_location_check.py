@@ -160,12 +160,12 @@ def test_bad_input_over_http_is_400(server, zoned_district):
 
 # Subtrees that pass the registers' and plans' own records on as imported (names, ids, addresses): data,
 # not texts the process writes.
-RECORD_KEYS = {"plans", "monuments", "beschermde_gezichten", "addresses", "answers"}
+RECORD_KEYS = {"plans", "monuments", "beschermde_gezichten", "addresses", "answers", "envelopes"}
 # Anywhere else a plain string may only be an identifier, a code, a formula or a value from the data.
 PLAIN_KEYS = {"activity", "outcome", "node", "source", "answer", "value", "id", "type", "fact", "answers_fact", "url",
               "conclusion", "question", "decision", "rule", "output", "object_id", "overridden_by_user",
               "status", "method", "indicative_method", "measured_height_method", "identificatie", "gebruiksdoel",
-              "onvolledig_reden", "lod", "dak_type", "lod_terugval_reden"}
+              "onvolledig_reden", "lod", "dak_type", "lod_terugval_reden", "solid_lod"}
 # Words that give a text away as written in the other language.
 ENGLISH_WORDS = {"the", "no", "not", "could", "answered", "measured", "exceeds"}
 DUTCH_WORDS = {"het", "geen", "niet", "kon", "beantwoord", "gemeten", "hoog"}

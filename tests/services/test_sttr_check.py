@@ -177,13 +177,13 @@ def test_beschermd_gezicht_is_prefilled_where_it_applies(processor, zoned_distri
     gezicht_q = next(q.id for q in activity.questions if "beschermd stads- of dorpsgezicht" in q.text)
     inside = next(e for _, e in sorted(zoned_district.expected["panden"].items()) if e["beschermd_gezicht"])
     outside = next(e for _, e in sorted(zoned_district.expected["panden"].items()) if not e["beschermd_gezicht"])
-    for exp, value in ((inside, True), (outside, False)):
-        (act,) = _check(processor, exp["point"], activities=["kozijn-plaatsen"])["activities"]
-        (pre,) = [p for p in act["prefilled"] if p["question"] == gezicht_q]
-        assert pre["value"] is value and pre["fact"] == "beschermd_gezicht"
-        assert pre["evidence"]["text"]["nl"]
-        if value:
-            assert pre["evidence"]["source"] == "beschermde_gezichten" and pre["evidence"]["object_id"] == "9001"
+    (act,) = _check(processor, inside["point"], activities=["kozijn-plaatsen"])["activities"]
+    (pre,) = [p for p in act["prefilled"] if p["question"] == gezicht_q]
+    assert pre["value"] is True and pre["fact"] == "beschermd_gezicht" and pre["evidence"]["text"]["nl"]
+    assert pre["evidence"]["source"] == "beschermde_gezichten" and pre["evidence"]["object_id"] == "9001"
+    # outside the RCE's rijksbeschermde gezichten it may still lie in a municipal one: not answered
+    (act,) = _check(processor, outside["point"], activities=["kozijn-plaatsen"])["activities"]
+    assert gezicht_q not in [p["question"] for p in act["prefilled"]]
 
 
 def test_bad_answers_and_unknown_activities_are_400s(processor, zoned_district):
@@ -193,8 +193,31 @@ def test_bad_answers_and_unknown_activities_are_400s(processor, zoned_district):
                answers={MONUMENT_Q: "Een kasteel"})
     with pytest.raises(LocationCheckInputError, match="unknown activity 'zwembad-bouwen'"):
         _check(processor, exp["point"], activities=["zwembad-bouwen"])
-    with pytest.raises(LocationCheckInputError, match="list of activity ids"):
-        _check(processor, exp["point"], activities="kozijn-plaatsen")
+    assert _check(processor, exp["point"], activities=[])["activities"] == []  # the location's facts only
+    for odd in ("kozijn-plaatsen", ["kozijn-plaatsen", "kozijn-plaatsen"], [3]):
+        with pytest.raises(LocationCheckInputError, match="list of activity ids|twice"):
+            _check(processor, exp["point"], activities=odd)
+    out = _check(processor, exp["point"], activities=["kozijn-plaatsen-in-een-monument"],
+                 answers={"uitv_bestaat-niet": True, PLAATSEN_Q: NIEUW})
+    assert any("uitv_bestaat-niet" in n["en"] and PLAATSEN_Q not in n["en"] for n in out["notes"])
+
+
+def test_a_broken_rules_table_stops_serve_and_is_a_5xx(rules_model, tmp_path):
+    from core.errors import ConfigError
+    from services.server import check_data
+
+    model = tmp_path / "model"
+    shutil.copytree(rules_model, model)
+    with sqlite3.connect(model / STORE_NAME) as con:
+        con.execute(f"UPDATE {TOEPASBARE_REGELS} SET model = '{{\"id\": 1}}' WHERE activity = 'kozijn-plaatsen'")
+    with pytest.raises(ConfigError, match="kozijn-plaatsen"):
+        check_data(model, "http://127.0.0.1:1/api", None)
+    from pygeoapi.process.base import ProcessorExecuteError
+
+    check = LocationCheckProcessor({"name": "location-check", "data": str(model)})
+    with pytest.raises(ProcessorExecuteError) as e:
+        check.execute({"location": {"type": "Point", "coordinates": [4.9, 52.37]}})
+    assert not isinstance(e.value, LocationCheckInputError)
 
 
 def test_all_activities_by_default_and_every_text_in_both_languages(processor, zoned_district):
@@ -230,18 +253,35 @@ def test_flat_roof_is_prefilled_from_the_lod22_roof(processor, rules_model, zone
     (activity,) = read_sttr(sttr_dir / "dakraam-bouwen.sttr.xml")
     plat_q = next(q.id for q in activity.questions if q.text == "Gaat u het dakraam plaatsen op een plat dak?")
     panden = gpd.read_file(rules_model / STORE_NAME, layer="buildings")
-    panden = panden[panden["b3_lod_gereconstrueerd"] == "2.2"]
-    flat = panden[panden["b3_dak_type"] == "horizontal"].iloc[0]
-    sloped = panden[(panden["b3_dak_type"] == "slanted") & (panden["b3_hellingshoek_min"] > 5)].iloc[0]
-    for row, value in ((flat, True), (sloped, False)):
+    panden = panden[panden["b3_lod_gereconstrueerd"] == "2.2"].sort_values("identificatie")
+    seen = {}
+    for row in panden.itertuples():
         point = row.geometry.representative_point()
         out = _check(processor, [point.x, point.y], activities=["dakraam-bouwen"])
-        assert out["building"]["identificatie"] == row["identificatie"]
+        if out["building"]["identificatie"] != row.identificatie:
+            continue
+        dak = out["building"]["dak"]
         (act,) = out["activities"]
-        (pre,) = [p for p in act["prefilled"] if p["question"] == plat_q]
-        assert pre["value"] is value and pre["evidence"]["source"] == "buildings"
-        assert pre["evidence"]["object_id"] == row["identificatie"]
-        assert row["b3_dak_type"] in pre["evidence"]["text"]["nl"]
+        pre = [p for p in act["prefilled"] if p["question"] == plat_q]
+        if row.b3_dak_type == "horizontal":
+            kind, want = "flat", True
+        elif dak["opp_plat_m2"] < 2.0:
+            kind, want = "sloped only", False
+        else:  # a pitched roof with a flat part: which one is the user's to say
+            kind, want = "mixed", None
+            assert dak["opp_schuin_m2"] > 0
+        if kind in seen:
+            continue
+        if want is None:
+            assert pre == [], "a mixed roof must leave 'op een plat dak?' to the user"
+        else:
+            (p,) = pre
+            assert p["value"] is want and p["evidence"]["source"] == "buildings"
+            assert p["evidence"]["object_id"] == row.identificatie and row.b3_dak_type in p["evidence"]["text"]["nl"]
+        seen[kind] = row.identificatie
+        if len(seen) == 3:
+            break
+    assert set(seen) == {"flat", "sloped only", "mixed"}, seen
 
 
 def _facades(synth_input: Path, **want):
@@ -337,3 +377,48 @@ def test_built_in_activities_answer_in_the_same_shape(processor, zoned_district)
     (act,) = _check(processor, plain["point"], activities=["dakkapel"])["activities"]
     assert act["conclusion"] is None and act["outcome"] == "onbekend"
     assert act["open_questions"][0]["id"] == "achterdakvlak"
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ({"fact": "monument_status", "type": "boolean", "text": "monument"}, "cannot answer a boolean question"),
+    ({"fact": "beschermd_gezicht", "type": "boolean", "text": "gezicht((", "side": "zijkant"}, "no regular expression"),
+    ({"fact": "plat_dak", "type": "boolean", "text": "plat", "side": "zijkant"}, "'side' only applies"),
+    ({"fact": "kleur", "type": "boolean", "text": "kleur"}, "unknown fact"),
+])
+def test_a_broken_prefill_table_is_named_before_serving(monkeypatch, tmp_path, entry, problem):
+    import yaml
+
+    from core.errors import ConfigError
+    from services import sttr
+
+    path = tmp_path / "sttr_prefill.yml"
+    path.write_text(yaml.safe_dump({"questions": [entry]}), encoding="utf-8")
+    monkeypatch.setattr(sttr, "PREFILL_PATH", path)
+    sttr.prefill_config.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match=problem):
+            sttr.prefill_config()
+    finally:
+        sttr.prefill_config.cache_clear()
+
+
+def test_a_side_the_user_names_otherwise_drops_what_the_picked_wall_borders(processor, rules_model, synth_input,
+                                                                            sttr_dir):
+    import geopandas as gpd
+
+    from etl.rules.sttr import read_sttr
+
+    pid, f = next(_facades(synth_input, kant="zijkant", borders={"openbare_ruimte": True}))
+    (activity,) = read_sttr(sttr_dir / "kozijn-plaatsen.sttr.xml")
+    kant_q = next(q.id for q in activity.questions if q.text.startswith("Aan welke kant van het hoofdgebouw"))
+    inside = gpd.read_file(rules_model / STORE_NAME, layer="buildings").set_index("identificatie").loc[pid]
+    point = inside.geometry.representative_point()
+    (x0, y0), (x1, y1) = f["edge"]
+    wall = {"type": "Point", "coordinates": [(x0 + x1) / 2, (y0 + y1) / 2]}
+    for answers, borders_filled in (({}, True), ({kant_q: "Achterkant"}, False)):
+        (act,) = _check(processor, [point.x, point.y], activities=["kozijn-plaatsen"], gevel=wall,
+                        answers=answers)["activities"]
+        facts = {p["fact"] for p in act["prefilled"]}
+        assert ("gevel_aan_openbare_ruimte" in facts) is borders_filled, act["prefilled"]
+        (side,) = [p for p in act["prefilled"] if p["question"] == kant_q]
+        assert side["value"] == "Zijkant" and side.get("overridden_by_user") == answers.get(kant_q)

@@ -10,10 +10,10 @@ import sqlite3
 import pytest
 
 from core.errors import InputError
-from core.products import ZONING_LAYERS, is_etl_layer
+from core.products import BOUWENVELOP, ZONING_LAYERS, is_etl_layer
 from etl.zoning import import_zoning
 from services.processes.location_check import check_location, open_store
-from synth.plan import EXCEEDANCE_M, HEADROOM_M, write_synthetic_plan
+from synth.plan import EXCEEDANCE_M, HEADROOM_M, STRIPS, write_synthetic_plan
 
 # The model's measured height (b3_h_dak_max − b3_h_maaiveld, from noisy points) against the true height.
 HEIGHT_TOLERANCE_M = 0.15
@@ -57,14 +57,16 @@ def test_import_writes_every_plan_object(zoned_district):
     plan = report["imported"][str(zoned_district.plan_files[0])]
     assert plan == {"bestemmingsplangebied": 1, "enkelbestemming": 4, "gebiedsaanduiding": 1,
                     "bouwvlak": sum(e["in_bouwvlak"] for e in panden),
-                    "maatvoering": sum(e["max_bouwhoogte"] is not None for e in panden)}
+                    "maatvoering": sum(e["max_bouwhoogte"] is not None for e in panden),
+                    # one article per enkelbestemming (synth.plan.STRIPS) and the gebiedsaanduiding's article 9
+                    "regels": len(STRIPS) + 1}
     assert report["imported"][str(zoned_district.plan_files[1])] == {"monumenten": 1}
     assert report["imported"][str(zoned_district.plan_files[2])] == {"beschermde_gezichten": 1}
     with sqlite3.connect(zoned_district.model / "stadsmodel.gpkg") as con:
         assert con.execute("SELECT count(*) FROM buildings").fetchone()[0] == len(expected["panden"])
         layers = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
     # One writer per layer: the build's layers and the importer's are apart, as core.products names them.
-    assert {t for t in layers if not is_etl_layer(t)} <= set(ZONING_LAYERS)
+    assert {t for t in layers if not is_etl_layer(t)} <= set(ZONING_LAYERS) | {BOUWENVELOP}  # etl.envelopes
     assert {"buildings", "bestemmingsplangebied", "monumenten"} <= layers
 
 

@@ -18,21 +18,24 @@ from pathlib import Path
 import pytest
 
 from scripts.tools import CHROMIUM_ARGS, CHROMIUM_SETUP, find_chromium, free_port
-from tests.conftest import ROOT, missing_tier
+from tests.conftest import ROOT, SHARED_DATA, missing_tier
 
 ARTIFACTS = ROOT / "test-artifacts" / "viewer"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 VIEWPORT = {"width": 1280, "height": 800}
 PAGE_TIMEOUT_MS = 60_000
+STTR = SHARED_DATA / "amsterdam-sttr"  # the real STTR files (the Vergunningcheck tests skip without them)
 
 
 @pytest.fixture(scope="session")
 def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Path:
-    """A served data directory: the built store with the synthetic plan and monuments imported, and 3D Tiles
-    (buildings, terrain and the district's AHN point cloud, as `stadsmodel demo` tiles them).
+    """A served data directory: the built store with the synthetic plan and monuments imported, the
+    municipality's STTR rules (../shared/data/amsterdam-sttr, where present) and 3D Tiles (buildings, terrain
+    and the district's AHN point cloud, as `stadsmodel demo` tiles them).
 
     The zoning goes into a copy of the store, so the session's `built_district` stays as the ETL wrote it.
     """
+    from etl.rules.importer import import_rules
     from etl.zoning import import_zoning
     from synth.plan import write_synthetic_plan
     from tiles import tile_model
@@ -49,6 +52,9 @@ def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Pa
             shutil.copy(built_district / name, site / name)
     import_zoning(write_synthetic_plan(district), site)
     shutil.copy(district / "zoning" / "expected.json", site / "expected.json")
+    if STTR.is_dir():
+        report = import_rules([STTR], site)
+        assert not report.rejected, report.rejected
     tile_model(built_district, site / "tiles", ahn=sorted((synth_input / "ahn").glob("*.laz")))
     return site
 

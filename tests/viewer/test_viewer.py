@@ -268,7 +268,7 @@ def _generated_texts(result: dict) -> list[dict]:
     """The texts the location check writes itself (reasoning evidence, reasons) that differ per language."""
     found = []
     for activity in result["activities"]:
-        found += [s["evidence"] for s in activity["trail"] if "evidence" in s]
+        found += [s["evidence"] for s in activity.get("trail", []) if "evidence" in s]  # STTR ones have none
         found += [activity["reason"]] if "reason" in activity else []
     return [t for t in found if t["nl"] != t["en"]]
 

@@ -71,3 +71,51 @@ def test_fact_evidence_must_be_in_both_languages():
         Fact(None, "no monumenten data")
     with pytest.raises(TypeError, match="both languages"):
         Fact(None, text("geen monumentgegevens", ""))
+
+
+def _walked(rules, facts: dict, answers: dict) -> tuple:
+    """The tree walked by hand from its start, as a reader of the file would: (outcome, trail nodes, open node)."""
+    nodes, name, trail = rules.doc["nodes"], rules.doc["start"], []
+    while "conclusion" not in nodes[name]:
+        node = nodes[name]
+        value = facts.get(node["fact"]) if "fact" in node else answers.get(name)
+        if value is None:
+            return "onbekend", trail, name
+        trail.append(name)
+        name = node["answers"]["ja" if value in (True, "ja") else "nee"]
+    return nodes[name]["conclusion"], trail, None
+
+
+@pytest.mark.parametrize("activity", sorted(REQUIRED))
+def test_the_engine_walks_each_tree_as_written_whatever_the_order_of_its_answers(activity, tmp_path):
+    """Every combination of facts and answers (yes, no, missing) gives the outcome, trail and open question of a
+    walk by hand, also when the file lists `nee` before `ja` (a node reached on several ways must not be asked
+    before the nodes above it)."""
+    import itertools
+
+    original = load_rules()[activity]
+    doc = yaml.safe_load(original.path.read_text(encoding="utf-8"))
+    for node in doc["nodes"].values():
+        if "answers" in node:
+            node["answers"] = dict(reversed(node["answers"].items()))
+    swapped = tmp_path / f"{activity}.yml"
+    swapped.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    nodes = original.doc["nodes"]
+    questions = sorted(n for n, node in nodes.items() if "question" in node and node.get("type") != "getal"
+                       and "in" not in node)
+    checked = 0
+    for combo in itertools.product((True, False, None), repeat=len(questions)):
+        given = dict(zip(questions, combo))
+        facts = {nodes[n]["fact"]: Fact(v, same_text(f"feit {n}")) for n, v in given.items() if "fact" in nodes[n]}
+        answers = {n: ("ja" if v else "nee") for n, v in given.items() if "fact" not in nodes[n] and v is not None}
+        want_outcome, want_trail, want_open = _walked(original, {nodes[n]["fact"]: v for n, v in given.items()
+                                                                  if "fact" in nodes[n]}, answers)
+        if any(nodes[n].get("type") == "getal" or "in" in nodes[n] for n in want_trail + [want_open] if n):
+            continue  # a number or membership node on the way: not part of this enumeration
+        for rules in (original, load_rule_file(swapped)):
+            got = evaluate(rules, facts, answers)
+            assert got.outcome == want_outcome, (activity, given)
+            assert [s["node"] for s in got.trail] == want_trail, (activity, given)
+            assert [q["id"] for q in got.open_questions] == ([want_open] if want_open else []), (activity, given)
+        checked += 1
+    assert checked >= 3 ** min(len(questions), 3) // 3

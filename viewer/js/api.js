@@ -57,21 +57,19 @@ export async function item(collection, id) {
   return readJson(response, `${collection}/${id}`);
 }
 
-/** The location-check process description (its inputs list the known activities). */
-export async function locationCheckDescription() {
-  const response = await fetch(`${API}/processes/location-check?f=json`);
-  return readJson(response, "location-check");
-}
-
 /**
  * Runs the location-check process at lon/lat (CRS84).
- * :param activity: optional activity id (e.g. "dakkapel")
+ * :param activity: optional activity id (e.g. "dakkapel", "kozijn-plaatsen"), sent as activities: [id]
  * :param answers: optional {question id: answer} for the questions the data could not answer
+ * :param gevel: optional GeoJSON Point (CRS84) on the wall the user picked
  */
-export async function locationCheck({ lon, lat, activity, answers }) {
+// factsOnly: no activities, the location's plans, building and compliance only (the compliance colouring).
+export async function locationCheck({ lon, lat, activity, answers, gevel, factsOnly }) {
   const inputs = { location: { type: "Point", coordinates: [lon, lat] } };
-  if (activity) inputs.activity = activity;
+  if (factsOnly) inputs.activities = [];
+  else if (activity) inputs.activities = [activity];
   if (answers && Object.keys(answers).length) inputs.answers = answers;
+  if (gevel) inputs.gevel = gevel;
   const response = await fetch(`${API}/processes/location-check/execution`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },

@@ -92,7 +92,7 @@ export class ComplianceView {
         const [lon, lat] = interiorPoint(feature.geometry);
         let status = "onbekend";
         try {
-          const result = await api.locationCheck({ lon, lat });
+          const result = await api.locationCheck({ lon, lat, factsOnly: true });
           // The centroid of an L-shaped footprint can fall on a neighbour: only trust a match.
           if (result.building?.identificatie === id) status = complianceStatus(result.compliance);
         } catch (err) {

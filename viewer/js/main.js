@@ -32,8 +32,9 @@ const app = {
   defaultLod: undefined,
   overlays: undefined,
   panel: undefined,
-  selection: undefined, // {lon, lat, building, activity}
+  selection: undefined, // {lon, lat, building, activity, gevel}
   answers: {}, // per activity id: {question id: answer}, sent nested as the location check accepts
+  pickingGevel: false, // "Kies gevel" pressed: the next click on the map picks the wall
   highlighted: undefined, // {feature, color}
   checkCounter: 0,
   timings: {},
@@ -109,9 +110,10 @@ async function select(where, feature) {
   const started = performance.now();
   const feat = feature ?? findBuildingFeature(where.building);
   const facts = featureFacts(feat);
-  // Answers belong to a spot: a new spot starts without them.
-  if (!app.selection || app.selection.lon !== where.lon || app.selection.lat !== where.lat) app.answers = {};
-  app.selection = { lon: where.lon, lat: where.lat, building: facts?.identificatie ?? where.building, activity: where.activity, address: where.address };
+  // Answers and the picked wall belong to a spot: a new spot starts without them.
+  const sameSpot = app.selection && app.selection.lon === where.lon && app.selection.lat === where.lat;
+  if (!sameSpot) app.answers = {};
+  app.selection = { lon: where.lon, lat: where.lat, building: facts?.identificatie ?? where.building, activity: where.activity, address: where.address, gevel: sameSpot ? where.gevel : undefined };
   highlight(feat);
   updateHash();
   app.panel.showLoading(facts, app.selection);
@@ -121,7 +123,9 @@ async function select(where, feature) {
       lon: where.lon,
       lat: where.lat,
       activity: app.selection.activity,
-      answers: app.answers,
+      // one activity: its own answers; all of them: per activity (the location check accepts both)
+      answers: app.selection.activity ? app.answers[app.selection.activity] : app.answers,
+      gevel: app.selection.gevel,
     });
     if (counter !== app.checkCounter) return; // a newer click won
     app.panel.showResult(result, facts, app.selection);
@@ -139,6 +143,7 @@ async function select(where, feature) {
 
 function clearSelection() {
   app.selection = undefined;
+  app.pickingGevel = false;
   app.checkCounter += 1;
   highlight(undefined);
   app.compliance?.clear();
@@ -164,7 +169,25 @@ function onClick(event) {
     return;
   }
   const c = Cesium.Cartographic.fromCartesian(position);
-  select({ lon: Cesium.Math.toDegrees(c.longitude), lat: Cesium.Math.toDegrees(c.latitude), activity: app.selection?.activity }, feature);
+  const lon = Cesium.Math.toDegrees(c.longitude);
+  const lat = Cesium.Math.toDegrees(c.latitude);
+  if (app.pickingGevel && app.selection) {
+    // The wall point goes with the same location (CRS84 lon/lat, like it); the panel's button is the next focus.
+    app.pickingGevel = false;
+    mapStatus("");
+    app.panel.focusNext = "vc-gevel-button";
+    select({ ...app.selection, gevel: { type: "Point", coordinates: [lon, lat] } });
+    return;
+  }
+  select({ lon, lat, activity: app.selection?.activity }, feature);
+}
+
+/** "Kies gevel": toggles waiting for a click on a wall of the selected building. */
+function pickGevel() {
+  app.pickingGevel = !app.pickingGevel;
+  mapStatus(app.pickingGevel ? t("vc.pick_gevel_now") : "");
+  const button = document.getElementById("vc-gevel-button");
+  if (button) button.setAttribute("aria-pressed", String(app.pickingGevel));
 }
 
 function checkCentre() {
@@ -384,20 +407,6 @@ async function goToAddress(address) {
   await select({ ...where, building: pandId, activity: app.selection?.activity, address: address.label });
 }
 
-async function loadActivities() {
-  try {
-    const description = await api.locationCheckDescription();
-    const schema = description.inputs?.activity?.schema ?? {};
-    const ids = schema.enum ?? (schema.oneOf ?? schema.anyOf ?? []).map((o) => o.const).filter(Boolean);
-    app.panel.setActivities(
-      ids.map((id) => ({ id, label: has(`activity.name.${id}`) ? t(`activity.name.${id}`) : id })),
-    );
-    app.activityIds = ids;
-  } catch (err) {
-    console.warn(`location-check description: ${err.message}`);
-  }
-}
-
 function wireControls() {
   document.getElementById("search-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -423,7 +432,6 @@ function wireControls() {
     }
   });
   onLanguageChange(() => {
-    app.panel.setActivities((app.activityIds ?? []).map((id) => ({ id, label: has(`activity.name.${id}`) ? t(`activity.name.${id}`) : id })));
     app.panel.refresh();
     renderLayerList();
     renderLodSelect();
@@ -455,12 +463,19 @@ async function start() {
 
   app.panel = new Panel({
     onAnswer: (activityId, answers) => {
-      app.answers[activityId] = { ...(app.answers[activityId] ?? {}), ...answers };
+      // null clears an answer (a question whose text the panel never saw cannot be re-asked in place)
+      const merged = { ...(app.answers[activityId] ?? {}), ...answers };
+      app.answers[activityId] = Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== null));
+      app.panel.focusNext = "vc-current";
       if (app.selection) select({ ...app.selection });
     },
     onActivity: (activityId) => {
+      app.panel.focusNext = "vc-current";
       if (app.selection) select({ ...app.selection, activity: activityId || undefined });
     },
+    answersOf: (activityId) => app.answers[activityId] ?? {},
+    onPickGevel: pickGevel,
+    pickingGevel: () => app.pickingGevel,
     onClose: clearSelection,
   });
   app.measure = new Measure(viewer);
@@ -472,7 +487,7 @@ async function start() {
   if (!app.tilesets.buildings) mapStatus(t("map.no_buildings"));
   app.defaultLod = app.lod = lods().find((lod) => app.buildingLods[lod] === app.tilesets.buildings);
   const buildingTilesets = [app.tilesets.buildings, ...Object.values(app.buildingLods)];
-  const [available] = await Promise.all([api.collectionIds(), loadStyles(viewer.scene, buildingTilesets), loadActivities()]);
+  const [available] = await Promise.all([api.collectionIds(), loadStyles(viewer.scene, buildingTilesets)]);
   const sphere = districtSphere(app.tilesets);
   app.bbox = sphere ? sphereBbox(sphere) : undefined;
   app.overlays = new Overlays(viewer, available, app.bbox, api.items);

@@ -5,6 +5,8 @@
 // notes, sources) as {nl, en}; localized() shows them in the selected language.
 
 import { t, has, localized, formatNumber } from "./i18n.js";
+import { el } from "./dom.js";
+import { activityChooser, gevelControls, rememberActivities, sttrSummary, sttrWizard } from "./vergunningcheck.js";
 
 // Building facts shown, in order: [label key, value from the process output / tile feature, format].
 // The tile feature carries b3_h_* (NAP); the process output nests them in heights_nap.
@@ -42,22 +44,6 @@ function addressList(b) {
   if (!list.length) return undefined;
   const shown = list.slice(0, ADDRESSES_SHOWN).join("; ");
   return list.length > ADDRESSES_SHOWN ? `${shown} ${t("fact.more_addresses", { count: list.length - ADDRESSES_SHOWN })}` : shown;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") node.className = v;
-    else if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children.flat()) {
-    if (child === undefined || child === null || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
 }
 
 /** The first of `keys` that `obj` has with a value. */
@@ -327,10 +313,22 @@ function citationItem(c) {
   return el("li", {}, localized({ nl: c.nl, en: c.en }) || c.id, c.url ? el("span", { class: "meta block", text: c.url }) : null);
 }
 
-function activitiesSection(result, onAnswer) {
+/**
+ * The Vergunningcheck: the activity chooser, "Kies gevel" and either the chosen STTR activity's questions one at a
+ * time or every activity checked (built-in ones with their open questions, STTR ones as a summary).
+ */
+function activitiesSection(result, where, ctx) {
   const list = asList(result.activities);
-  if (!list.length) return null;
-  return section("activities", "panel.activities", list.map((a, i) => activityBlock(a, i, onAnswer)));
+  rememberActivities(list);
+  const chosen = where?.activity;
+  const only = list.length === 1 && list[0].activity === chosen ? list[0] : undefined;
+  const blocks = only?.source === "sttr"
+    ? sttrWizard(only, ctx.answersOf(only.activity), ctx.onAnswer)
+    : list.map((a, i) => (a.source === "sttr" ? sttrSummary(a, ctx.onActivity) : activityBlock(a, i, ctx.onAnswer)));
+  return section("activities", "panel.activities",
+    activityChooser(chosen, ctx.onActivity),
+    gevelControls(result.building, ctx.pickingGevel(), ctx.onPickGevel),
+    blocks);
 }
 
 // ---- the panel --------------------------------------------------------------------------------
@@ -339,24 +337,23 @@ export class Panel {
   /**
    * :param onAnswer: (activityId, answers) => void, when the user answers open questions
    * :param onActivity: (activityId | "") => void, when the user picks an activity to check
+   * :param answersOf: activityId => {question id: answer}, the answers given so far
+   * :param onPickGevel: () => void, "Kies gevel": the next click on the map picks a wall
+   * :param pickingGevel: () => boolean, whether that next click is awaited
    */
-  constructor({ onAnswer, onActivity, onClose }) {
+  constructor({ onAnswer, onActivity, onClose, answersOf, onPickGevel, pickingGevel }) {
     this.root = document.getElementById("panel");
     this.body = document.getElementById("panel-body");
     this.status = document.getElementById("panel-status");
     this.title = document.getElementById("panel-title");
-    this.onAnswer = onAnswer;
-    this.onActivity = onActivity;
-    this.activities = [];
+    this.ctx = { onAnswer, onActivity, answersOf, onPickGevel, pickingGevel };
+    // The id of the element to focus after the next result (the Vergunningcheck's next step), else the title.
+    this.focusNext = undefined;
     this.state = { kind: "intro" };
     document.getElementById("panel-close").addEventListener("click", () => onClose());
     this.root.addEventListener("keydown", (event) => {
       if (event.key === "Escape") onClose();
     });
-  }
-
-  setActivities(list) {
-    this.activities = list;
   }
 
   /** Re-renders the current content (after a language switch). */
@@ -386,18 +383,6 @@ export class Panel {
     return where ? t("panel.location_title", { lat: where.lat.toFixed(6), lon: where.lon.toFixed(6) }) : t("panel.title");
   }
 
-  _activityPicker(selected) {
-    if (!this.activities.length) return null;
-    const select = el(
-      "select",
-      { id: "activity-select", onchange: (e) => this.onActivity(e.target.value) },
-      el("option", { value: "", text: t("activity.all") }),
-      this.activities.map((a) => el("option", { value: a.id, text: localized(a.label) })),
-    );
-    select.value = selected ?? "";
-    return el("div", { class: "activity-picker" }, el("label", { for: "activity-select", text: t("activity.pick") }), select);
-  }
-
   showLoading(facts, where, announce = true) {
     this.state = { kind: "loading", facts, where };
     this.title.textContent = this._heading(null, facts, where);
@@ -414,19 +399,23 @@ export class Panel {
       complianceSection(result.compliance, result.building),
       plansSection(result),
       protectionSection(result),
-      this._activityPicker(where?.activity),
-      activitiesSection(result, this.onAnswer),
+      activitiesSection(result, where, this.ctx),
     ].filter(Boolean);
     const notes = asList(result.notes).map((n) => el("p", { class: "note", text: localized(n) }));
     this.body.replaceChildren(...sections, ...notes);
     this.root.dataset.buildingId = building?.identificatie ?? "";
-    if (announce) this._announce(t("panel.updated", { title: this.title.textContent }));
+    // A decided Vergunningcheck says its conclusion too (its block is also an aria-live region).
+    const conclusion = this.body.querySelector(".vc[data-conclusion]:not([data-conclusion='']) .vc-text");
+    const updated = t("panel.updated", { title: this.title.textContent });
+    if (announce) this._announce(conclusion ? `${updated} ${conclusion.textContent}` : updated);
   }
 
   /** Tells screen readers what changed and moves focus to the panel's heading. */
   _announce(text) {
     this.status.textContent = text;
-    this.title.focus({ preventScroll: false });
+    const target = this.focusNext && document.getElementById(this.focusNext);
+    this.focusNext = undefined;
+    (target || this.title).focus({ preventScroll: false });
   }
 
   showError(message, facts, where) {

@@ -165,6 +165,18 @@ def test_a_store_without_parts_still_gives_one_solid_per_polygon(houses, tmp_pat
     assert all(p.geometry(0)[1]["type"] == "Solid" for p in o.parts)
 
 
+def test_an_old_stores_solids_stay_with_the_largest_polygon(houses):
+    """A store built before BuildingParts reconstructed only the largest polygon and kept its LoD1.3/2.2 without a
+    part: they become part 0's, after its LoD1.2 block; the other polygon is a part with its block only."""
+    rows = houses.roofs.solid_rows([IDENT])
+    own = [{"vertices": json.loads(r.solid)["vertices"], "geometry": json.loads(r.solid)["geometry"]}
+           for r in rows.itertuples() if r.part == 0 and r.lod != "1.2"]
+    o = building_object(houses.attributes, houses.footprint, ROOF_PERCENTILE, own)
+    assert o.geometry is None and [p.id for p in o.parts] == [f"{IDENT}-0", f"{IDENT}-1"]
+    assert [g["lod"] for g in o.parts[0].geometry(0)[1]] == ["1.2", "1.3", "2.2"]
+    assert o.parts[1].geometry(0)[1]["lod"] == "1.2"
+
+
 def test_store_rows_of_the_parts(houses, tmp_path):
     rows = houses.roofs.solid_rows([IDENT])
     assert list(rows.columns) == SOLID_COLUMNS and str(rows["part"].dtype) == "Int64"
