@@ -75,6 +75,12 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def sttr_dir() -> Path:
+    """The 8 real STTR files of Amsterdam (toepasbare regels as the DSO delivers them)."""
+    return shared_path("amsterdam-sttr")
+
+
+@pytest.fixture(scope="session")
 def cityjson_schema_dir() -> Path:
     d = SCHEMAS / "cityjson-2.0.2"
     if not d.is_dir():

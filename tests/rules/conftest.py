@@ -11,26 +11,16 @@ must agree with it whenever every answer is given.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 
 from core.toepasbare_regels import Activity, Question
-from tests.conftest import SHARED_DATA, missing_tier
 
-STTR_DIR = SHARED_DATA / "amsterdam-sttr"
 STTR_IDS = (
     "dakraam-bouwen", "het-wijzigen-van-een-monument-bij-een-dakraam", "kozijn-plaatsen",
     "kozijn-plaatsen-in-een-monument", "zonnepaneel-en-zonneboiler-bouwen", "zonnepaneel-en-zonneboiler-monument",
     "zonwering-rolhek-luik-of-rolluik-bouwen", "zonwering-rolhek-luik-of-rolluik-monument",
 )
-
-
-@pytest.fixture(scope="session")
-def sttr_dir() -> Path:
-    if not STTR_DIR.is_dir():
-        missing_tier(f"real STTR files not available: {STTR_DIR} (needs ../shared/data beside the project)")
-    return STTR_DIR
 
 
 @pytest.fixture(scope="session")

@@ -31,14 +31,6 @@ VERNIEUWEN = "Ik ga een kozijn plaatsen of vernieuwen op een plek waar er eerst 
 
 
 @pytest.fixture(scope="module")
-def sttr_dir(shared_data) -> Path:
-    folder = shared_data / "amsterdam-sttr"
-    if not folder.is_dir():
-        pytest.skip(f"{folder} is absent: the real STTR files are needed")
-    return folder
-
-
-@pytest.fixture(scope="module")
 def rules_model(zoned_district, sttr_dir, tmp_path_factory) -> Path:
     """A copy of the zoned district's store with the 8 STTR files imported through the CLI."""
     model = tmp_path_factory.mktemp("sttr") / "model"
