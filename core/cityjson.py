@@ -102,6 +102,13 @@ def lod12_solid(footprint: Polygon | MultiPolygon, z_ground: float, z_roof: floa
                    "semantics": {"surfaces": LOD12_SURFACES, "values": [values]}}
 
 
+def area_vector(ring: np.ndarray) -> np.ndarray:
+    """The vector area of a planar 3D ring ((n, 3), no closing vertex; Newell's method): its direction the
+    surface normal by the ring's orientation, its length the surface's area."""
+    centred = ring - ring.mean(axis=0)
+    return np.cross(centred, np.roll(centred, -1, axis=0)).sum(axis=0) / 2
+
+
 def lifted_surface(rings_per_polygon: list[list[np.ndarray]], base: int = 0, lod: str = "1") -> tuple[np.ndarray, dict]:
     """A MultiSurface from polygons whose rings already carry heights ((n, 3) arrays, no closing vertex,
     exterior counter-clockwise)."""

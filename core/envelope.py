@@ -33,6 +33,8 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 from shapely.ops import polylabel
 
+from core.cityjson import area_vector
+
 CONE_SIDES = 64
 # Booleans leave edges of 1e-10 m where hulls meet; collapsed before a solid is stored at mm precision, whose
 # rounding would otherwise fold them into a mesh that is no longer closed.
@@ -210,7 +212,7 @@ def mesh_from_solid(solid: dict) -> TriMesh:
                 continue
             pts = [verts[r] for r in rings]
             ext = pts[0]
-            normal = np.cross(ext - ext.mean(0), np.roll(ext, -1, axis=0) - ext.mean(0)).sum(axis=0)  # Newell
+            normal = area_vector(ext)
             if not np.any(normal):
                 continue
             drop = int(np.argmax(np.abs(normal)))

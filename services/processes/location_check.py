@@ -39,11 +39,13 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 from shapely.geometry import Point
 
 from core import gpkg as geopackage
+from core.cityjson import area_vector
 from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, in_rd_bounds, rdnap_to_etrs89
 from core.errors import ConfigError
 from core.gpkg import gpkg_geometries
-from core.products import ADDRESSES, BUILDING_SOLIDS, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
+from core.products import ADDRESSES, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
 from services.articles import attach_articles  # articles (issue 16)
+from services.cityjson import StoredSolids
 from services.decisions import AnswerError
 from services.envelopes import clash
 from services.gevel import FacadeError, facade
@@ -129,16 +131,10 @@ class Store:
         return [rec for rec, geom in self.query(layer, x, y, x, y) if geom.covers(pt)]
 
     def solids(self, pand: str) -> list[dict]:
-        """The pand's stored solids (building_solids rows: lod, part, solid parsed; parts included); none without
-        the table or in a store built before it had a part column."""
-        with self._lock:
-            if BUILDING_SOLIDS not in geopackage.attribute_tables(self._con):
-                return []
-            columns = {r[1] for r in self._con.execute(f"PRAGMA table_info({BUILDING_SOLIDS})")}
-            part = "part" if "part" in columns else "NULL"
-            rows = self._con.execute(f"SELECT lod, {part}, solid FROM {BUILDING_SOLIDS} WHERE identificatie = ?",
-                                     (pand,)).fetchall()
-        return [{"lod": lod, "part": p, "solid": json.loads(solid)} for lod, p, solid in rows]
+        """The pand's stored solids as services.cityjson reads them (parts included; none in a store without
+        the table), each as a row: lod, part, solid."""
+        stored = StoredSolids(gpkg=self.path).for_ids([pand]).get(pand, [])
+        return [{"lod": s["geometry"]["lod"], "part": s["part"], "solid": s} for s in stored]
 
 
 _STORES: dict[str, Store] = {}
@@ -588,8 +584,7 @@ def _roof_areas(solids: list[dict], roof: dict) -> dict:
         for face, value in zip(geometry["boundaries"][0], geometry["semantics"]["values"][0]):
             if value is None or surfaces[value]["type"] != "RoofSurface":
                 continue
-            ring = vertices[face[0]]
-            normal = np.cross(ring - ring.mean(axis=0), np.roll(ring, -1, axis=0) - ring.mean(axis=0)).sum(axis=0) / 2
+            normal = area_vector(vertices[face[0]])
             area, plan = float(np.linalg.norm(normal)), abs(float(normal[2]))
             if area <= 0:
                 continue
