@@ -1,6 +1,7 @@
 """Load benchmark of the OGC API (not a test): p50/p99 latency and successful requests/s at 1, 8 and 32 clients.
 
 Usage: .venv/bin/python bench/api_load.py [DATA_DIR | --buildings 10000] [--seconds 5] [--clients 1 8 32]
+       [--postgres postgresql://user@host:port/db]
 
 Only successful (2xx) responses count, in the latencies and as throughput (ok/s); failed requests (HTTP status
 ≥ 300, dropped connections, timeouts) are counted apart, by kind. Each request draws its page offset, item id,
@@ -19,6 +20,10 @@ are printed side by side:
   pygeoapi imports pyproj in that process as well; PROJ twice in one process was seen to abort, in which
   case the stock column says so. The stock provider ignores ``filter``: its CQL2 row answers an
   unfiltered query, as the numberMatched line shows.
+
+With ``--postgres DSN`` the store is also loaded into that PostGIS database (services.load; its tables are
+replaced) and two more servers run on it: ``postgis`` (ours, services.providers.postgresql) and ``postgis-stock``
+(pygeoapi's own PostgreSQLProvider); the last column prints ours/stock ok/s per store.
 
 Both servers serve the store only (no rasters): rasterio's bundled GDAL/PROJ/SQLite next to SpatiaLite's
 system ones crashes the stock process (segfault in rasterio.open), and the rasters play no part here. The
@@ -52,6 +57,7 @@ from scripts.tools import free_port
 CLIENTS = (1, 8, 32)
 REQUEST_TIMEOUT = 30.0  # seconds; a slower answer counts as failed (ReadTimeout), so each cell stays bounded
 PROVIDERS = ("stadsmodel", "stock")
+PG_PROVIDERS = ("postgis", "postgis-stock")  # with --postgres DSN: the same store loaded into PostGIS
 CQL2 = "b3_h_dak_70p > {h} AND oorspronkelijkbouwjaar < 1960"
 SEED = 17
 
@@ -146,11 +152,11 @@ def bench(label: str, base: str, seconds: float, clients: list[int]) -> dict[tup
 class ServerProcess:
     """``api_load.py --serve PROVIDER DATA PORT`` in a child process, until the context ends."""
 
-    def __init__(self, provider: str, data: Path):
+    def __init__(self, provider: str, data: Path, dsn: str = ""):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/api"
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", provider, str(data), str(self.port)],
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", provider, str(data), str(self.port), dsn],
                                      stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
 
     def start(self) -> str | None:
@@ -177,8 +183,13 @@ class ServerProcess:
             self.proc.kill()
 
 
-def serve(provider: str, data: Path, port: int) -> None:
-    """The child process: one provider's server (for the stock one, after making SpatiaLite loadable)."""
+def serve(provider: str, data: Path, port: int, dsn: str = "") -> None:
+    """The child process: one provider's server (for the stock one, after making SpatiaLite loadable; for
+    postgis-stock pygeoapi's own PostgreSQLProvider on the same PostGIS tables)."""
+    if provider == "postgis-stock":
+        import services.config
+
+        services.config.POSTGRESQL_PROVIDER = "pygeoapi.provider.sql.PostgreSQLProvider"
     if provider == "stock":
         try:
             import pysqlite3
@@ -202,7 +213,7 @@ def serve(provider: str, data: Path, port: int) -> None:
 
     from services.app import create_app
 
-    app = create_app(data, base_url=f"http://127.0.0.1:{port}/api")
+    app = create_app(data, base_url=f"http://127.0.0.1:{port}/api", postgres=dsn or None)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
 
 
@@ -222,7 +233,7 @@ def build_store(work: Path, buildings: int) -> Path:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]))
+        serve(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "")
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", nargs="?", type=Path, help="a model directory from `stadsmodel build`")
@@ -230,6 +241,8 @@ def main() -> None:
                     help="without DATA: panden of the synthetic district built for the run (default 10000)")
     ap.add_argument("--seconds", type=float, default=5.0, help="per workload and concurrency (default 5)")
     ap.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS), help="concurrencies (default 1 8 32)")
+    ap.add_argument("--postgres", metavar="DSN", help="also load the store into this PostGIS database (replacing its "
+                    "tables) and measure ours and pygeoapi's PostgreSQL provider on it")
     a = ap.parse_args()
     if a.data is None:
         a.data = build_store(Path(tempfile.mkdtemp(prefix="stadsmodel-bench-")), a.buildings)
@@ -237,13 +250,21 @@ def main() -> None:
     print(f"data: {gpkg}  ({a.seconds:.0f} s per cell; each provider in its own one-worker uvicorn process; "
           f"{os.cpu_count()} CPUs)", flush=True)
     results: dict[str, dict | str] = {}
-    for provider in PROVIDERS:
+    providers = PROVIDERS
+    if a.postgres:
+        from services.load import load_postgis
+
+        t = time.perf_counter()
+        load_postgis(gpkg.parent, a.postgres)
+        print(f"loaded into PostGIS in {time.perf_counter() - t:.1f} s", flush=True)
+        providers = PROVIDERS + PG_PROVIDERS
+    for provider in providers:
         data = Path(tempfile.mkdtemp(prefix=f"stadsmodel-bench-{provider}-"))
         if provider == "stock":
             shutil.copyfile(gpkg, data / gpkg.name)
         else:
             (data / gpkg.name).symlink_to(gpkg)
-        server = ServerProcess(provider, data)
+        server = ServerProcess(provider, data, a.postgres if provider in PG_PROVIDERS else "")
         try:
             problem = server.start()
             results[provider] = (f"not runnable here: {problem}" if problem
@@ -252,14 +273,26 @@ def main() -> None:
             server.stop()
             shutil.rmtree(data)
 
-    print(f"\n{'':18s} {'':8s}  {'stadsmodel (ours)':^32s}  {'pygeoapi SQLiteGPKG (stock)':^32s}")
-    print(f"{'workload':18s} {'clients':>8s}  " + "  ".join([f"{'p50 ms':>8s} {'p99 ms':>8s} {'ok/s':>7s}      "] * 2))
+    titles = {"stadsmodel": "GeoPackage: ours", "stock": "GeoPackage: pygeoapi SQLiteGPKG",
+              "postgis": "PostGIS: ours", "postgis-stock": "PostGIS: pygeoapi PostgreSQL"}
+    print("\n" + f"{'':18s} {'':8s}  " + "  ".join(f"{titles[p]:^32s}" for p in providers)
+          + "  ratio ok/s ours/stock")
+    print(f"{'workload':18s} {'clients':>8s}  "
+          + "  ".join([f"{'p50 ms':>8s} {'p99 ms':>8s} {'ok/s':>7s}      "] * len(providers)))
     for name in workloads("", [""], 1, (0, 0, 1, 1)):
         for n in a.clients:
-            row = [str(results[p][name, n]) if isinstance(results[p], dict) else "" for p in PROVIDERS]
-            print(f"{name:18s} {n:8d}  " + "  ".join(f"{cell:32s}" for cell in row))
+            cells = {p: results[p][name, n] if isinstance(results[p], dict) else None for p in providers}
+            ratios = []
+            for ours, stock in (("stadsmodel", "stock"), ("postgis", "postgis-stock")):
+                if cells.get(ours) and cells.get(stock):
+                    rate = len(cells[stock].ok) / cells[stock].wall
+                    tag = "GeoPackage" if ours == "stadsmodel" else "PostGIS"
+                    ours_rate = len(cells[ours].ok) / cells[ours].wall
+                    ratios.append(f"{tag} {ours_rate / rate:.1f}×" if rate else f"{tag} n/a")
+            print(f"{name:18s} {n:8d}  " + "  ".join(f"{str(c) if c else '':32s}" for c in cells.values())
+                  + "  " + " ".join(ratios))
     print("p50/p99 and ok/s count successful (2xx) responses only; failed requests are listed apart, by kind")
-    for provider in PROVIDERS:
+    for provider in providers:
         if isinstance(results[provider], str):
             print(f"{provider}: {results[provider]}")
     if isinstance(results["stock"], dict):

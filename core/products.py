@@ -42,6 +42,7 @@ MONUMENT_LAYERS = ("monumenten", "beschermde_gezichten")
 OW_JURIDISCHE_REGEL = "ow_juridische_regel"
 REGELS = "regels"
 REGELS_FTS = "regels_fts"
+REGELS_FTS_COLUMNS = ("kop", "tekst")  # what full text searches in the articles: FTS5 here, a tsvector on PostGIS
 ARTICLE_LAYERS = (OW_JURIDISCHE_REGEL, REGELS)
 ZONING_LAYERS = IMRO_LAYERS + OW_LAYERS + MONUMENT_LAYERS + ARTICLE_LAYERS
 # The municipality's toepasbare regels (STTR), one row per activity: an attributes table written only by

@@ -135,8 +135,10 @@ def effective_config(data_dir: Path, base_url: str | None = None, postgres: str 
             provider = {
                 "type": "feature", "name": POSTGRESQL_PROVIDER, "data": postgres, "table": name,
                 "id_field": pg_keys.get(name, id_field), "geom_field": "geom",
-                "storage_crs": RD_NEW_URI, "crs": [CRS84_URI, RD_NEW_URI],
+                "storage_crs": RD_NEW_URI, "crs": [CRS84_URI, RD_NEW_URI] + ([RD_NAP_URI] if heights else []),
             }
+            if heights:
+                provider["heights"] = heights
         else:
             provider = {
                 "type": "feature", "name": GEOPACKAGE_PROVIDER, "data": str(gpkg), "table": name,

@@ -5,7 +5,9 @@ Every feature layer becomes a table of the same name in schema ``public``: geome
 (config/collections.yml) when it is unique and never empty, else on ``fid``. The whole load is one
 transaction: a failure leaves the database as it was. Attribute tables (no geometry, e.g. ``building_solids``,
 the LoD1.3/2.2 solids ``f=cityjson`` serves) are copied as they are, indexed on ``identificatie`` when they have
-it (``f=cityjson`` looks a page's buildings up by it).
+it (``f=cityjson`` looks a page's buildings up by it). A table keyed on another column than ``fid`` gets a
+unique index on ``fid`` too (the served order, as on the GeoPackage). ``regels`` gets a generated tsvector column
+``tsv`` ('dutch' and 'simple' configurations over kop and tekst) with a GIN index, which answers ``q=``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from core import gpkg as geopackage
 from core.crs import RD_NEW
 from core.errors import InputError, StadsmodelError
-from core.products import STORE_NAME
+from core.products import REGELS, REGELS_FTS_COLUMNS, STORE_NAME
 from services.config import load_collections_table, store_layers
 
 LOGGER = logging.getLogger(__name__)
@@ -52,6 +54,10 @@ def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
                 id_field = {**defaults, **(table.get(name) or {})}.get("id_field", "identificatie")
                 key = id_field if _usable_key(gdf, id_field) else "fid"
                 con.execute(text(f'ALTER TABLE "{name}" ADD PRIMARY KEY ("{key}")'))
+                if key != "fid":  # the provider's default order, as the GeoPackage's
+                    con.execute(text(f'CREATE UNIQUE INDEX "{name}_fid" ON "{name}" ("fid")'))
+                if name == REGELS:
+                    _add_fulltext(con, name, gdf.columns)
                 con.execute(text(f'ANALYZE "{name}"'))
                 counts[name] = len(gdf)
             for name, df in _attribute_tables(gpkg).items():
@@ -67,6 +73,17 @@ def load_postgis(data_dir: Path, dsn: str) -> dict[str, int]:
     finally:
         engine.dispose()
     return counts
+
+
+def _add_fulltext(con, name: str, columns) -> None:
+    """The articles' full-text column ``tsv`` (what the PostgreSQL provider answers q= with) and its GIN index:
+    the heading and text (core.products.REGELS_FTS_COLUMNS, as in the GeoPackage's FTS5 index) under the Dutch
+    text-search configuration ('dutch': stems, so a word's forms match) and 'simple' (the words as written,
+    for prefix search as FTS5 does it)."""
+    text_sql = " || ' ' || ".join(f"coalesce(\"{c}\", '')" for c in REGELS_FTS_COLUMNS if c in columns) or "''"
+    con.execute(text(f'ALTER TABLE "{name}" ADD COLUMN tsv tsvector GENERATED ALWAYS AS '
+                     f"(to_tsvector('dutch', {text_sql}) || to_tsvector('simple', {text_sql})) STORED"))
+    con.execute(text(f'CREATE INDEX "{name}_tsv" ON "{name}" USING gin (tsv)'))
 
 
 def _attribute_tables(gpkg: Path) -> dict[str, pd.DataFrame]:

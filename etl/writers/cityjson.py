@@ -66,14 +66,18 @@ def write_model(json_path: Path, seq_path: Path, transform: dict, extent: list[f
         doc.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=_COMPACT)
                   + ',"CityObjects":{')
         for feat in features:
-            seq.write(json.dumps(feat, separators=_COMPACT) + "\n")
+            # The vertex list is most of the bytes: encode it once for both files. A CityJSONFeature has its
+            # vertices last (core.cityjson.feature), so the line is the bytes of one json.dumps of `feat`.
+            verts = feat["vertices"]
+            text = json.dumps(verts, separators=_COMPACT)
+            rest = json.dumps({k: v for k, v in feat.items() if k != "vertices"}, separators=_COMPACT)
+            seq.write(rest[:-1] + ',"vertices":' + text + "}\n")
             for oid, co in feat["CityObjects"].items():  # the feature's object, then its parts
                 co = {**co, "geometry": [{**g, "boundaries": _offset(g["boundaries"], base)} for g in co["geometry"]]}
                 doc.write(("," if objects else "") + json.dumps(oid) + ":" + json.dumps(co, separators=_COMPACT))
                 objects += 1
-            verts = feat["vertices"]
             if verts:
-                vertices.write(("," if base else "") + json.dumps(verts, separators=_COMPACT)[1:-1])
+                vertices.write(("," if base else "") + text[1:-1])
                 base += len(verts)
             n += 1
         doc.write('},"vertices":[')

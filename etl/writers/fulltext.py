@@ -9,9 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from core.products import REGELS, REGELS_FTS
-
-FTS_COLUMNS = ("kop", "tekst")
+from core.products import REGELS, REGELS_FTS, REGELS_FTS_COLUMNS
 
 
 def rebuild_fts(gpkg: Path) -> int:
@@ -26,10 +24,10 @@ def rebuild_fts(gpkg: Path) -> int:
             con.execute(f'DROP TABLE IF EXISTS "{REGELS_FTS}"')
             if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (REGELS,)).fetchone():
                 return 0
-            con.execute(f'CREATE VIRTUAL TABLE "{REGELS_FTS}" USING fts5({", ".join(FTS_COLUMNS)}, '
+            con.execute(f'CREATE VIRTUAL TABLE "{REGELS_FTS}" USING fts5({", ".join(REGELS_FTS_COLUMNS)}, '
                         "tokenize = 'unicode61 remove_diacritics 2')")
-            cols = ", ".join(f"coalesce({c}, '')" for c in FTS_COLUMNS)
-            con.execute(f'INSERT INTO "{REGELS_FTS}" (rowid, {", ".join(FTS_COLUMNS)}) '
+            cols = ", ".join(f"coalesce({c}, '')" for c in REGELS_FTS_COLUMNS)
+            con.execute(f'INSERT INTO "{REGELS_FTS}" (rowid, {", ".join(REGELS_FTS_COLUMNS)}) '
                         f'SELECT fid, {cols} FROM "{REGELS}"')
             return con.execute(f'SELECT count(*) FROM "{REGELS_FTS}"').fetchone()[0]
     finally:
