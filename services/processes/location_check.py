@@ -44,7 +44,7 @@ from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, i
 from core.errors import ConfigError
 from core.gpkg import gpkg_geometries
 from core.products import ADDRESSES, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
-from services.articles import attach_articles  # articles (issue 16)
+from services.articles import attach_articles, plan_states, without_drafts  # articles and plan status (issue 16)
 from services.cityjson import StoredSolids
 from services.decisions import AnswerError
 from services.envelopes import clash
@@ -223,8 +223,12 @@ def _plan_key(rec: dict) -> str:
 
 def check_location(store: Store, x: float, y: float, activity: str | None = None,
                    answers: dict[str, Any] | None = None, lonlat: tuple[float, float] | None = None,
-                   activities: list[str] | None = None, gevel: tuple[float, float] | None = None) -> dict:
+                   activities: list[str] | None = None, gevel: tuple[float, float] | None = None,
+                   include_ontwerp: bool = False) -> dict:
     """Everything that applies at RD point (x, y), and the rule outcome per activity.
+
+    :param include_ontwerp: let draft (ontwerp) plans count in the facts, the compliance verdict and the
+        activities; superseded plans never count. Every plan is listed in ``plans`` with its status either way.
 
     :param gevel: RD point on the wall the user picked (of the pand at the point): its side and what it borders
         answer the STTR side questions (services.gevel)
@@ -263,6 +267,18 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
             plan = plans.setdefault(_plan_key(rec), {k: rec.get(k) for k in ("plan_id", "plan_naam", "plan_type",
                                                                                "plan_status", "plan_datum", "bron")})
             plan.setdefault(layer, []).append(_public(rec))
+    # Drafts and superseded plans are listed with their status, but no fact or verdict rests on them: a draft is
+    # not yet law (unless asked), a superseded version no longer is.
+    states = plan_states(plans)
+    law = without_drafts(found, states, _plan_key, include_ontwerp)
+    left_out = [k for k, state in states.items()
+                if state == "vervangen" or (state == "ontwerp" and not include_ontwerp)]
+    if left_out:
+        names = ", ".join(f"{plans[k].get('plan_naam') or k} ({states[k]})" for k in left_out)
+        notes.append(text(f"niet meegeteld in de feiten en het oordeel: {names}"
+                          + ("" if include_ontwerp else "; include_ontwerp telt ontwerpplannen mee"),
+                          f"not counted in the facts and the verdict: {names}"
+                          + ("" if include_ontwerp else "; include_ontwerp counts draft plans")))
 
     # -- monuments and gezichten
     building = None
@@ -291,19 +307,23 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         facts["gebouw_aanwezig"] = Fact(True, text(f"BAG-pand {pand}", f"BAG pand {pand}"))
     else:
         facts["gebouw_aanwezig"] = Fact(False, text("geen BAG-pand op dit punt", "no BAG pand covers the point"))
-    imro_plan = bool(found["bestemmingsplangebied"])
-    ow_plan = bool(found["ow_locatie"])
+    imro_plan = bool(law["bestemmingsplangebied"])
+    ow_plan = bool(law["ow_locatie"])
     any_zoning = any(store.has(layer) for layer in ("bestemmingsplangebied", "ow_locatie"))
     if not any_zoning:
         facts["plan_aanwezig"] = Fact(None, text("geen plangegevens geïmporteerd (stadsmodel zoning import)",
                                                  "no zoning data imported (stadsmodel zoning import)"))
+    elif imro_plan or ow_plan:
+        facts["plan_aanwezig"] = Fact(True, same_text(
+            ", ".join(p.get("plan_naam") or p["plan_id"] for k, p in plans.items() if k not in left_out)))
     elif plans:
-        facts["plan_aanwezig"] = Fact(imro_plan or ow_plan, same_text(
-            ", ".join(p.get("plan_naam") or p["plan_id"] for p in plans.values())))
+        facts["plan_aanwezig"] = Fact(False, text("op dit punt liggen alleen plannen die niet meetellen (ontwerp of "
+                                                  "vervangen)", "only plans that do not count (draft or superseded) "
+                                                  "cover the point"))
     else:
         facts["plan_aanwezig"] = Fact(False, text("geen plan uit de opslag geldt op dit punt",
                                                   "no plan in the store covers the point"))
-    enkel = found["enkelbestemming"]
+    enkel = law["enkelbestemming"]
     if enkel:
         hg = (enkel[0].get("bestemmingshoofdgroep") or enkel[0].get("naam") or "").lower()
         e = enkel[0]
@@ -319,14 +339,14 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
     if not imro_plan:
         facts["in_bouwvlak"] = Fact(None, text("op dit punt geldt geen bestemmingsplan met bouwvlakken",
                                                "no bestemmingsplan with bouwvlakken covers the point"))
-    elif found["bouwvlak"]:
-        facts["in_bouwvlak"] = Fact(True, same_text(f"bouwvlak {found['bouwvlak'][0]['identificatie']}"))
+    elif law["bouwvlak"]:
+        facts["in_bouwvlak"] = Fact(True, same_text(f"bouwvlak {law['bouwvlak'][0]['identificatie']}"))
     else:
         facts["in_bouwvlak"] = Fact(False, text("het punt ligt in geen enkel bouwvlak van het plan",
                                                 "no bouwvlak of the plan covers the point"))
 
-    max_h, max_src = _maximum(found, "max_bouwhoogte", "MaximumBouwhoogte")
-    max_g, max_g_src = _maximum(found, "max_goothoogte", "MaximumGoothoogte")
+    max_h, max_src = _maximum(law, "max_bouwhoogte", "MaximumBouwhoogte")
+    max_g, max_g_src = _maximum(law, "max_goothoogte", "MaximumGoothoogte")
     if max_h is not None:
         facts["maximum_bouwhoogte"] = Fact(max_h, max_src)
         facts["maximum_bouwhoogte_bekend"] = Fact(True, max_src)
@@ -342,7 +362,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         facts["maximum_bouwhoogte_bekend"] = Fact(None, no_plan)
 
     building_out, measured = _building(store, building, footprint)
-    pitch_limits = {kind: _pitch_limit(found, kind) for kind in ("min", "max")}
+    pitch_limits = {kind: _pitch_limit(law, kind) for kind in ("min", "max")}
     compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src, pitch_limits)
     attach_articles(store, x, y, plans, found, compliance, _plan_key)  # articles (issue 16)
     facts["hoogte_binnen_maximum"] = Fact(
@@ -356,14 +376,14 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
 
     # -- plan articles cited by conclusions
     plan_citations = []
-    for rec in enkel + found["dubbelbestemming"]:
+    for rec in enkel + law["dubbelbestemming"]:
         art = rec.get("artikelnummer")
         plan_citations.append({
             "id": f"{rec.get('plan_id')}#artikel-{art}",
             "nl": f"{rec.get('plan_naam')} ({rec.get('plan_id')}), artikel {art} '{rec.get('naam')}'",
             "en": f"{rec.get('plan_naam')} ({rec.get('plan_id')}), article {art} '{rec.get('naam')}'",
             "url": rec.get("verwijzing_regels")})
-    for rec in found["ow_omgevingsnorm"] + found["ow_activiteit"]:
+    for rec in law["ow_omgevingsnorm"] + law["ow_activiteit"]:
         if rec.get("regeltekst"):
             plan_citations.append({"id": f"{rec.get('plan_id')}#{rec['regeltekst']}",
                                    "nl": f"{rec.get('plan_naam')}, regeltekst {rec['regeltekst']} ({rec.get('naam')})",
@@ -834,6 +854,13 @@ PROCESS_METADATA = {
             "title": "Activity", "description": "One activity id (the one-activity form of `activities`).",
             "schema": {"type": "string"}, "minOccurs": 0, "maxOccurs": 1,
         },
+        "include_ontwerp": {
+            "title": "Count draft plans",
+            "description": "true: draft (ontwerp) plans count in the facts, the compliance verdict and the "
+                           "activities. Default false: they are listed in `plans` with their status but left out, "
+                           "as are superseded plans always; `notes` names what was left out.",
+            "schema": {"type": "boolean", "default": False}, "minOccurs": 0, "maxOccurs": 1,
+        },
         "answers": {
             "title": "Answers", "description": "Answers to open questions, by question id: for built-in activities "
                                                'the node name (e.g. {"achtererf": "ja", "geplande_hoogte": 9.5}), '
@@ -848,7 +875,11 @@ PROCESS_METADATA = {
     "outputs": {
         "result": {
             "title": "Location check result",
-            "description": "location, plans, monuments, beschermde_gezichten, building, compliance, facts, "
+            "description": "location, plans (each with status: in_werking / ontwerp / vervangen / onbekend, "
+                         "and articles: the plan's articles that apply at the point, text in Dutch with lang "
+                         "'nl', or an absolute artikel_url where the text is not in the store), monuments, "
+                         "beschermde_gezichten, building, compliance (with source_sentence: the sentence of the "
+                         "article that sets the norm, beside the measured value), facts, "
                          "activities (outcome, text, trail, citations, open_questions), notes. Every text meant for "
                          "people comes in Dutch and English as an object {\"nl\": ..., \"en\": ...}: facts.*.evidence, "
                          "compliance.reason/summary/basis/max_bouwhoogte_source, compliance.goothoogte and "
@@ -944,8 +975,12 @@ class LocationCheckProcessor(BaseProcessor):
             except LocationCheckInputError as e:
                 raise LocationCheckInputError(f"gevel: {e}") from None
             gevel = (gx, gy)
+        include_ontwerp = data.get("include_ontwerp", False)
+        if not isinstance(include_ontwerp, bool):
+            raise LocationCheckInputError("include_ontwerp must be true or false")
         store = open_store(Path(self.data_dir))
-        return "application/json", check_location(store, x, y, activity, answers, lonlat, activities, gevel)
+        return "application/json", check_location(store, x, y, activity, answers, lonlat, activities, gevel,
+                                                   include_ontwerp)
 
     def __repr__(self):
         return f"<LocationCheckProcessor> {self.data_dir}"

@@ -237,3 +237,35 @@ def test_the_answer_says_which_plans_are_ontwerp(imro):
     out = check_location(Store(gpkg), p.x, p.y, activities=[])
     [plan] = [pl for pl in out["plans"] if pl["plan_id"] == "NL.IMRO.0664.BPBS03-ON99"]
     assert plan["status"]["value"] == "ontwerp" and plan["status"]["text"]["en"].startswith("draft")
+
+
+def test_a_draft_plan_counts_in_the_verdict_only_when_asked(imro):
+    """Doornboom (NL.IMRO.0798.BPDoornboom-ON01) is an ontwerp whose maatvoeringen set a maximum bouwhoogte: by
+    default the answer lists the plan with its status but no fact rests on it; include_ontwerp counts it."""
+    gpkg = imro / "stadsmodel.gpkg"
+    with sqlite3.connect(gpkg) as c:
+        rows = c.execute("SELECT max_bouwhoogte, geom FROM maatvoering WHERE plan_id = 'NL.IMRO.0798.BPDoornboom-ON01'"
+                         " AND max_bouwhoogte IS NOT NULL").fetchall()
+    assert rows, "Doornboom has maatvoeringen with a maximum bouwhoogte"
+    store = Store(gpkg)
+    for value, blob in rows:
+        p = gpkg_geometries([blob])[0].representative_point()
+        out = check_location(store, p.x, p.y, activities=[])
+        [plan] = [pl for pl in out["plans"] if pl["plan_id"] == "NL.IMRO.0798.BPDoornboom-ON01"]
+        assert plan["status"]["value"] == "ontwerp" and plan.get("maatvoering")
+        assert out["facts"]["maximum_bouwhoogte"]["value"] is None
+        assert out["facts"]["plan_aanwezig"]["value"] is False
+        assert any("Doornboom" in n["nl"] and "include_ontwerp" in n["en"] for n in out["notes"]), out["notes"]
+        asked = check_location(store, p.x, p.y, activities=[], include_ontwerp=True)
+        assert asked["facts"]["maximum_bouwhoogte"]["value"] == pytest.approx(float(value))
+        assert asked["facts"]["plan_aanwezig"]["value"] is True
+        assert not any("Doornboom" in n["nl"] for n in asked["notes"])
+
+
+def test_include_ontwerp_must_be_a_boolean(imro):
+    from services.processes.location_check import LocationCheckInputError, LocationCheckProcessor
+
+    proc = LocationCheckProcessor({"name": "location-check", "data": str(imro)})
+    with pytest.raises(LocationCheckInputError, match="include_ontwerp"):
+        proc.execute({"location": {"type": "Point", "coordinates": [155000, 463000]},
+                      "crs": "http://www.opengis.net/def/crs/EPSG/0/28992", "include_ontwerp": "ja"})
