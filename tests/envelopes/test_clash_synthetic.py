@@ -141,3 +141,44 @@ def test_no_envelope_no_clash_and_unmeasured_heights_say_so(district):
                       if e["in_bouwvlak"] and e["measured_height_truth"] is None)
     out = clash(store, *_building(con, unmeasured))
     assert out["status"] == "onbekend" and "heights not measured" in out["reason"]["en"]
+
+
+def test_a_planned_solid_is_measured_like_a_building(district):
+    """core.clash.clash_mesh (the what-if's entry) on the LoD1.2 block of every pand in an envelope gives the
+    numbers clash_building gives that pand without its LoD2.2 solid; a block raised 2 m over the maximum
+    bouwhoogte sticks out at least 2 m; a solid outside every envelope, or not closed, says so."""
+    from core.clash import clash_building, clash_mesh
+    from core.envelope import TriMesh, block_mesh
+    from services.envelopes import envelopes_at
+
+    checked = 0
+    for pid, _ in _panden_with_envelopes(district):
+        row, footprint, _ = _building(district["con"], pid)
+        if row["b3_h_maaiveld"] is None or row["b3_h_dak_70p"] is None:
+            continue
+        candidates = envelopes_at(district["store"], footprint)
+        as_building = clash_building(candidates, row, footprint, [])
+        planned = clash_mesh(candidates, block_mesh(footprint, row["b3_h_maaiveld"], row["b3_h_dak_70p"]),
+                             footprint, row["b3_h_maaiveld"])
+        assert as_building["solid_lod"] == "1.2" and planned["solid_lod"] == "ontwerp"
+        for key in ("status", "excess_volume_m3", "excess_above_m3", "excess_outside_m3", "max_excess_height_m"):
+            assert planned[key] == as_building[key], (pid, key)
+        checked += 1
+    assert checked >= 3
+
+    pid, _ = next((p, e) for p, e in _panden_with_envelopes(district) if e["compliance"] == "overschrijdt")
+    row, footprint, _ = _building(district["con"], pid)
+    candidates = envelopes_at(district["store"], footprint)
+    env = next(rec for rec, geom in candidates if rec["soort"] == "bouwvlak" and geom.intersects(footprint))
+    inner = footprint.buffer(-0.5)
+    top = env["peil_nap"] + env["max_bouwhoogte"] + 2.0
+    raised = clash_mesh(candidates, block_mesh(inner, row["b3_h_maaiveld"], top), inner, row["b3_h_maaiveld"])
+    assert raised["status"] == "overschrijdt" and raised["max_excess_height_m"] >= 2.0 - 0.02
+
+    far = shapely.box(0, 0, 10, 10)  # RD (0, 0): no envelope there
+    outside = clash_mesh(candidates, block_mesh(far, 0.0, 5.0), far, 0.0)
+    assert outside["status"] == "onbekend" and outside["envelopes"] == [] and "bouwenvelop" in outside["reason"]["en"]
+    block = block_mesh(inner, row["b3_h_maaiveld"], top)
+    open_box = TriMesh(block.vertices, block.triangles[:-1])  # one triangle missing: not closed
+    with pytest.raises(ValueError):
+        clash_mesh(candidates, open_box, inner, row["b3_h_maaiveld"])
