@@ -31,6 +31,15 @@ class AreaBox(list):
         self.area = area
 
 
+def query_area(bbox) -> shapely.Geometry:
+    """The area a provider's bbox query selects: an AreaBox's exact area, else the plain box (2D or 3D bbox)."""
+    area = getattr(bbox, "area", None)
+    if area is None:
+        xy = bbox if len(bbox) == 4 else [bbox[0], bbox[1], bbox[3], bbox[4]]
+        area = shapely.box(*map(float, xy))
+    return area
+
+
 def bbox_problem(text: str, crs: str | None) -> str | None:
     """Why a ``bbox`` value must be refused (400), or None. ``crs``: its bbox-crs (None: CRS84)."""
     parts = text.split(",")

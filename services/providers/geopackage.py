@@ -56,6 +56,7 @@ from pygeofilter import ast, values
 from core import gpkg as geopackage
 from core.crs import RD_NAP_URI
 from core.gpkg import gpkg_geometries, quote
+from services.bbox import query_area
 
 LOGGER = logging.getLogger(__name__)
 
@@ -263,11 +264,7 @@ class GeoPackageProvider(BaseProvider):
             where.append(f"{self._column(name)} = ?")
             params.append(self._typed(name, value))
         if bbox:
-            # services.bbox.AreaBox: the exact area of a reprojected bbox; else the plain box
-            area = getattr(bbox, "area", None)
-            if area is None:
-                xy = bbox if len(bbox) == 4 else [bbox[0], bbox[1], bbox[3], bbox[4]]
-                area = shapely.box(*map(float, xy))
+            area = query_area(bbox)
             if area.is_empty:
                 where.append("0")
             else:
@@ -515,7 +512,8 @@ class _Translator:
             raise ProviderInvalidQueryError(user_msg=f"unsupported value in filter: {e!r}")
         return "?"
 
-    def _spatial(self, predicate, lhs, rhs, params: list, negate: bool) -> str:
+    def _filter_geometry(self, lhs, rhs):
+        """The literal geometry of a spatial predicate on the collection's geometry (a 400 for anything else)."""
         if isinstance(lhs, ast.Attribute) and lhs.name not in (self.p.geom_field, "geometry"):
             raise ProviderInvalidQueryError(user_msg=f"{lhs.name!r} is not the geometry of collection {self.p.name}")
         if isinstance(rhs, values.Geometry):
@@ -529,6 +527,10 @@ class _Translator:
                 user_msg="a spatial predicate needs the geometry property and a literal geometry")
         if not geom.is_valid:
             raise ProviderInvalidQueryError(user_msg=f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
+        return geom
+
+    def _spatial(self, predicate, lhs, rhs, params: list, negate: bool) -> str:
+        geom = self._filter_geometry(lhs, rhs)
         sql, p = self.p._spatial_where(self.con, predicate, geom, negate)
         params += p
         return f"({sql})"

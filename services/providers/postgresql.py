@@ -50,9 +50,10 @@ from pygeoapi.provider.base import (
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
 )
-from pygeofilter import ast, values
+from pygeofilter import ast
 
 from core.crs import RD_NAP_URI
+from services.bbox import query_area
 from services.providers.geopackage import _apply, _transformer, _Translator, typed_query_value
 
 LOGGER = logging.getLogger(__name__)
@@ -280,10 +281,7 @@ class PostgreSQLProvider(BaseProvider):
             where.append(f"{self._column(name)} = %s")
             params.append(self._typed(name, value))
         if bbox:
-            area = getattr(bbox, "area", None)
-            if area is None:
-                xy = bbox if len(bbox) == 4 else [bbox[0], bbox[1], bbox[3], bbox[4]]
-                area = shapely.box(*map(float, xy))
+            area = query_area(bbox)
             if area.is_empty:
                 where.append("FALSE")
             else:
@@ -452,18 +450,6 @@ class _PgTranslator(_Translator):
         return "%s" if out == "?" else out
 
     def _pg_spatial(self, function: str, lhs, rhs, params: list) -> str:
-        if isinstance(lhs, ast.Attribute) and lhs.name not in (self.p.geom_field, "geometry"):
-            raise ProviderInvalidQueryError(user_msg=f"{lhs.name!r} is not the geometry of collection {self.p.name}")
-        if isinstance(rhs, values.Geometry):
-            geom = shapely.geometry.shape(rhs.geometry)
-        elif isinstance(rhs, values.Envelope):
-            geom = shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
-        elif isinstance(rhs, shapely.Geometry):
-            geom = rhs
-        else:
-            raise ProviderInvalidQueryError(
-                user_msg="a spatial predicate needs the geometry property and a literal geometry")
-        if not geom.is_valid:
-            raise ProviderInvalidQueryError(user_msg=f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
+        geom = self._filter_geometry(lhs, rhs)
         params.append(shapely.to_wkb(geom))
         return f"{function}({_ident(self.p.geom_field)}, ST_GeomFromWKB(%s, {SRID}))"
