@@ -197,7 +197,7 @@ def clash_mesh(envelopes: Iterable[EnvelopeRow], mesh: TriMesh, footprint, maaiv
 
     :param footprint: the solid's footprint (shapely, RD New): chooses the envelopes
     :param maaiveld: the ground height (NAP) the maaiveld-standing envelopes are placed on (see the module)
-    :raises ValueError: the mesh is not closed (core.envelope.validated)
+    :raises ValueError: the mesh is not closed (core.envelope.validated; checked once an envelope overlaps)
     """
     hits = overlapping(envelopes, footprint)
     out: dict[str, Any] = {"envelopes": [], "status": "onbekend", "method": METHOD, "solid_lod": "ontwerp",

@@ -222,10 +222,12 @@ def _imro_articles(db: _Articles, plan: dict) -> list[dict]:
 
 
 def attach_articles(store, x: float, y: float, plans: dict[str, dict], found: dict[str, list[dict]],
-                    compliance: dict, plan_key=lambda r: r.get("plan_id")) -> None:
+                    compliance: dict, plan_key=lambda r: r.get("plan_id"), law: dict[str, list[dict]] | None = None,
+                    ) -> None:
     """Add ``articles`` to every plan at the point and ``source_sentence`` to the compliance lines that rest on
     a plan limit. ``store`` is the location check's Store (at_point, path); ``plans`` and ``compliance`` are
-    edited in place; every bestemming record in the plans gets its absolute ``artikel_url``."""
+    edited in place; every bestemming record in the plans gets its absolute ``artikel_url``. ``law``: the rows
+    the verdict rests on (``found`` without drafts, see without_drafts), so a sentence never cites a draft."""
     db = _Articles(store.path)
     label_plan_states(plans, plan_states(plans))
     rules = store.at_point(OW_JURIDISCHE_REGEL, x, y) if store.has(OW_JURIDISCHE_REGEL) else []
@@ -248,7 +250,8 @@ def attach_articles(store, x: float, y: float, plans: dict[str, dict], found: di
     for line, (norm_type, column, limit_key) in LIMITS.items():
         target = compliance if line == "bouwhoogte" else compliance.get("goothoogte")
         if isinstance(target, dict) and target.get(limit_key) is not None:
-            sentence = _source_sentence(db, plans, found, target, norm_type, column, limit_key, plan_key)
+            sentence = _source_sentence(db, plans, found if law is None else law, target, norm_type, column,
+                                        limit_key, plan_key)
             if sentence is not None:
                 target["source_sentence"] = sentence
 

@@ -364,7 +364,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
     building_out, measured = _building(store, building, footprint)
     pitch_limits = {kind: _pitch_limit(law, kind) for kind in ("min", "max")}
     compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src, pitch_limits)
-    attach_articles(store, x, y, plans, found, compliance, _plan_key)  # articles (issue 16)
+    attach_articles(store, x, y, plans, found, compliance, _plan_key, law)  # articles (issue 16)
     facts["hoogte_binnen_maximum"] = Fact(
         None if compliance["status"] == "onbekend" else compliance["status"] == "binnen_maximum",
         compliance.get("reason") or compliance["summary"])

@@ -79,9 +79,11 @@ _PG_SPATIAL = {
     ast.GeometryOverlaps: "ST_Overlaps",
     ast.GeometryEquals: "ST_Equals",
 }
-# SQLSTATE classes a request can cause: data exceptions (22: a number out of range, bad date), syntax or access
-# rule violations (42: an operator the column's type lacks), program limits (54: too complex)
-_CLIENT_SQLSTATE = ("22", "42", "54")
+# SQLSTATEs a request can cause: data exceptions (class 22: a number out of range, bad date), program limits
+# (class 54: too complex) and, of class 42, only an operator or function the column's type lacks (42883, 42725)
+# and a type mismatch (42804). The rest of class 42 (a missing table after a re-load, permissions, a syntax
+# error of our own SQL) is the server's fault: logged, and a 5xx.
+_CLIENT_SQLSTATE = ("22", "54", "42883", "42725", "42804")
 
 
 class StoreBusyError(ProviderGenericError):
@@ -343,7 +345,8 @@ class PostgreSQLProvider(BaseProvider):
             raise StoreBusyError("statement timeout") from err
         except psycopg.Error as err:
             state = getattr(err, "sqlstate", None) or ""
-            if state[:2] in _CLIENT_SQLSTATE or (isinstance(err, psycopg.DataError) and not state):  # NUL byte
+            client = state[:2] in _CLIENT_SQLSTATE or state in _CLIENT_SQLSTATE
+            if client or (isinstance(err, psycopg.DataError) and not state):  # no state: a NUL byte in text
                 raise ProviderInvalidQueryError(
                     user_msg=f"the query cannot be evaluated: {err.diag.message_primary or err}") from err
             LOGGER.error("PostGIS table %s: %s: %s", self.table, type(err).__name__, err)
