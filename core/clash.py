@@ -1,7 +1,7 @@
 """The clash policy: a building (or a user's planned solid) against the bouwenvelop, store-agnostic.
 
 One place decides, for a measured building (clash_building: the location check, via services.envelopes) and for
-a planned solid (clash_mesh: the what-if of issue 14, not served yet), so their numbers are equal:
+a planned solid (clash_mesh: the what-if, process bouwplan-check), so their numbers are equal:
 
 * which envelopes: those whose footprint overlaps the building's by at least MIN_OVERLAP_M2 (less is a shared
   wall);

@@ -126,6 +126,19 @@ class Store:
             out.append((rec, gpkg_geometries([blob])[0]))
         return out
 
+    def feature(self, layer: str, column: str, value: Any) -> tuple[dict, Any] | None:
+        """The first row (without the blob) and shapely geometry whose ``column`` equals ``value``, or None."""
+        meta = self.layers.get(layer)
+        if meta is None or column not in meta.columns:
+            return None
+        with self._lock:
+            row = self._con.execute(f'SELECT * FROM "{meta.name}" WHERE "{column}" = ? LIMIT 1', (value,)).fetchone()
+        if row is None:
+            return None
+        rec = dict(row)
+        blob = rec.pop(meta.geometry_column)
+        return rec, None if blob is None else gpkg_geometries([blob])[0]
+
     def at_point(self, layer: str, x: float, y: float) -> list[dict]:
         pt = Point(x, y)
         return [rec for rec, geom in self.query(layer, x, y, x, y) if geom.covers(pt)]

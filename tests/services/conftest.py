@@ -264,3 +264,13 @@ def postgis_server(service_store, postgis_dsn):
 def server(request):
     """The API on each backend in turn: the GeoPackage store and PostGIS."""
     return request.getfixturevalue("gpkg_server" if request.param == "geopackage" else "postgis_server")
+
+
+@pytest.fixture(scope="session")
+def enveloped(zoned_district, tmp_path_factory) -> Path:
+    """A copy of the zoned synthetic district with its bouwenvelop layer written (etl.envelopes)."""
+    from etl.envelopes import write_envelopes
+
+    model = Path(shutil.copytree(zoned_district.model, tmp_path_factory.mktemp("bouwenvelop") / "model"))
+    write_envelopes(model)
+    return model

@@ -3,23 +3,12 @@ synthetic district with its envelopes written (etl.envelopes), over HTTP and in 
 
 from __future__ import annotations
 
-import shutil
-
 import httpx
-import pytest
 
-from etl.envelopes import write_envelopes
 from tests.services.conftest import LiveServer
 from tests.services.test_location_check import language_problems
 
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
-
-
-@pytest.fixture(scope="module")
-def enveloped(zoned_district, tmp_path_factory):
-    model = shutil.copytree(zoned_district.model, tmp_path_factory.mktemp("bouwenvelop") / "model")
-    write_envelopes(model)
-    return model
 
 
 def test_the_pand_over_its_bouwhoogte_shows_its_excess_in_the_answer(enveloped, zoned_district):

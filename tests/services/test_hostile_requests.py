@@ -73,7 +73,7 @@ def test_comparing_a_number_with_text_is_a_400_not_an_empty_200(server):
 ENDPOINTS = ["/api", "/api/openapi", "/api/conformance", "/api/collections", "/api/collections/buildings",
              "/api/collections/buildings/items", "/api/collections/buildings/queryables",
              "/api/collections/buildings/schema", "/api/collections/dtm/coverage", "/api/processes",
-             "/api/processes/location-check", "/api/jobs"]
+             "/api/processes/location-check", "/api/processes/bouwplan-check", "/api/jobs"]
 
 
 @pytest.mark.parametrize("accept", ["text/html;q=0", "text/html;q=0, application/json;q=0", "*/*;q=0.0",
@@ -86,7 +86,8 @@ def test_accept_with_zero_weight_is_no_500(server, accept):
 
 def test_deeply_nested_json_body_is_a_400(server):
     deep = "[" * 100_000 + "]" * 100_000
-    for path in ("/api/processes/location-check/execution", "/api/collections/buildings/items"):
+    for path in ("/api/processes/location-check/execution", "/api/processes/bouwplan-check/execution",
+                 "/api/collections/buildings/items"):
         r = httpx.post(f"{server.url}{path}", content=deep, headers={"Content-Type": "application/json"}, timeout=60)
         _refused(r, "nested")
     nested = {"op": "=", "args": [{"property": "b3_n_punten"}, 1]}
