@@ -269,6 +269,21 @@ def building_object(attributes: Mapping[str, Any], footprint, roof_percentile: i
     return CityObject(ident, "Building", attrs, geometry)
 
 
+# bouwenvelop columns holding JSON lists (plan and object ids); the CityJSON attribute holds the list itself.
+ENVELOPE_JSON_ATTRIBUTES = ("plan_ids", "bron_object_ids")
+ENVELOPE_LOD = "2"  # the issue's "closed LoD2 Solid": roof faces at the plan's pitch, no finer detail
+
+
+def envelope_object(attributes: Mapping[str, Any]) -> CityObject:
+    """A bouwenvelop row (README "The store") as a GenericCityObject with its closed Solid: the allowed volume
+    is no physical object, so no Building; ``relatief`` envelopes stand on NAP 0 (their peil is unknown)."""
+    solid = _json_text(attributes["solid"])
+    attrs = {k: _json_text(v) if k in ENVELOPE_JSON_ATTRIBUTES else v
+             for k, v in attributes.items() if k not in NON_ATTRIBUTES | {"solid"}}
+    placed = {"vertices": solid["vertices"], "geometry": {**solid["geometry"], "lod": ENVELOPE_LOD}}
+    return CityObject(str(attributes["object_id"]), "GenericCityObject", attrs, partial(stored_solid, placed))
+
+
 def stored_solid(solid: Mapping[str, Any], base: int = 0) -> tuple[np.ndarray, dict]:
     """A solid as building_solids stores it (vertices, and a geometry indexing them from 0) at `base`."""
     geometry = dict(solid["geometry"])

@@ -51,7 +51,7 @@ from core.crs import RD_NAP_URI, RD_NEW_URI, epsg_uri
 from core.products import TILES_DIR
 from services import bbox as exact_bbox
 from services import health, html_check
-from services.cityjson import StoredSolids, cityjson_feature, cityjsonseq
+from services.cityjson import StoredSolids, cityjson_feature, cityjsonseq, envelope_feature, envelopes_seq
 from services.config import (
     CITYJSON_MEDIA_TYPE,
     CITYJSONSEQ_MEDIA_TYPE,
@@ -181,7 +181,8 @@ class StadsmodelAPI:
         self.conformance = conformance_classes(config)
         self.fields: dict[str, dict[str, dict]] = {}  # collection → property → JSON Schema ({"type": ...})
         self.fulltext: set[str] = set()  # collections whose provider answers q= (a full-text index, e.g. regels)
-        self.cityjson: dict[str, StoredSolids] = {}  # collection → where its LoD1.3/2.2 solids are
+        # collection → where its buildings' LoD1.3/2.2 solids are; None: each row carries its own solid (bouwenvelop)
+        self.cityjson: dict[str, StoredSolids | None] = {}
         self.rasters: dict[str, dict] = {}
         for name, res in config["resources"].items():
             if res["type"] != "collection":
@@ -195,8 +196,8 @@ class StadsmodelAPI:
                 if any(link["type"] == CITYJSONSEQ_MEDIA_TYPE for link in res.get("links", [])):
                     # the solids live beside the features: the same GeoPackage, or the same PostGIS database
                     postgis = provider["name"] == POSTGRESQL_PROVIDER
-                    self.cityjson[name] = StoredSolids(dsn=provider["data"]) if postgis else \
-                        StoredSolids(gpkg=Path(provider["data"]))
+                    self.cityjson[name] = None if "solid" in plugin.fields else \
+                        StoredSolids(dsn=provider["data"]) if postgis else StoredSolids(gpkg=Path(provider["data"]))
             elif provider["type"] == "coverage":
                 self.rasters[name] = _raster_frame(provider["data"])
 
@@ -357,13 +358,19 @@ class StadsmodelAPI:
         status, body = await self._geojson_rd(request, itemtypes_api.get_collection_item, collection, item_id)
         if status != 200:
             return body
-        ident = str(body["properties"].get("identificatie"))
-        solids = await asyncio.get_running_loop().run_in_executor(None, self.cityjson[collection].for_ids, [ident])
-        doc = cityjson_feature(body["properties"], body.get("geometry"), lod12_roof_percentile(self.data_dir),
-                               solids.get(ident, []))
+        if self.cityjson[collection] is None:
+            doc = envelope_feature(body["properties"])
+        else:
+            ident = str(body["properties"].get("identificatie"))
+            solids = await asyncio.get_running_loop().run_in_executor(None, self.cityjson[collection].for_ids,
+                                                                      [ident])
+            doc = cityjson_feature(body["properties"], body.get("geometry"), lod12_roof_percentile(self.data_dir),
+                                   solids.get(ident, []))
         return JSONResponse(doc, media_type=CITYJSON_MEDIA_TYPE, headers={"Content-Crs": f"<{RD_NAP_URI}>"})
 
     def _cityjsonseq(self, collection: str, features: list[dict], title: str) -> str:
+        if self.cityjson[collection] is None:
+            return envelopes_seq(features, title)
         ids = [str(f["properties"].get("identificatie")) for f in features]
         return cityjsonseq(features, title, lod12_roof_percentile(self.data_dir),
                            self.cityjson[collection].for_ids(ids))

@@ -23,7 +23,7 @@ import numpy as np
 import shapely
 
 from core import gpkg as geopackage
-from core.cityjson import CityObject, building_object, encode, feature, header, make_transform
+from core.cityjson import CityObject, building_object, encode, envelope_object, feature, header, make_transform
 from core.errors import StadsmodelError
 from core.products import BUILDING_SOLIDS
 
@@ -119,14 +119,28 @@ def cityjsonseq(features: list[dict], title: str, roof_percentile: int,
     """CityJSONSeq text for GeoJSON features (RD New footprints with store attributes) and their stored
     solids (identificatie → solids)."""
     solids = solids or {}
-    objects = [_object(f["properties"], f.get("geometry"), roof_percentile,
-                       solids.get(str(f["properties"].get("identificatie")), [])) for f in features]
-    mins = [np.inf, np.inf, np.inf]
-    for f, o in zip(features, objects):
-        if o.has_geometry:  # every solid stands on the ground, inside the footprint
-            x0, y0, _, _ = shapely.bounds(shapely.geometry.shape(f["geometry"]))
-            mins = [min(mins[0], x0), min(mins[1], y0), min(mins[2], float(f["properties"]["b3_h_maaiveld"]))]
-    transform = make_transform([m if np.isfinite(m) else 0.0 for m in mins], SCALE)
+    return _seq([_object(f["properties"], f.get("geometry"), roof_percentile,
+                         solids.get(str(f["properties"].get("identificatie")), [])) for f in features], title)
+
+
+def envelope_feature(properties: dict) -> dict:
+    """One bouwenvelop row as a CityJSONFeature with real-world vertices (EPSG:7415, metres)."""
+    o = envelope_object(properties)
+    verts, objects = encode(o)
+    return {"type": "CityJSONFeature", "id": o.id, "CityObjects": objects, "vertices": np.round(verts, 3).tolist()}
+
+
+def envelopes_seq(features: list[dict], title: str) -> str:
+    """CityJSONSeq text for bouwenvelop GeoJSON features: each a GenericCityObject with its own closed Solid."""
+    return _seq([envelope_object(f["properties"]) for f in features], title)
+
+
+def _seq(objects: list[CityObject], title: str) -> str:
+    """A header whose transform starts at the lowest vertex of all objects, then one feature per object."""
+    encoded = [encode(o) for o in objects]
+    present = [v for v, _ in encoded if len(v)]
+    mins = np.vstack(present).min(axis=0) if present else np.zeros(3)
+    transform = make_transform(mins, SCALE)
     lines = [json.dumps(header(transform, None, title), separators=(",", ":"))]
-    lines += [json.dumps(feature(o, transform), separators=(",", ":")) for o in objects]
+    lines += [json.dumps(feature(o, transform, e), separators=(",", ":")) for o, e in zip(objects, encoded)]
     return "\n".join(lines) + "\n"

@@ -3,8 +3,13 @@ synthetic district with its envelopes written (etl.envelopes), over HTTP and in 
 
 from __future__ import annotations
 
-import httpx
+import json
 
+import httpx
+import numpy as np
+import pytest
+
+from tests.helpers.cityjson import schema_errors, solid_problems
 from tests.services.conftest import LiveServer
 from tests.services.test_location_check import language_problems
 
@@ -34,3 +39,43 @@ def test_the_pand_over_its_bouwhoogte_shows_its_excess_in_the_answer(enveloped, 
             else:
                 assert env["excess_above_m3"] <= env["tolerance"]["volume_m3"]
             assert language_problems(out) == []
+
+
+def test_the_envelopes_as_cityjson_are_closed_solids_of_the_plan_heights(enveloped, cityjson_schema_dir):
+    """f=cityjson on the bouwenvelop collection: one GenericCityObject per envelope, a closed outward LoD2 Solid
+    whose vertical extent is the plan's height above peil, its attributes the layer's (ids as lists)."""
+    import geopandas as gpd
+
+    rows = gpd.read_file(enveloped / "stadsmodel.gpkg", layer="bouwenvelop").set_index("object_id")
+    assert len(rows) >= 2
+    with LiveServer(enveloped) as server:
+        r = httpx.get(f"{server.url}/api/collections/bouwenvelop/items", params={"f": "cityjson", "limit": 100},
+                      timeout=30)
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/city+json-seq")
+        lines = [json.loads(line) for line in r.text.splitlines()]
+        first = next(iter(rows.index))
+        one = httpx.get(f"{server.url}/api/collections/bouwenvelop/items/{first}", params={"f": "cityjson"},
+                        timeout=30)
+    header, features = lines[0], lines[1:]
+    assert header["metadata"]["referenceSystem"].endswith("/EPSG/0/7415")
+    assert sorted(f["id"] for f in features) == sorted(rows.index)
+    scale, translate = np.array(header["transform"]["scale"]), np.array(header["transform"]["translate"])
+    for f in features:
+        assert schema_errors(f, cityjson_schema_dir, "cityjsonfeature") == []
+        co = f["CityObjects"][f["id"]]
+        row = rows.loc[f["id"]]
+        assert co["type"] == "GenericCityObject" and len(co["geometry"]) == 1
+        solid = co["geometry"][0]
+        assert solid["type"] == "Solid" and solid["lod"] == "2"
+        verts = np.array(f["vertices"]) * scale + translate
+        assert solid_problems(solid["boundaries"], verts) == []
+        assert verts[:, 2].max() - verts[:, 2].min() == pytest.approx(row["hoogte_boven_peil"], abs=0.01)
+        if not row["relatief"]:
+            assert verts[:, 2].min() == pytest.approx(row["peil_nap"], abs=0.002)
+        assert co["attributes"]["plan_ids"] == json.loads(row["plan_ids"])
+        assert co["attributes"]["max_bouwhoogte"] == pytest.approx(row["max_bouwhoogte"])
+        assert "solid" not in co["attributes"]
+    assert one.status_code == 200 and one.headers["content-type"].startswith("application/city+json")
+    doc = one.json()
+    assert schema_errors(doc, cityjson_schema_dir, "cityjsonfeature") == []
+    assert doc["id"] == first and doc["CityObjects"][first]["type"] == "GenericCityObject"
