@@ -6,8 +6,9 @@ is one GET form: the location (``x``/``y`` in RD New, ``lon``/``lat``, or ``post
 in the store's addresses layer), ``activiteit`` (an id), ``lang`` (nl|en) and the answers as fields named by
 question id (STTR: ``ja``/``nee`` or the option text; built-in: ``ja``/``nee`` or a number). The page shows the next
 open question as radio buttons, the answers so far (hidden fields plus a visible list with "wijzig" links, which
-ask that question again), what the city model prefilled with its evidence, and the conclusion with its legal
-basis. Bad input (no location, an unknown activity, a bad answer) gives 400 with the same page and the message.
+ask that question again), what the city model prefilled with its evidence, the check's notes (e.g. a draft plan
+left out of the verdict, with the reason), and the conclusion with its legal basis. Bad input (no location, an
+unknown activity, a bad answer) gives 400 with the same page and the message.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ T = {
         "walk": "Vragen beantwoorden: {a}", "image": "Afbeelding: {alt}",
         "image_untitled": "zonder beschrijving", "choose_address": "Kies een adres", "language": "Taal",
         "number": "{q} (getal, meter)", "again": "Andere locatie of activiteit",
-        "viewer": "Naar de 3D-viewer",
+        "viewer": "Naar de 3D-viewer", "notes": "Let op",
         "outcomes": {"vergunning_nodig": "Vergunning nodig", "vergunningvrij": "Vergunningvrij",
                      "melding": "Melding", "neem_contact_op": "Neem contact op", "onbekend": "Nog geen conclusie"},
         "e_location": "Geef een locatie: postcode en huisnummer, x en y (RD New) of lon en lat.",
@@ -88,7 +89,7 @@ T = {
         "citations": "Sources", "walk": "Answer the questions: {a}", "image": "Image: {alt}",
         "image_untitled": "no description", "choose_address": "Choose an address", "language": "Language",
         "number": "{q} (number, metres)", "again": "Another location or activity",
-        "viewer": "To the 3D viewer",
+        "viewer": "To the 3D viewer", "notes": "Please note",
         "outcomes": {"vergunning_nodig": "Permit needed", "vergunningvrij": "No permit needed",
                      "melding": "Notification", "neem_contact_op": "Contact the municipality",
                      "onbekend": "No conclusion yet"},
@@ -553,6 +554,9 @@ def _result(page: Page, result: dict, address, activity_id, sttr, rules) -> str:
     if b.get("identificatie"):
         where.append(f'<p>{_e(tr["building"])}: {_e(b["identificatie"])}</p>')
     parts = [f'<section aria-labelledby="locatie"><h2 id="locatie">{_e(tr["where"])}</h2>{"".join(where)}</section>']
+    if result.get("notes"):  # what the check left out and why (a draft plan, answers it did not use, no zoning data)
+        notes = "".join(f"<li>{_text(n, page.lang)}</li>" for n in result["notes"])
+        parts.append(_section("opmerkingen", "h2", tr["notes"], f"<ul>{notes}</ul>"))
     activities = result.get("activities", [])
     if activity_id is None:
         items = "".join(

@@ -1,6 +1,8 @@
 """Synthetic zoning with known answers for a synthetic district (synth.district): an IMRO2012 bestemmingsplan
-GML, RCE-format monument and gezicht GeoJSON, and ``expected.json`` with the answer the location check must
-give for each pand. Written into DIR/zoning/, in the real formats, so `stadsmodel zoning import` reads them.
+GML with its regels document (``r_<plan-id>.html``, as ruimtelijkeplannen.nl publishes it: one anchored article
+per bestemming and aanduiding, which the GML's verwijzingNaarTekst point at; the bouwregels quote the plan's
+maatvoering), RCE-format monument and gezicht GeoJSON, and ``expected.json`` with the answer the location check
+must give for each pand. Written into DIR/zoning/, in the real formats, so `stadsmodel zoning import` reads them.
 
 Layout (x = west → east over the district's extent, plus a 20 m margin):
   0 – 55 %  Wonen    bouwvlak around each pand (every 7th pand has none), maatvoering per bouwvlak:
@@ -33,6 +35,7 @@ a model whose roof was reconstructed (LoD2.2); a model without it answers "onbek
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -46,6 +49,7 @@ from core.errors import InputError
 
 PLAN_ID = "NL.IMRO.9999.SYNTH-0001"
 PLAN_NAAM = "Bestemmingsplan Synthetische Wijk"
+REGELS_DOCUMENT = f"r_{PLAN_ID}.html"  # the plan's regels, beside the GML
 EXCEEDANCE_M = 1.5
 HEADROOM_M = 2.5
 GOOT_EXCEEDANCE_M = 0.8
@@ -87,10 +91,16 @@ def _feature(kind: str, lokaal: str, body: str, geom) -> str:
             f"<imro:geometrie>{_surface(geom, 'g-' + lokaal)}</imro:geometrie></imro:{kind}></imro:featureMember>")
 
 
+def article_anchor(article: int | str) -> str:
+    """The anchor of an article (or lid, "3.2") in the regels document: a GUID, as ruimtelijkeplannen.nl has
+    them, the same for every run."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://example.invalid/{PLAN_ID}/regels/{article}"))
+
+
 def _regels(article: int) -> str:
     return (f"<imro:verwijzingNaarTekstInfo><imro:TekstReferentie_BP><imro:verwijzingNaarTekst>"
-            f"r_{PLAN_ID}.html#artikel-{article}</imro:verwijzingNaarTekst><imro:typeTekst>regels</imro:typeTekst>"
-            "</imro:TekstReferentie_BP></imro:verwijzingNaarTekstInfo>")
+            f"{REGELS_DOCUMENT}#{article_anchor(article)}</imro:verwijzingNaarTekst>"
+            "<imro:typeTekst>regels</imro:typeTekst></imro:TekstReferentie_BP></imro:verwijzingNaarTekstInfo>")
 
 
 def _maatvoering(i: int, max_h: float, max_g: float, vlak, min_pitch: float | None = None,
@@ -177,8 +187,200 @@ def _open_spot(area: Polygon, footprints: np.ndarray, tree: shapely.STRtree) -> 
     return [float(xs.ravel()[best]), float(ys.ravel()[best])]
 
 
+# --------------------------------------------------------------------------------------------- the regels
+
+def _nl(value: float) -> str:
+    """A number as the Dutch text writes it (8,5)."""
+    return f"{value:g}".replace(".", ",")
+
+
+def _span(values, unit: str) -> str | None:
+    """'8,5 m' for one value, '7,2 tot 12,8 m' for several (lowest to highest), None for none."""
+    vals = sorted({v for v in values if v is not None})
+    if not vals:
+        return None
+    return _nl(vals[0]) + (f" tot {_nl(vals[-1])}" if len(vals) > 1 else "") + f" {unit}"
+
+
+def _lettered(items: list[str]) -> list[str]:
+    """List items as the regels letter them: "a. …;", "b. …;" and the last one ending in a full stop."""
+    items = items[:-1] + [items[-1].removesuffix(";") + "."] if items else []
+    return [f"{chr(ord('a') + i)}. {t}" for i, t in enumerate(items)]
+
+
+def _maat_items(values: list[tuple], elders: str | None) -> list[str]:
+    """The bouwregels items that quote the plan's maatvoering (bouwhoogte, goothoogte, dakhelling): the numbers
+    the GML gives in this bestemming; ``elders`` ("de bestaande {what}") says what holds where the verbeelding
+    gives none."""
+    items = []
+    for k, (what, aanduiding, unit) in enumerate((("bouwhoogte", "maximum bouwhoogte (m)", "m"),
+                                                   ("goothoogte", "maximum goothoogte (m)", "m"))):
+        span = _span((v[k] for v in values), unit)
+        if span is not None:
+            items.append(f"de {what} van een hoofdgebouw bedraagt niet meer dan ter plaatse van de aanduiding "
+                         f"'{aanduiding}' is aangegeven (op de verbeelding {span})"
+                         + (f"; elders niet meer dan {elders.format(what=what)}" if elders else "") + ";")
+        elif elders:
+            items.append(f"de {what} van een hoofdgebouw bedraagt niet meer dan {elders.format(what=what)};")
+    low, high = _span((v[2] for v in values if len(v) > 2), "graden"), _span((v[3] for v in values if len(v) > 3),
+                                                                                "graden")
+    if low:
+        items.append("de dakhelling van een hoofdgebouw bedraagt niet minder dan ter plaatse van de aanduiding "
+                     f"'minimum dakhelling (graden)' is aangegeven (op de verbeelding {low});")
+    if high:
+        items.append("de dakhelling van een hoofdgebouw bedraagt niet meer dan ter plaatse van de aanduiding "
+                     f"'maximum dakhelling (graden)' is aangegeven (op de verbeelding {high});")
+    return items
+
+
+def _bestemming_article(naam: str, nr: int, values: list[tuple]) -> list[tuple]:
+    """The blocks of one bestemming's article: ("h3", number, title), ("p", text), ("ul", items), ("raw", html)."""
+    if naam == "Wonen":
+        return [
+            ("h3", f"{nr}.1", "Bestemmingsomschrijving"),
+            ("p", "De voor 'Wonen' aangewezen gronden zijn bestemd voor:"),
+            ("ul", ["a. wonen, al dan niet in combinatie met een aan-huis-verbonden beroep;", "b. tuinen en erven;",
+                    "met de daarbij behorende bouwwerken, parkeervoorzieningen en nutsvoorzieningen."]),
+            ("h3", f"{nr}.2", "Bouwregels"),
+            ("p", "Op de voor 'Wonen' aangewezen gronden mag uitsluitend worden gebouwd ten dienste van de bestemming, "
+                  "met inachtneming van de volgende regels:"),
+            ("ul", _lettered(["hoofdgebouwen worden uitsluitend binnen het bouwvlak gebouwd;"]
+                             + _maat_items(values, None))),
+            ("h3", f"{nr}.3", "Dakkapellen"),
+            ("p", "Voor het bouwen van een dakkapel op een hoofdgebouw gelden de volgende regels:"),
+            ("ul", ["a. een dakkapel wordt uitsluitend in een hellend dakvlak gebouwd;",
+                    "b. de onderzijde van een dakkapel ligt ten minste 0,5 m en ten hoogste 1 m boven de dakvoet;",
+                    "c. de bovenzijde van een dakkapel ligt ten minste 0,5 m onder de daknok;",
+                    "d. de zijkanten van een dakkapel liggen ten minste 0,5 m van de zijkanten van het dakvlak;",
+                    "e. de hoogte van een dakkapel, gemeten vanaf de voet, bedraagt ten hoogste 1,75 m."]),
+            ("h3", f"{nr}.4", "Afwijken van de bouwregels"),
+            ("p", f"Het bevoegd gezag kan bij omgevingsvergunning afwijken van het bepaalde in {nr}.2 voor een "
+                  "overschrijding van de maximum bouwhoogte met ten hoogste 10 %, mits het straatbeeld daardoor niet "
+                  "onevenredig wordt aangetast."),
+            ("h3", f"{nr}.5", "Specifieke gebruiksregels"),
+            ("p", "Tot een gebruik in strijd met de bestemming wordt in ieder geval gerekend het gebruik van een "
+                  "bijbehorend bouwwerk als zelfstandige woning."),
+        ]
+    if naam == "Centrum":
+        return [
+            ("h3", f"{nr}.1", "Bestemmingsomschrijving"),
+            ("p", "De voor 'Centrum' aangewezen gronden zijn bestemd voor:"),
+            ("ul", ["a. detailhandel, dienstverlening en horeca van categorie 1, op de begane grond;",
+                    "b. wonen, op de verdiepingen;", "c. maatschappelijke voorzieningen;",
+                    "d. het behoud van de cultuurhistorische waarden van het beschermde stadsgezicht."]),
+            ("h3", f"{nr}.2", "Bouwregels"),
+            ("ul", _lettered(["hoofdgebouwen worden uitsluitend binnen het bouwvlak gebouwd;"]
+                             + _maat_items(values, "de bestaande {what}")
+                             + ["een dakkapel in het naar de openbare weg gekeerde dakvlak is niet toegestaan;"])),
+            ("h3", f"{nr}.3", "Omgevingsvergunning voor het slopen"),
+            ("p", "Het is verboden zonder omgevingsvergunning een hoofdgebouw geheel of gedeeltelijk te slopen."),
+        ]
+    if naam == "Groen":
+        return [
+            ("h3", f"{nr}.1", "Bestemmingsomschrijving"),
+            ("p", "De voor 'Groen' aangewezen gronden zijn bestemd voor groenvoorzieningen, water, speelvoorzieningen "
+                  "en voet- en fietspaden."),
+            ("h3", f"{nr}.2", "Bouwregels"),
+            ("ul", _lettered(["op deze gronden worden geen gebouwen gebouwd, met uitzondering van bestaande "
+                              "gebouwen en gebouwen binnen een bouwvlak;",
+                              "de bouwhoogte van speeltoestellen bedraagt ten hoogste 4 m;",
+                              "de bouwhoogte van overige bouwwerken, geen gebouwen zijnde, bedraagt ten hoogste 3 m;"]
+                             + _maat_items(values, None))),
+        ]
+    return [  # Verkeer
+        ("h3", f"{nr}.1", "Bestemmingsomschrijving"),
+        ("p", "De voor 'Verkeer' aangewezen gronden zijn bestemd voor wegen en straten, voet- en fietspaden, "
+              "parkeervoorzieningen, groen en water."),
+        ("h3", f"{nr}.2", "Bouwregels"),
+        ("ul", _lettered(["op deze gronden worden geen gebouwen gebouwd, met uitzondering van bestaande gebouwen "
+                          "en gebouwen binnen een bouwvlak;",
+                          "de bouwhoogte van lichtmasten bedraagt ten hoogste 8 m;",
+                          "de bouwhoogte van overige bouwwerken, geen gebouwen zijnde, bedraagt ten hoogste 6 m;"]
+                         + _maat_items(values, None))),
+        # a script in the document is never text, and markup written as text stays text (the viewer shows it so)
+        ("raw", "<script>document.title = 'synthetisch';</script>"),
+        ("p", "Noot bij dit synthetische plan: de tekens <script> en <b>vet</b> in deze zin zijn gewone tekst, geen "
+              "opmaak."),
+    ]
+
+
+def regels_document(maatvoering: dict[str, list[tuple]]) -> str:
+    """The plan's regels as ruimtelijkeplannen.nl publishes them (``r_<plan-id>.html``): a chapter per
+    ``div.hoofdstuk`` with its h1, an article per ``div.artikel`` with an anchored h2 ("Artikel 3 Wonen"), its
+    leden as anchored h3 with their paragraphs and lists. One article per bestemming (synth.plan.STRIPS) and the
+    gebiedsaanduiding's article 9; ``maatvoering`` (per bestemming: (bouwhoogte, goothoogte, minimum and maximum
+    dakhelling) of each Maatvoering) gives the numbers the bouwregels quote."""
+    bestemmingen = {art: (naam, _bestemming_article(naam, art, maatvoering[naam])) for naam, _, _, _, art in STRIPS}
+    chapters = [
+        ("Hoofdstuk 1 Inleidende regels", {
+            1: ("Begrippen", [("ul", [
+                f"1.1 plan: het bestemmingsplan '{PLAN_NAAM}' van de gemeente Synthetica, {PLAN_ID};",
+                "1.2 bouwvlak: een geometrisch bepaald vlak, waarmee gronden zijn aangeduid waar ingevolge de regels "
+                "bepaalde gebouwen zijn toegelaten;",
+                "1.3 dakkapel: een constructie ter vergroting van een gebouw, die zich tussen de dakvoet en de "
+                "daknok bevindt, waarbij de constructie onder de daklijn blijft;",
+                "1.4 hoofdgebouw: een gebouw dat op een bouwperceel door zijn aard, constructie of afmetingen als "
+                "belangrijkste bouwwerk valt aan te merken."])]),
+            2: ("Wijze van meten", [("ul", [
+                "2.1 bouwhoogte van een bouwwerk: vanaf het peil tot aan het hoogste punt van een gebouw of van een "
+                "bouwwerk, geen gebouw zijnde, met uitzondering van schoorstenen, antennes en naar de aard daarmee "
+                "gelijk te stellen bouwonderdelen;",
+                "2.2 goothoogte van een bouwwerk: vanaf het peil tot aan de bovenkant van de goot, c.q. de druiplijn, "
+                "het boeibord of een daarmee gelijk te stellen constructiedeel;",
+                "2.3 dakhelling: langs het dakvlak ten opzichte van het horizontale vlak;",
+                "2.4 peil: de hoogte van het aansluitende afgewerkte maaiveld."])]),
+        }),
+        ("Hoofdstuk 2 Bestemmingsregels", {art: b for art, b in sorted(bestemmingen.items())}),
+        ("Hoofdstuk 3 Algemene regels", {
+            7: ("Anti-dubbeltelregel", [("p", "Grond die eenmaal in aanmerking is genomen bij het toestaan van een "
+                                              "bouwplan, blijft bij de beoordeling van latere bouwplannen buiten "
+                                              "beschouwing.")]),
+            8: ("Algemene bouwregels", [("p", "Ondergeschikte bouwdelen, zoals schoorstenen, antennes en "
+                                              "liftopbouwen, mogen de maximum bouwhoogte met ten hoogste 1,5 m "
+                                              "overschrijden.")]),
+            9: ("Algemene wijzigingsregels", [
+                ("h3", "9.1", "wetgevingzone - wijzigingsgebied"),
+                ("p", "Burgemeester en wethouders kunnen ter plaatse van de aanduiding 'wetgevingzone - "
+                      "wijzigingsgebied' de bestemming 'Groen' wijzigen in de bestemming 'Wonen', met inachtneming "
+                      "van de volgende regels:"),
+                ("ul", ["a. de regels van artikel 3 zijn van overeenkomstige toepassing;",
+                        f"b. de bouwhoogte bedraagt ten hoogste {_nl(UNMEASURED_MAX_BOUWHOOGTE)} m en de goothoogte "
+                        f"ten hoogste {_nl(MAX_GOOTHOOGTE)} m;",
+                        "c. ten minste 30 % van het wijzigingsgebied blijft groen ingericht."])]),
+        }),
+        ("Hoofdstuk 4 Overgangs- en slotregels", {
+            10: ("Overgangsrecht", [("p", "Een bouwwerk dat op het tijdstip van inwerkingtreding van het plan "
+                                          "aanwezig of in uitvoering is, mag gedeeltelijk worden vernieuwd of "
+                                          "veranderd, mits daardoor de afwijking naar aard en omvang niet wordt "
+                                          "vergroot.")]),
+            11: ("Slotregel", [("p", f"Deze regels worden aangehaald als: regels van het '{PLAN_NAAM}'.")]),
+        }),
+    ]
+
+    def block(b: tuple) -> str:
+        if b[0] == "h3":
+            return f'<h3 id="{article_anchor(b[1])}">{escape(b[1])} {escape(b[2])}</h3>'
+        if b[0] == "ul":
+            return '<ul class="opsomming">\n' + "\n".join(f"<li>{escape(t)}</li>" for t in b[1]) + "\n</ul>"
+        if b[0] == "raw":
+            return b[1]
+        return f"<p>{escape(b[1])}</p>"
+
+    body = []
+    for c, (kop, articles) in enumerate(chapters, 1):
+        body.append(f'<div class="hoofdstuk">\n<h1 id="{article_anchor(f"hoofdstuk-{c}")}">{escape(kop)}</h1>')
+        for art, (titel, blocks) in articles.items():
+            body.append(f'<div class="artikel">\n<h2 id="{article_anchor(art)}">Artikel {art} {escape(titel)}</h2>\n'
+                        + "\n".join(block(b) for b in blocks) + "\n</div>")
+        body.append("</div>")
+    return ('<!DOCTYPE html>\n<html lang="nl">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>Regels {escape(PLAN_NAAM)} ({PLAN_ID})</title>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
 def write_synthetic_plan(district_dir: Path) -> list[Path]:
-    """Write DIR/zoning/{plan GML, monument and gezicht GeoJSON, expected.json}; returns the import files.
+    """Write DIR/zoning/{plan GML, its regels document, monument and gezicht GeoJSON, expected.json}; returns
+    the import files (the regels document is no import file: the importer reads it beside the GML).
 
     :raises InputError: DIR/bag.gpkg or DIR/truth.json missing, or a pand without truth
     """
@@ -205,6 +407,7 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
                              f"<imro:artikelnummer>9</imro:artikelnummer>{_regels(9)}", strips["Groen"]))
 
     expected: dict[str, dict] = {}
+    maatvoering: dict[str, list[tuple]] = {naam: [] for naam, *_ in STRIPS}  # per strip: (bouwh, gooth, dakh.)
     wonen_seen = sloped_seen = 0
     goot_exceeded: set[str] = set()
     flat_limited = False
@@ -260,6 +463,7 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
             if max_h is not None:
                 features.append(_maatvoering(i, max_h, max_g, vlak, *pitch))
                 exp.update(max_bouwhoogte=max_h, max_goothoogte=max_g)
+                maatvoering[strip].append((max_h, max_g, *pitch))
         expected[pid] = exp
     if monument_pand:
         expected[monument_pand[0]]["rijksmonument"] = True
@@ -288,6 +492,7 @@ def write_synthetic_plan(district_dir: Path) -> list[Path]:
            + "\n</imro:FeatureCollectionIMRO>\n")
     plan_path = out / f"{PLAN_ID}.gml"
     plan_path.write_text(gml, encoding="utf-8")
+    (out / REGELS_DOCUMENT).write_text(regels_document(maatvoering), encoding="utf-8")
 
     def lonlat(geom):
         def conv(xy):

@@ -289,3 +289,82 @@ def test_a_built_in_activity_walks_the_same_way(server, zoned_district):
         assert (first, "ja") in {(c["name"], c.get("value")) for c in f["controls"] if c.get("type") == "hidden"}
     bad = get(server, {"x": x, "y": y, "activiteit": "dakkapel", first: "misschien"})
     assert bad.status_code == 400 and "ja of nee" in html.unescape(bad.text)
+
+
+@pytest.fixture(scope="module")
+def draft_only(tmp_path_factory) -> tuple[Path, float, float]:
+    """A store with only the real Doornboom ontwerp (imro-b3partners) and a point in one of its bestemmingen:
+    a point covered by a draft plan only."""
+    import sqlite3
+
+    from core.gpkg import gpkg_geometries
+    from etl.zoning import import_zoning
+    from tests.conftest import shared_path
+
+    gml = shared_path("imro-b3partners", "NL.IMRO.0798.BPDoornboom-ON01_Hilvarenbeek.gml")
+    model = tmp_path_factory.mktemp("html-draft") / "model"
+    assert not import_zoning([gml], model).rejected
+    with sqlite3.connect(model / STORE_NAME) as c:
+        blob = c.execute("SELECT geom FROM enkelbestemming").fetchone()[0]
+        assert c.execute("SELECT DISTINCT plan_status FROM bestemmingsplangebied").fetchall() == [("ontwerp",)]
+    p = gpkg_geometries([blob])[0].representative_point()
+    return model, p.x, p.y
+
+
+def _page(data: Path, **params) -> tuple[int, str]:
+    from starlette.datastructures import QueryParams
+
+    from services.html_check import render
+
+    return render(data, QueryParams(params))
+
+
+def _notes(page: str) -> list[str]:
+    """The items of the page's notes section, as text."""
+    m = re.search(r'<section aria-labelledby="opmerkingen"><h2 id="opmerkingen">([^<]*)</h2><ul>(.*?)</ul>', page)
+    assert m, "the page has no notes section"
+    return [html.unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li>(.*?)</li>", m.group(2))]
+
+
+def test_a_draft_plan_is_named_in_the_notes(draft_only):
+    """At a point with only a draft plan the page says why no plan counts: the check's note, in the page's
+    language, in the overview and on an activity's page."""
+    data, x, y = draft_only
+    status, page = _page(data, x=f"{x:.2f}", y=f"{y:.2f}")
+    assert status == 200 and problems(page) == []
+    [note] = _notes(page)
+    assert note.startswith("niet meegeteld in de feiten en het oordeel: Doornboom (ontwerp)")
+    assert "<h2 id=\"opmerkingen\">Let op</h2>" in page
+    status, page = _page(data, x=f"{x:.2f}", y=f"{y:.2f}", lang="en", activiteit="bouwen_tot_maximale_hoogte")
+    assert status == 200 and problems(page) == []
+    assert _notes(page) == ["not counted in the facts and the verdict: Doornboom (ontwerp); include_ontwerp counts "
+                            "draft plans"]
+    # the notes stand before the activity and its conclusion
+    assert page.index('id="opmerkingen"') < page.index('id="activiteit"') < page.index('id="conclusie"')
+
+
+def test_notes_are_escaped(draft_only, monkeypatch):
+    import services.html_check as page_module
+
+    real = page_module.check_location
+
+    def with_markup(*args, **kw):
+        out = real(*args, **kw)
+        out["notes"].append({"nl": "<b>vet</b> & <script>x</script>", "en": "<i>en</i>"})
+        return out
+
+    monkeypatch.setattr(page_module, "check_location", with_markup)
+    data, x, y = draft_only
+    status, page = _page(data, x=f"{x:.2f}", y=f"{y:.2f}")
+    assert status == 200 and problems(page) == []
+    assert "&lt;b&gt;vet&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;" in page and "<b>" not in page
+    assert _notes(page)[-1] == "<b>vet</b> & <script>x</script>"
+
+
+def test_the_notes_section_only_when_there_are_notes(server, site, monument):
+    from services.processes.location_check import check_location, open_store
+
+    _, (x, y) = monument
+    r = get(server, {"x": x, "y": y})
+    assert r.status_code == 200
+    assert ('id="opmerkingen"' in r.text) == bool(check_location(open_store(site), x, y)["notes"])

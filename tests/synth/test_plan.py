@@ -1,5 +1,6 @@
 """The synthetic plan over the real synthetic district (synth.district → etl.build → zoning import), checked pand
-by pand against the answers known in advance (expected.json, from the plan and the district's truth.json).
+by pand against the answers known in advance (expected.json, from the plan and the district's truth.json), and its
+regels document: every bestemming at a point quotes its article, `q=` finds it, markup in it comes out as text.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import sqlite3
 import pytest
 
 from core.errors import InputError
-from core.products import BOUWENVELOP, ZONING_LAYERS, is_etl_layer
+from core.gpkg import gpkg_geometries
+from core.products import ENVELOPE_LAYERS, ZONING_LAYERS, is_etl_layer
 from etl.zoning import import_zoning
 from services.processes.location_check import check_location, open_store
-from synth.plan import EXCEEDANCE_M, HEADROOM_M, STRIPS, write_synthetic_plan
+from services.providers.geopackage import GeoPackageProvider
+from synth.plan import EXCEEDANCE_M, HEADROOM_M, PLAN_ID, REGELS_DOCUMENT, STRIPS, article_anchor, write_synthetic_plan
 
 # The model's measured height (b3_h_dak_max − b3_h_maaiveld, from noisy points) against the true height.
 HEIGHT_TOLERANCE_M = 0.15
@@ -66,7 +69,7 @@ def test_import_writes_every_plan_object(zoned_district):
         assert con.execute("SELECT count(*) FROM buildings").fetchone()[0] == len(expected["panden"])
         layers = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
     # One writer per layer: the build's layers and the importer's are apart, as core.products names them.
-    assert {t for t in layers if not is_etl_layer(t)} <= set(ZONING_LAYERS) | {BOUWENVELOP}  # etl.envelopes
+    assert {t for t in layers if not is_etl_layer(t)} <= set(ZONING_LAYERS) | set(ENVELOPE_LAYERS)  # etl.envelopes
     assert {"buildings", "bestemmingsplangebied", "monumenten"} <= layers
 
 
@@ -224,7 +227,7 @@ def test_rule_outcomes_on_known_places(zoned_district, store):
     out = _outcome(_check(store, groen["point"], activity="aanbouw"), "aanbouw")
     assert out["outcome"] == "vergunning_nodig" and out["trail"][-1]["node"] == "bestemming"
     plan_cite = next(c for c in out["citations"] if c["id"] == f"{expected['plan_id']}#artikel-5")
-    assert "artikel 5 'Groen'" in plan_cite["nl"] and plan_cite["url"].endswith("#artikel-5")
+    assert "artikel 5 'Groen'" in plan_cite["nl"] and plan_cite["url"] == f"{REGELS_DOCUMENT}#{article_anchor(5)}"
 
     # beschermd gezicht (Centrum): a visible aanbouw needs a permit, citing the gezicht rule
     _, centrum = _first(expected, bestemming="centrum", in_bouwvlak=True)
@@ -297,3 +300,114 @@ def test_reimport_replaces_plan_rows(zoned_district, tmp_path):
     before = {layer: count(layer) for layer in ("bouwvlak", "maatvoering", "monumenten")}
     import_zoning(zoned_district.plan_files, model)
     assert {layer: count(layer) for layer in before} == before
+
+
+# --------------------------------------------------------------------------------------------- the regels (issue 16)
+
+ARTICLES = {art: naam for naam, _, _, _, art in STRIPS} | {9: "Algemene wijzigingsregels"}
+
+
+def _nl(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
+def test_regels_document_is_a_regels_html_with_an_anchor_per_article(zoned_district):
+    """r_<plan-id>.html beside the GML, shaped as ruimtelijkeplannen.nl publishes it: every verwijzingNaarTekst of
+    the GML names that file and an anchor on the h2 of its article, one article per bestemming and aanduiding."""
+    import re
+
+    from lxml import html
+
+    gml_path = zoned_district.plan_files[0]
+    doc_path = gml_path.parent / REGELS_DOCUMENT
+    assert doc_path.is_file() and doc_path not in zoned_district.plan_files  # read beside the GML, no import file
+    refs = set(re.findall(r"<imro:verwijzingNaarTekst>([^<]*)</", gml_path.read_text(encoding="utf-8")))
+    assert refs == {f"{REGELS_DOCUMENT}#{article_anchor(n)}" for n in ARTICLES}
+    root = html.parse(str(doc_path)).getroot()
+    assert root.get("lang") == "nl"
+    headings = {h.get("id"): h.text_content() for h in root.iter("h2")}
+    for n, naam in ARTICLES.items():
+        assert headings[article_anchor(n)] == f"Artikel {n} {naam}"
+        assert root.get_element_by_id(article_anchor(n)).getparent().get("class") == "artikel"
+    assert all(h.getparent().get("class") == "hoofdstuk" for h in root.iter("h1"))
+    assert len(set(re.findall(r'id="([^"]+)"', doc_path.read_text(encoding="utf-8")))) == len(
+        re.findall(r'id="', doc_path.read_text(encoding="utf-8")))  # no anchor twice
+
+
+def test_regels_document_is_the_same_for_the_same_district(zoned_district, synth_input, tmp_path):
+    import shutil
+
+    for name in ("bag.gpkg", "truth.json"):
+        shutil.copy2(synth_input / name, tmp_path / name)
+    write_synthetic_plan(tmp_path)
+    for name in (REGELS_DOCUMENT, zoned_district.plan_files[0].name):
+        assert (tmp_path / "zoning" / name).read_bytes() == (zoned_district.plan_files[0].parent / name).read_bytes()
+
+
+def test_every_bestemming_at_a_point_quotes_its_article(zoned_district, store):
+    """After `zoning import` every bestemming and the gebiedsaanduiding in the location check carry their article
+    with its text (not only a link), in the shape of a real plan's articles; the bouwregels quote the plan's
+    maatvoering."""
+    expected = zoned_district.expected
+    points = [(pid, e["point"]) for pid, e in sorted(expected["panden"].items())]
+    points += [(f"spot {naam}", s["point"]) for naam, s in sorted(expected["spots"].items())]
+    seen: set[str] = set()
+    for where, point in points:
+        res = _check(store, point, activities=[])
+        [plan] = res["plans"]
+        assert plan["plan_id"] == PLAN_ID and plan["enkelbestemming"], where
+        for layer in ("enkelbestemming", "gebiedsaanduiding"):
+            for rec in plan.get(layer, []):
+                [art] = [a for a in plan["articles"]
+                         if rec["identificatie"] in {o["identificatie"] for o in a["planobjecten"]}]
+                nummer = rec["artikelnummer"]
+                assert art["artikelnummer"] == nummer and art["tekst_in_opslag"] is True, where
+                assert art["kop"] == {"nl": f"Artikel {nummer} {ARTICLES[int(nummer)]}",
+                                      "en": f"Artikel {nummer} {ARTICLES[int(nummer)]}", "lang": "nl"}
+                assert art["tekst"]["lang"] == "nl" and art["tekst"]["nl"].startswith(f"{nummer}.1 "), where
+                assert "reason" not in art and list(art)[:3] == ["kop", "tekst", "citation"]
+                assert art["url"] == (f"https://www.ruimtelijkeplannen.nl/documents/{PLAN_ID}/{REGELS_DOCUMENT}"
+                                      f"#{article_anchor(nummer)}")
+                assert rec["artikel_url"] == art["url"]
+                seen.add(nummer)
+    assert seen == {str(n) for n in ARTICLES}
+
+    # the Wonen article states the plan's own maxima: the lowest and highest maximum bouwhoogte of its bouwvlakken
+    wonen = [e for e in expected["panden"].values() if e["bestemming"] == "wonen" and e["max_bouwhoogte"]]
+    point = wonen[0]["point"]
+    [art] = [a for a in _check(store, point, activities=[])["plans"][0]["articles"] if a["artikelnummer"] == "3"]
+    low, high = min(e["max_bouwhoogte"] for e in wonen), max(e["max_bouwhoogte"] for e in wonen)
+    assert f"'maximum bouwhoogte (m)' is aangegeven (op de verbeelding {_nl(low)} tot {_nl(high)} m)" in \
+        art["tekst"]["nl"]
+    # the verdict's source sentence is that article now, quoted rather than linked
+    sentence = _check(store, point, activities=[])["compliance"]["source_sentence"]
+    assert sentence["tekst"] == art["tekst"] and sentence["reason"] is None
+
+
+def test_regels_full_text_search_finds_the_dakkapel_article(zoned_district):
+    p = GeoPackageProvider({"name": "GeoPackage", "type": "feature", "table": "regels", "id_field": "object_id",
+                            "data": str(zoned_district.model / "stadsmodel.gpkg")})
+    hits = p.query(q="dakkapel", limit=50)["features"]
+    koppen = {f["properties"]["kop"] for f in hits}
+    assert "Artikel 3 Wonen" in koppen and koppen <= {"Artikel 3 Wonen", "Artikel 4 Centrum"}
+    [wonen] = [f for f in hits if f["properties"]["kop"] == "Artikel 3 Wonen"]
+    assert "3.3 Dakkapellen" in wonen["properties"]["tekst"] and wonen["geometry"]["type"] == "MultiPolygon"
+    assert p.query(q="dakkapel", properties=[("artikelnummer", "3")])["numberMatched"] == 1
+    assert p.query(q="lichtmasten")["features"][0]["properties"]["kop"] == "Artikel 6 Verkeer"
+
+
+def test_markup_in_the_regels_document_comes_out_as_text(zoned_district, store):
+    """A script element in the document is dropped with its content; markup written as text (&lt;b&gt;) stays the
+    literal text, in the store and in the answer: no row holds HTML."""
+    with sqlite3.connect(zoned_district.model / "stadsmodel.gpkg") as c:
+        rows = dict(c.execute("SELECT artikelnummer, tekst FROM regels WHERE plan_id = ?", (PLAN_ID,)).fetchall())
+        assert set(rows) == {str(n) for n in ARTICLES}
+        verkeer = rows["6"]
+        assert "de tekens <script> en <b>vet</b> in deze zin zijn gewone tekst" in verkeer
+        assert "document.title" not in verkeer and "synthetisch'" not in verkeer
+        for tekst in rows.values():
+            assert "<p" not in tekst and "<li" not in tekst and "&lt;" not in tekst and "&amp;" not in tekst
+        blob = c.execute("SELECT geom FROM enkelbestemming WHERE naam = 'Verkeer'").fetchone()[0]
+    p = gpkg_geometries([blob])[0].representative_point()
+    [art] = [a for a in _check(store, (p.x, p.y), activities=[])["plans"][0]["articles"] if a["artikelnummer"] == "6"]
+    assert art["tekst"]["nl"] == verkeer
