@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from core import gpkg as geopackage
+from core.planstatus import NOT_LAW, plan_states
 from core.products import OW_JURIDISCHE_REGEL, REGELS
 from services.rules import source_text, text
 
@@ -315,9 +316,7 @@ def _sentence_out(plan: dict, art: dict, zin: dict, amount: dict | None, measure
 
 # --------------------------------------------------------------------------------------------- plan status
 
-# Planstatus values (IMRO codelists, STOP procedure) → where the plan stands: in force, a draft, or unknown.
-IN_FORCE = {"vastgesteld", "onherroepelijk", "geconsolideerd", "inwerking", "deels onherroepelijk"}
-DRAFTS = {"ontwerp", "voorontwerp", "concept", "ontwerpbesluit"}
+# Where each plan stands (core.planstatus) in words.
 STATE_TEXT = {
     "in_werking": text("geldend plan", "plan in force"),
     "ontwerp": text("ontwerp: nog niet vastgesteld", "draft (ontwerp): not yet adopted"),
@@ -327,32 +326,11 @@ STATE_TEXT = {
 }
 
 
-def _stem(plan_id: str) -> str:
-    """'NL.IMRO.0664.BPBS03-ON99' → 'NL.IMRO.0664.BPBS03': the plan without its version suffix."""
-    return plan_id.rsplit("-", 1)[0] if "-" in plan_id else plan_id
-
-
-def plan_states(plans: dict[str, dict]) -> dict[str, str]:
-    """Plan key → in_werking | ontwerp | vervangen | onbekend. A plan in force is superseded (vervangen) by a
-    later-dated version of the same plan (same id before the version suffix) that is in force too."""
-    raw = {k: str(p.get("plan_status") or "").strip().lower() for k, p in plans.items()}
-    states = {k: "in_werking" if s in IN_FORCE else "ontwerp" if s in DRAFTS else "onbekend" for k, s in raw.items()}
-    for k, p in plans.items():
-        if states[k] != "in_werking" or not p.get("plan_id"):
-            continue
-        for k2, p2 in plans.items():
-            if (k2 != k and states[k2] == "in_werking" and p2.get("plan_id")
-                    and _stem(p2["plan_id"]) == _stem(p["plan_id"])
-                    and str(p2.get("plan_datum") or "") > str(p.get("plan_datum") or "")):
-                states[k] = "vervangen"
-    return states
-
-
 def without_drafts(found: dict[str, list[dict]], states: dict[str, str], plan_key, include_ontwerp: bool = False,
                    ) -> dict[str, list[dict]]:
     """``found`` without the rows of plans that are no law here (ontwerp, vervangen), unless ``include_ontwerp``
     (then only superseded plans are left out): the rows a compliance verdict may rest on."""
-    left_out = {"vervangen"} | (set() if include_ontwerp else {"ontwerp"})
+    left_out = NOT_LAW - ({"ontwerp"} if include_ontwerp else set())
     return {layer: [r for r in rows if states.get(plan_key(r)) not in left_out] for layer, rows in found.items()}
 
 

@@ -43,8 +43,9 @@ from core.cityjson import area_vector
 from core.crs import CRS84_URI, RD_NEW_URI, WGS84_LATLON_URI, etrs89_to_rdnap, in_rd_bounds, rdnap_to_etrs89
 from core.errors import ConfigError
 from core.gpkg import gpkg_geometries
+from core.planstatus import plan_states
 from core.products import ADDRESSES, BUILDINGS, IMRO_LAYERS, MONUMENT_LAYERS, OW_LAYERS, STORE_NAME
-from services.articles import attach_articles, plan_states, without_drafts  # articles and plan status (issue 16)
+from services.articles import attach_articles, without_drafts  # articles and plan status (issue 16)
 from services.cityjson import StoredSolids
 from services.decisions import AnswerError
 from services.envelopes import clash

@@ -210,7 +210,8 @@ def test_regels_collection_over_http(gemeentestad):
 
 
 def test_plan_states_and_drafts_left_out():
-    from services.articles import plan_states, without_drafts
+    from core.planstatus import plan_states
+    from services.articles import without_drafts
 
     plans = {"a": {"plan_id": "NL.IMRO.1.BP1-VG01", "plan_status": "vastgesteld", "plan_datum": "2010-01-01"},
              "b": {"plan_id": "NL.IMRO.1.BP1-VG02", "plan_status": "onherroepelijk", "plan_datum": "2015-01-01"},
