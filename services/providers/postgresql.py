@@ -4,8 +4,9 @@ pygeoapi's stock PostgreSQL provider builds a SQLAlchemy session, reflects the t
 transformer on every request, binds query values as text (a 500 against numeric columns) and intersects a
 bbox as its envelope. This one:
 
-* keeps a small pool of psycopg (3) connections per worker process and DSN (``STADSMODEL_PG_POOL``, default
-  4; a request waits at most ``STADSMODEL_PG_POOL_WAIT`` seconds, default 10, for one, else 503), each with
+* keeps a small pool (psycopg_pool) of psycopg 3 connections per worker process and DSN
+  (``STADSMODEL_PG_POOL``, default 4; a request waits at most ``STADSMODEL_PG_POOL_WAIT`` seconds, default 10,
+  for one, else 503; each is checked before it is lent, so one a database restart killed is replaced), each with
   ``statement_timeout`` = ``STADSMODEL_PG_STATEMENT_TIMEOUT`` milliseconds (default 10000): a statement that
   runs longer is cancelled by the server and the request answers 503;
 * sends parameterised SQL only: user values are always bound parameters, identifiers only the table's own
@@ -31,7 +32,6 @@ import datetime as dt
 import decimal
 import logging
 import os
-import queue
 import re
 import threading
 from contextlib import contextmanager
@@ -42,6 +42,7 @@ from http import HTTPStatus
 import psycopg
 import shapely
 from psycopg import sql as pgsql
+from psycopg_pool import ConnectionPool, PoolTimeout
 from pygeoapi.crs import get_crs
 from pygeoapi.provider.base import (
     BaseProvider,
@@ -101,64 +102,36 @@ def _env_number(name: str, default: float) -> float:
 
 
 class _Pool:
-    """A fixed-size pool of autocommit connections (one per DSN and process), opened lazily."""
+    """A pool of autocommit connections (one per DSN and process): psycopg_pool, which checks a connection before
+    lending it (a connection a database restart killed is replaced, not handed to a request) and wakes the next
+    waiter whenever one comes free. Opened lazily, on the first request."""
 
     def __init__(self, dsn: str):
         self.dsn = dsn
         self.size = max(1, int(_env_number("STADSMODEL_PG_POOL", 4)))
         self.wait = _env_number("STADSMODEL_PG_POOL_WAIT", 10.0)
         self.timeout_ms = int(_env_number("STADSMODEL_PG_STATEMENT_TIMEOUT", 10_000))
-        self._idle: queue.LifoQueue = queue.LifoQueue()
-        self._opened = 0
+        self._pool = ConnectionPool(
+            dsn, min_size=1, max_size=self.size, timeout=self.wait, open=False, name="stadsmodel",
+            check=ConnectionPool.check_connection, reconnect_timeout=self.wait,
+            kwargs={"autocommit": True, "connect_timeout": 10, "application_name": "stadsmodel",
+                    "options": f"-c statement_timeout={self.timeout_ms}"})
         self._lock = threading.Lock()
-
-    def _open(self) -> psycopg.Connection:
-        try:
-            return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10,
-                                   options=f"-c statement_timeout={self.timeout_ms}",
-                                   application_name="stadsmodel")
-        except psycopg.Error as err:
-            LOGGER.error("PostGIS %s: cannot connect: %s", self.dsn, err)
-            raise ProviderConnectionError("cannot connect to the store") from err
+        self._opened = False
 
     @contextmanager
     def connection(self):
-        con = None
+        with self._lock:
+            if not self._opened:
+                self._pool.open(wait=False)
+                self._opened = True
         try:
-            con = self._idle.get_nowait()
-        except queue.Empty:
-            with self._lock:
-                grow = self._opened < self.size
-                if grow:
-                    self._opened += 1
-            if grow:
-                try:
-                    con = self._open()
-                except BaseException:
-                    with self._lock:
-                        self._opened -= 1
-                    raise
-            else:
-                try:
-                    con = self._idle.get(timeout=self.wait)
-                except queue.Empty:
-                    raise StoreBusyError("no free connection") from None
-        broken = False
-        try:
-            yield con
-        except psycopg.OperationalError:
-            broken = con.broken or con.closed
-            raise
-        finally:
-            if broken or con.closed:
-                with self._lock:
-                    self._opened -= 1
-                try:
-                    con.close()
-                except psycopg.Error:
-                    pass
-            else:
-                self._idle.put(con)
+            with self._pool.connection() as con:
+                yield con
+        except PoolTimeout:
+            # no connection came free (all busy), or none could be made (the database is down): both are a 503
+            LOGGER.warning("PostGIS %s: no connection within %s s (%s)", self.dsn, self.wait, self._pool.get_stats())
+            raise StoreBusyError("no free connection") from None
 
 
 _pools: dict[str, _Pool] = {}

@@ -131,3 +131,52 @@ def test_coordinates_as_the_geopackage_in_every_crs(buildings):
             assert b["features"] == a["features"], (crs, offset)
         ident = a["features"][0]["id"]
         assert pg.get(ident, crs_transform_spec=spec) == gpkg.get(ident, crs_transform_spec=spec)
+
+
+@pytest.fixture
+def small_pool(postgis_dsn, service_store, monkeypatch):
+    """A provider whose pool (its own: another DSN string for the same database) holds one connection, waits
+    0.3 s for it, and cancels statements after 200 ms."""
+    monkeypatch.setenv("STADSMODEL_PG_POOL", "1")
+    monkeypatch.setenv("STADSMODEL_PG_POOL_WAIT", "0.3")
+    monkeypatch.setenv("STADSMODEL_PG_STATEMENT_TIMEOUT", "200")
+    dsn = f"{postgis_dsn}?connect_timeout=9"
+    _, pg = _pair(service_store, dsn, "buildings", "identificatie")
+    return pg, dsn
+
+
+def test_a_statement_past_the_timeout_and_a_full_pool_answer_busy(small_pool):
+    import threading
+
+    from services.providers.postgresql import StoreBusyError
+
+    pg, _ = small_pool
+    with pytest.raises(StoreBusyError, match="statement timeout"):
+        with pg._connection() as con:
+            con.execute("SELECT pg_sleep(2)")
+    errors = []
+    with pg._connection():  # the pool's only connection is taken
+        waiter = threading.Thread(target=lambda: _catch(errors, pg.query, limit=1))
+        waiter.start()
+        waiter.join(5)
+    assert [type(e).__name__ for e in errors] == ["StoreBusyError"]
+    assert pg.query(limit=1)["numberMatched"] > 0  # free again
+
+
+def test_connections_a_database_restart_killed_are_replaced(small_pool):
+    import psycopg
+
+    pg, dsn = small_pool
+    assert pg.query(limit=1)["numberMatched"] > 0
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                               "application_name = 'stadsmodel' AND datname = current_database()").fetchone()[0]
+    assert killed >= 1
+    assert pg.query(limit=1)["numberMatched"] > 0  # the dead connection is checked and replaced, not lent
+
+
+def _catch(errors: list, fn, **kwargs):
+    try:
+        fn(**kwargs)
+    except Exception as e:  # noqa: BLE001 - the test inspects what was raised
+        errors.append(e)
