@@ -32,17 +32,14 @@ Limits:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-import pyproj
 import shapely
 from pygeoapi.crs import get_crs
 from pygeoapi.provider.base import (
@@ -51,12 +48,12 @@ from pygeoapi.provider.base import (
     ProviderInvalidQueryError,
     ProviderItemNotFoundError,
 )
-from pygeofilter import ast, values
 
 from core import gpkg as geopackage
 from core.crs import RD_NAP_URI
 from core.gpkg import gpkg_geometries, quote
 from services.bbox import query_area
+from services.providers.sql import SqlTranslator, apply_transformer, cached_transformer, typed_query_value
 
 LOGGER = logging.getLogger(__name__)
 
@@ -76,26 +73,6 @@ _JSON_TYPES = {
     "DATETIME": ("string", "date-time"),
 }
 
-_SPATIAL_OPS = {
-    ast.GeometryIntersects: shapely.intersects,
-    ast.GeometryDisjoint: shapely.intersects,  # negated below
-    ast.GeometryWithin: shapely.within,
-    ast.GeometryContains: shapely.contains,
-    ast.GeometryTouches: shapely.touches,
-    ast.GeometryCrosses: shapely.crosses,
-    ast.GeometryOverlaps: shapely.overlaps,
-    ast.GeometryEquals: shapely.equals,
-}
-
-_COMPARISONS = {
-    ast.Equal: "=",
-    ast.NotEqual: "<>",
-    ast.LessThan: "<",
-    ast.LessEqual: "<=",
-    ast.GreaterThan: ">",
-    ast.GreaterEqual: ">=",
-}
-_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
 
 
 @dataclass(frozen=True)
@@ -113,27 +90,9 @@ class _Layer:
         return self.meta.primary_key
 
 
-INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 # SQLite errors a request can cause (a filter too big or too deep); every other sqlite3.Error is the store's.
 _CLIENT_SQLITE_ERRORS = ("too many SQL variables", "Expression tree is too large", "parser stack overflow",
                          "LIKE or GLOB pattern too complex", "string or blob too big", "too many terms")
-
-
-def typed_query_value(name: str, value, json_type: str):
-    """A query-string value as the property's JSON type, so '3' matches the integer 3; 400 when it is not one."""
-    try:
-        if json_type == "integer":
-            number = int(value)
-            if not INT64_MIN <= number <= INT64_MAX:
-                raise ProviderInvalidQueryError(user_msg=f"{name}: {value!r} is beyond the 64-bit integer range")
-            return number
-        if json_type == "number":
-            return float(value)
-        if json_type == "boolean":
-            return {"true": True, "false": False, "1": True, "0": False}[str(value).lower()]
-    except (KeyError, ValueError):
-        raise ProviderInvalidQueryError(user_msg=f"{name}: {value!r} is not a valid {json_type}") from None
-    return value
 
 
 def fts_query(q) -> str:
@@ -193,13 +152,6 @@ def _connection(path: str) -> sqlite3.Connection:
         con.execute("PRAGMA case_sensitive_like = ON")
         cons[path] = con
     return con
-
-
-@lru_cache(maxsize=16)
-def _transformer(source_wkt: str, target_wkt: str) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(
-        pyproj.CRS.from_wkt(source_wkt), pyproj.CRS.from_wkt(target_wkt), always_xy=True
-    )
 
 
 class GeoPackageProvider(BaseProvider):
@@ -272,7 +224,7 @@ class GeoPackageProvider(BaseProvider):
                 where.append(sql)
                 params += p
         if filterq is not None:
-            sql, p = _Translator(self, con).sql(filterq)
+            sql, p = SqlTranslator(self, con).sql(filterq)
             where.append(sql)
             params += p
         where_sql = " AND ".join(where)
@@ -354,8 +306,8 @@ class GeoPackageProvider(BaseProvider):
                 geoms = [shapely.force_3d(g, h if h is not None else 0.0) if g is not None else None
                          for g, h in zip(geoms, z)]
             else:
-                tr = _transformer(crs_transform_spec.source_crs_wkt, crs_transform_spec.target_crs_wkt)
-                geoms = shapely.transform(geoms, lambda xy: _apply(tr, xy))
+                tr = cached_transformer(crs_transform_spec.source_crs_wkt, crs_transform_spec.target_crs_wkt)
+                geoms = shapely.transform(geoms, lambda xy: apply_transformer(tr, xy))
         features = []
         for i, r in enumerate(rows):
             props = {c: r[c] for c in r.keys()
@@ -407,130 +359,3 @@ def _classified(err: sqlite3.Error, path: str, table: str) -> Exception:
         return ProviderInvalidQueryError(user_msg=f"the query is too large or too complex to evaluate ({err})")
     LOGGER.error("%s layer %s: store unreadable: %s", path, table, err)
     return ProviderConnectionError(f"{path}: {err}")
-
-
-def _apply(tr: pyproj.Transformer, xy):
-    x, y = tr.transform(xy[:, 0], xy[:, 1])
-    xy = xy.copy()
-    xy[:, 0], xy[:, 1] = x, y
-    return xy
-
-
-class _Translator:
-    """pygeofilter AST → (SQL, parameters) for one provider; raises 400 for what it cannot do."""
-
-    def __init__(self, provider: GeoPackageProvider, con: sqlite3.Connection):
-        self.p = provider
-        self.con = con
-
-    def sql(self, node) -> tuple[str, list]:
-        params: list = []
-        return self._node(node, params), params
-
-    def _node(self, n, params: list) -> str:
-        if isinstance(n, ast.And):
-            return f"({self._node(n.lhs, params)} AND {self._node(n.rhs, params)})"
-        if isinstance(n, ast.Or):
-            return f"({self._node(n.lhs, params)} OR {self._node(n.rhs, params)})"
-        if isinstance(n, ast.Not):
-            return f"(NOT {self._node(n.sub_node, params)})"
-        if isinstance(n, ast.Include):
-            return "0" if n.not_ else "1"
-        if type(n) in _COMPARISONS:
-            return f"({self._expr(n.lhs, params)} {_COMPARISONS[type(n)]} {self._expr(n.rhs, params)})"
-        if isinstance(n, ast.Between):
-            neg = "NOT " if n.not_ else ""
-            return (f"({self._expr(n.lhs, params)} {neg}BETWEEN {self._expr(n.low, params)} "
-                    f"AND {self._expr(n.high, params)})")
-        if isinstance(n, ast.Like):
-            return self._like(n, params)
-        if isinstance(n, ast.In):
-            lhs = self._expr(n.lhs, params)
-            items = ", ".join(self._expr(v, params) for v in n.sub_nodes)
-            return f"({lhs} {'NOT ' if n.not_ else ''}IN ({items}))"
-        if isinstance(n, ast.IsNull):
-            return f"({self._expr(n.lhs, params)} IS {'NOT ' if n.not_ else ''}NULL)"
-        if type(n) in _SPATIAL_OPS:
-            return self._spatial(_SPATIAL_OPS[type(n)], n.lhs, n.rhs, params,
-                                 negate=isinstance(n, ast.GeometryDisjoint))
-        if isinstance(n, ast.BBox):
-            box = shapely.box(n.minx, n.miny, n.maxx, n.maxy)
-            return self._spatial(shapely.intersects, n.lhs, box, params, negate=False)
-        if isinstance(n, bool):
-            return "1" if n else "0"
-        if isinstance(n, (ast.TemporalPredicate, ast.ArrayPredicate)):
-            raise ProviderInvalidQueryError(user_msg=f"{type(n).__name__}: temporal and array operators are not "
-                                                     "supported by this collection")
-        if isinstance(n, ast.Attribute) and self.p.fields.get(n.name, {}).get("type") == "boolean":
-            return f"({self._expr(n, params)} = 1)"
-        raise ProviderInvalidQueryError(user_msg=f"unsupported filter expression: {n!r}")
-
-    def _like(self, n: ast.Like, params: list) -> str:
-        # Translate the CQL2 pattern to a GLOB-free LIKE with '\' as escape, honouring the parser's
-        # wildcard/singlechar/escape characters.
-        out, i, pat = [], 0, str(n.pattern)
-        while i < len(pat):
-            c = pat[i]
-            if c == n.escapechar and i + 1 < len(pat):
-                nxt = pat[i + 1]
-                out.append("\\" + nxt if nxt in "%_\\" else nxt)
-                i += 2
-                continue
-            out.append("%" if c == n.wildcard else "_" if c == n.singlechar else
-                       "\\" + c if c in "%_\\" else c)
-            i += 1
-        lhs = self._expr(n.lhs, params)
-        params.append("".join(out))
-        neg = "NOT " if n.not_ else ""
-        if n.nocase:
-            return f"(lower({lhs}) {neg}LIKE lower(?) ESCAPE '\\')"
-        return f"({lhs} {neg}LIKE ? ESCAPE '\\')"
-
-    def _expr(self, e, params: list) -> str:
-        if isinstance(e, ast.Attribute):
-            return self.p._column(e.name)
-        if isinstance(e, ast.Function):
-            name = e.name.lower()
-            if name in ("lower", "casei", "accenti") and len(e.arguments) == 1:
-                return f"lower({self._expr(e.arguments[0], params)})"
-            raise ProviderInvalidQueryError(user_msg=f"unsupported function {e.name!r}")
-        if type(e) in _ARITHMETIC:
-            return f"({self._expr(e.lhs, params)} {_ARITHMETIC[type(e)]} {self._expr(e.rhs, params)})"
-        if isinstance(e, bool):
-            params.append(1 if e else 0)
-        elif isinstance(e, int) and not INT64_MIN <= e <= INT64_MAX:
-            raise ProviderInvalidQueryError(user_msg=f"{e} is beyond the 64-bit integer range")
-        elif isinstance(e, float) and not math.isfinite(e):
-            raise ProviderInvalidQueryError(user_msg=f"{e} is not a finite number")
-        elif isinstance(e, (int, float, str)):
-            params.append(e)
-        elif isinstance(e, dt.datetime):
-            params.append(e.isoformat().replace("+00:00", "Z"))
-        elif isinstance(e, dt.date):
-            params.append(e.isoformat())
-        else:
-            raise ProviderInvalidQueryError(user_msg=f"unsupported value in filter: {e!r}")
-        return "?"
-
-    def _filter_geometry(self, lhs, rhs):
-        """The literal geometry of a spatial predicate on the collection's geometry (a 400 for anything else)."""
-        if isinstance(lhs, ast.Attribute) and lhs.name not in (self.p.geom_field, "geometry"):
-            raise ProviderInvalidQueryError(user_msg=f"{lhs.name!r} is not the geometry of collection {self.p.name}")
-        if isinstance(rhs, values.Geometry):
-            geom = shapely.geometry.shape(rhs.geometry)
-        elif isinstance(rhs, values.Envelope):
-            geom = shapely.box(rhs.x1, rhs.y1, rhs.x2, rhs.y2)
-        elif isinstance(rhs, shapely.Geometry):
-            geom = rhs
-        else:
-            raise ProviderInvalidQueryError(
-                user_msg="a spatial predicate needs the geometry property and a literal geometry")
-        if not geom.is_valid:
-            raise ProviderInvalidQueryError(user_msg=f"invalid geometry in filter: {shapely.is_valid_reason(geom)}")
-        return geom
-
-    def _spatial(self, predicate, lhs, rhs, params: list, negate: bool) -> str:
-        geom = self._filter_geometry(lhs, rhs)
-        sql, p = self.p._spatial_where(self.con, predicate, geom, negate)
-        params += p
-        return f"({sql})"

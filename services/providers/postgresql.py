@@ -11,10 +11,10 @@ bbox as its envelope. This one:
   runs longer is cancelled by the server and the request answers 503;
 * sends parameterised SQL only: user values are always bound parameters, identifiers only the table's own
   column names (an unknown property is a 400); psycopg prepares repeated statements on the server;
-* translates CQL2 (text and JSON, parsed by pygeoapi with pygeofilter) with the GeoPackage provider's
+* translates CQL2 (text and JSON, parsed by pygeoapi with pygeofilter) with the shared (services.providers.sql)
   translator, the spatial predicates as ``ST_Intersects`` & co. on the table's GiST index; ``bbox`` as the
   exact area (services.bbox.AreaBox), also on the GiST index;
-* reads geometries as WKB and reprojects them exactly as the GeoPackage provider does (its cached pyproj
+* reads geometries as WKB and reprojects them exactly as the GeoPackage provider does (the shared cached pyproj
   transformer; EPSG:7415 with z = the ground height column when the collection has ``heights``), so both
   stores give the same coordinates;
 * answers ``q=`` where the table has the ``tsv`` column services.load adds to ``regels`` (a GIN-indexed
@@ -55,7 +55,7 @@ from pygeofilter import ast
 
 from core.crs import RD_NAP_URI
 from services.bbox import query_area
-from services.providers.geopackage import _apply, _transformer, _Translator, typed_query_value
+from services.providers.sql import SqlTranslator, apply_transformer, cached_transformer, typed_query_value
 
 LOGGER = logging.getLogger(__name__)
 
@@ -357,8 +357,8 @@ class PostgreSQLProvider(BaseProvider):
                 geoms = [shapely.force_3d(g, r[i] if r[i] is not None else 0.0) if g is not None else None
                          for g, r in zip(geoms, rows)]
             else:
-                tr = _transformer(crs_transform_spec.source_crs_wkt, crs_transform_spec.target_crs_wkt)
-                geoms = shapely.transform(geoms, lambda xy: _apply(tr, xy))
+                tr = cached_transformer(crs_transform_spec.source_crs_wkt, crs_transform_spec.target_crs_wkt)
+                geoms = shapely.transform(geoms, lambda xy: apply_transformer(tr, xy))
         shown = [n for n in names if not select_properties or n in select_properties or n == self.id_field]
         if select_properties and self.id_field not in select_properties:
             shown.remove(self.id_field)
@@ -395,8 +395,8 @@ def _dsn(data: dict) -> str:
     return " ".join(f"{keys[k]}='{str(v)}'" for k, v in data.items() if k in keys)
 
 
-class _PgTranslator(_Translator):
-    """The GeoPackage provider's CQL2 translator with PostgreSQL's placeholders, booleans and spatial SQL."""
+class _PgTranslator(SqlTranslator):
+    """The shared CQL2 translator (services.providers.sql) with PostgreSQL's placeholders, booleans and spatial SQL."""
 
     def __init__(self, provider: PostgreSQLProvider):
         super().__init__(provider, None)
