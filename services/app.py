@@ -37,7 +37,7 @@ import pygeoapi.api.processes as processes_api
 from pygeoapi.api import API, APIRequest, apply_gzip
 from pygeoapi.openapi import get_oas
 from pygeoapi.plugin import load_plugin
-from pygeoapi.util import render_j2_template, to_json
+from pygeoapi.util import render_j2_template
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -50,7 +50,7 @@ from core.config import ROOT
 from core.crs import RD_NAP_URI, RD_NEW_URI, epsg_uri
 from core.products import TILES_DIR
 from services import bbox as exact_bbox
-from services import health, html_check
+from services import health, html_check, jsontext
 from services.cityjson import StoredSolids, cityjson_feature, cityjsonseq, envelope_feature, envelopes_seq
 from services.config import (
     CITYJSON_MEDIA_TYPE,
@@ -74,6 +74,7 @@ from services.params import (
 from services.tilefiles import TileFiles
 
 LOGGER = logging.getLogger(__name__)
+jsontext.install()  # JSON bodies keep "<" and ">" (services.jsontext)
 
 VIEWER_DIR = ROOT / "viewer"
 CESIUM_DIR = ROOT / "node_modules" / "cesium" / "Build" / "Cesium"
@@ -264,7 +265,7 @@ class StadsmodelAPI:
             if api_request.format == "html":
                 return headers, HTTPStatus.OK, render_j2_template(
                     api.tpl_config, api.config["server"]["templates"], "conformance.html", doc, api_request.locale)
-            return headers, HTTPStatus.OK, to_json(doc, api.pretty_print)
+            return headers, HTTPStatus.OK, jsontext.to_json(doc, api.pretty_print)
 
         return await self._call(conformance, request)
 
@@ -433,7 +434,7 @@ def _queryables(api: API, api_request: APIRequest, collection: str):
         doc["$schema"] = "https://json-schema.org/draft/2019-09/schema"
         doc["$id"] = f"{api.config['server']['url']}/collections/{collection}/queryables"
         doc["additionalProperties"] = False
-        content = to_json(doc, api.pretty_print)
+        content = jsontext.to_json(doc, api.pretty_print)
     return headers, status, content
 
 

@@ -79,3 +79,23 @@ def test_the_envelopes_as_cityjson_are_closed_solids_of_the_plan_heights(envelop
     doc = one.json()
     assert schema_errors(doc, cityjson_schema_dir, "cityjsonfeature") == []
     assert doc["id"] == first and doc["CityObjects"][first]["type"] == "GenericCityObject"
+
+
+def test_text_with_markup_reaches_clients_as_it_is_stored(enveloped):
+    """pygeoapi wrote "<" as "&lt;" in every JSON body (services.jsontext): the synthetic Verkeer article's
+    markup-as-text must arrive as the store holds it, in items and in the location check, with no raw "<" in the
+    body (JSON escapes \\u003c instead)."""
+    import sqlite3
+    from urllib.parse import quote
+
+    with sqlite3.connect(enveloped / "stadsmodel.gpkg") as c:
+        stored = c.execute("SELECT tekst FROM regels WHERE artikelnummer = '6'").fetchone()[0]
+    assert "<script> en <b>vet</b>" in stored
+    with LiveServer(enveloped) as server:
+        r = httpx.get(f"{server.url}/api/collections/regels/items", params={"q": "opmaak", "f": "json"}, timeout=30)
+        assert r.status_code == 200 and "<" not in r.text and "&lt;" not in r.text
+        [hit] = [f for f in r.json()["features"] if f["properties"]["artikelnummer"] == "6"]
+        assert hit["properties"]["tekst"] == stored
+        item = httpx.get(f"{server.url}/api/collections/regels/items/{quote(hit['id'], safe='')}",
+                         params={"f": "json"}, timeout=30)
+        assert item.status_code == 200 and item.json()["properties"]["tekst"] == stored
