@@ -3,8 +3,8 @@
 One place decides, for a measured building (clash_building: the location check, via services.envelopes) and for
 a planned solid (clash_mesh: the what-if, process bouwplan-check), so their numbers are equal:
 
-* which envelopes: those whose footprint overlaps the building's by at least MIN_OVERLAP_M2 (less is a shared
-  wall);
+* which envelopes: those of the plans that are law (a draft's, ``ontwerp`` = 1, only when asked: in_force) whose
+  footprint overlaps the building's by at least MIN_OVERLAP_M2 (less is a shared wall);
 * which solid of the building: its LoD2.2 solid where the build made one (every part's, for a building of several
   polygons, unioned), else the LoD1.2 block (footprint from b3_h_maaiveld up to b3_h_dak_70p, as the build);
 * which peil: a bouwvlak's envelope stands on its own peil (peil_nap, the median DTM inside the bouwvlak). An
@@ -67,6 +67,11 @@ def stands_on_maaiveld(envelope: Mapping[str, Any]) -> bool:
     return bool(envelope.get("relatief")) or envelope.get("soort") != "bouwvlak"
 
 
+def in_force(envelopes: Iterable[EnvelopeRow], include_ontwerp: bool = False) -> list[EnvelopeRow]:
+    """The envelopes a verdict rests on: those of plans in force, and the drafts' too with include_ontwerp."""
+    return [(rec, geom) for rec, geom in envelopes if include_ontwerp or not rec.get("ontwerp")]
+
+
 def overlapping(envelopes: Iterable[EnvelopeRow], footprint) -> list[EnvelopeRow]:
     """The envelopes whose footprint overlaps the given one (at least MIN_OVERLAP_M2)."""
     if footprint is None or footprint.is_empty:
@@ -118,6 +123,7 @@ def place_envelopes(envelopes: Sequence[EnvelopeRow], maaiveld: float | None,
         base = _num(rec.get("peil_nap"))
         info = {k: rec.get(k) for k in ENVELOPE_INFO}
         info["relatief"] = bool(rec.get("relatief"))
+        info["ontwerp"] = bool(rec.get("ontwerp"))  # a draft plan's envelope (counted only when asked)
         info["plan_ids"] = _ids(rec.get("plan_ids"))
         info["bron_object_ids"] = _ids(rec.get("bron_object_ids"))
         infos.append(info)

@@ -52,6 +52,15 @@ TOEPASBARE_REGELS = "toepasbare_regels"
 # The allowed building volume per bouwvlak / werkingsgebied, made from the zoning layers and the DTM by
 # etl.envelopes (after `zoning import`, and after `build` when the DTM changes); its only writer.
 BOUWENVELOP = "bouwenvelop"
+# Per building (BAG pand) whose footprint overlaps an envelope: its clash with them (core.clash.clash_building,
+# the location check's numbers) and the excess as a Solid. Written by etl.envelopes with BOUWENVELOP, and after
+# every build (the buildings changed): identificatie, status, excess_*_m3, max_excess_height_m, envelope_ids,
+# solid_lod, reden, solid; geometry the footprint.
+BOUWENVELOP_OVERSCHRIJDING = "bouwenvelop_overschrijding"
+ENVELOPE_LAYERS = (BOUWENVELOP, BOUWENVELOP_OVERSCHRIJDING)  # etl.envelopes' layers, its only writer
+# The 3D Tiles `stadsmodel tiles` writes from ENVELOPE_LAYERS (tiles.envelopes), by their index.json name.
+ENVELOPES_TILESET = "envelopes"
+EXCESS_TILESET = "excess"
 
 
 def is_etl_layer(name: str) -> bool:

@@ -96,7 +96,7 @@ def test_demo_tiles_buildings_terrain_and_points(demo):
     model = demo / "model"
     index = json.loads((model / "tiles" / "index.json").read_text())
     by_name = {t["name"]: t for t in index["tilesets"]}
-    assert set(by_name) == {"buildings", "buildings-lod12", "terrain", "pointcloud"}
+    assert set(by_name) == {"buildings", "buildings-lod12", "terrain", "pointcloud", "envelopes", "excess"}
     assert by_name["buildings-lod12"]["features"] == by_name["buildings"]["features"]
     city = json.loads((model / "model.city.json").read_text())
     kinds = [v["type"] for v in city["CityObjects"].values() if "parents" not in v]

@@ -64,7 +64,7 @@ class _Bin:
 
 def glb_bytes(mesh: Mesh, table: TileProperties, materials: list[tuple[str, tuple[float, float, float]]]) -> bytes:
     """The .glb of a tile: ``mesh.vertex_feature`` numbers the rows of ``table``; ``materials[c]`` is
-    (name, rgb) for surface class c."""
+    (name, rgb) or (name, rgba) for surface class c (alpha < 1: alphaMode BLEND)."""
     pos = enu_to_yup(mesh.positions)
     nrm = enu_to_yup(mesh.normals.astype(np.float64))
     nv = len(pos)
@@ -123,9 +123,13 @@ def glb_bytes(mesh: Mesh, table: TileProperties, materials: list[tuple[str, tupl
     for c, s, e in zip(classes.tolist(), starts.tolist(), ends.tolist()):
         accessors.append({"bufferView": index_view, "byteOffset": s * 3 * size, "componentType": index_type,
                           "count": (e - s) * 3, "type": "SCALAR"})
-        name, rgb = materials[c]
-        gl_materials.append({"name": name, "pbrMetallicRoughness": {
-            "baseColorFactor": [*rgb, 1.0], "metallicFactor": 0.0, "roughnessFactor": 0.9}, "doubleSided": True})
+        name, rgb = materials[c]  # rgb, or rgba: an alpha below 1 is a translucent (alpha-blended) material
+        colour = [*rgb[:3], float(rgb[3]) if len(rgb) > 3 else 1.0]
+        material = {"name": name, "pbrMetallicRoughness": {
+            "baseColorFactor": colour, "metallicFactor": 0.0, "roughnessFactor": 0.9}, "doubleSided": True}
+        if colour[3] < 1.0:
+            material["alphaMode"] = "BLEND"
+        gl_materials.append(material)
         primitives.append({"attributes": attributes, "indices": len(accessors) - 1, "material": len(gl_materials) - 1,
                            "mode": 4, "extensions": {"EXT_mesh_features": {"featureIds": [
                                {"featureCount": nfeat, "attribute": 0, "propertyTable": 0}]}}})

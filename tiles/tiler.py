@@ -29,7 +29,8 @@ import orjson
 from core.atomic import atomic_open
 from core.crs import RD_NAP
 from core.errors import TilingError
-from core.products import TILES_INDEX
+from core.products import STORE_NAME, TILES_INDEX
+from tiles.envelopes import envelope_sets, remove_stale
 from tiles.georef import LocalFrame, ecef_to_geodetic
 from tiles.gltf import write_glb
 from tiles.mesh import column_extent, triangulate
@@ -304,7 +305,9 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None,
                lod: str | None | list[str | None] | tuple[str | None, ...] = None,
                jobs: int | None = None) -> dict[str, Any]:
     """Tile a city model (and optionally AHN point clouds) into ``out``: buildings/, terrain/,
-    pointcloud/ tilesets and ``out/index.json``. Returns the index.
+    pointcloud/ tilesets and ``out/index.json``; for a model directory whose stadsmodel.gpkg has the bouwenvelop
+    layers also envelopes/ and excess/ (tiles.envelopes; what it leaves out is in the index's ``skipped``).
+    Returns the index.
 
     :param model: model directory written by ``stadsmodel build``, or a CityJSON / CityJSONSeq file.
     :param lod: building LoD(s) to tile, e.g. "1.2", "2.2" or ["2.2", "1.2"]: each building in that LoD or the
@@ -346,6 +349,19 @@ def tile_model(model: Path, out: Path, ahn: list[Path] | None = None,
         if len(cm.terrain):
             summaries.append(tile_surfaces(cm.terrain, frame, out / "terrain", "terrain", "terrain", TERRAIN_MATERIALS,
                                            pool=pool))
+        # the bouwenvelop and the buildings' excess (tiles.envelopes), when the model's store has those layers
+        store, written = Path(model) / STORE_NAME, []
+        if frame is not None and Path(model).is_dir() and store.is_file():
+            envelope_tilesets, envelope_skips = envelope_sets(store)
+            for e in envelope_tilesets:
+                try:
+                    summaries.append(tile_surfaces(e.surfaces, frame, out / e.name, e.name, e.class_name,
+                                                   e.materials, pool=pool))
+                    written.append(e.name)
+                except TilingError as err:  # no solid with usable surfaces: no such tileset, said in the index
+                    envelope_skips.add(store.name, None, str(err))
+            cm.skipped.extend(envelope_skips)
+        remove_stale(out, written)  # an earlier run's envelopes/ or excess/ the index no longer names
     if ahn:
         summaries.append(tile_pointcloud([Path(p) for p in ahn], out / "pointcloud", jobs=jobs))
     index = {

@@ -1,9 +1,10 @@
 """Bouwenvelop: the allowed building volume of the plans, per bouwvlak or werkingsgebied, into the store.
 
-Public surface: :func:`write_envelopes` (run at the end of `zoning import`, and after `build` when
-the DTM changes). It reads the store's zoning layers (bouwvlak, maatvoering, ow_omgevingsnorm) and DATA_DIR/
-dtm.tif and rewrites the whole `bouwenvelop` layer (core.products.BOUWENVELOP), its only writer. The geometry is
-core.envelope's; the rules are in docs/bouwenvelop.md:
+Public surface: :func:`write_envelopes` (run at the end of `zoning import`, and after every published `build` of a
+store with envelopes: the DTM and the buildings changed). It reads the store's zoning layers (bouwvlak,
+maatvoering, ow_omgevingsnorm) and DATA_DIR/dtm.tif and rewrites the whole `bouwenvelop` layer
+(core.products.BOUWENVELOP), its only writer; then the buildings' clash with it, the `bouwenvelop_overschrijding`
+layer (etl.envelopes.overschrijding). The geometry is core.envelope's; the rules are in docs/bouwenvelop.md:
 
 - height sources: maatvoeringen with a maximum bouwhoogte / goothoogte (and the "maximum dakhelling" of their
   waarden list), OW omgevingsnormen MaximumBouwhoogte / MaximumGoothoogte / MaximumDakhelling with a
@@ -13,6 +14,9 @@ core.envelope's; the rules are in docs/bouwenvelop.md:
 - each area is split by the sources covering it; a piece takes the most restrictive (lowest) value of every
   source covering it; conflicting values are reported; pieces with the same values are merged; the roof slopes
   from the area's boundary;
+- plans (core.planstatus): the plans that are law (in force, or of unknown status) make envelopes together; each
+  draft (ontwerp) makes its own, from its own objects only (``ontwerp`` = 1), so a draft never restricts the law
+  in force; a superseded version makes none (reported);
 - peil: the median DTM of the cells whose centres lie inside the area (all touched cells for a small one); with
   no DTM the envelope is relative (base 0, relatief = 1).
 
@@ -41,7 +45,9 @@ from shapely.geometry import MultiPolygon, Polygon
 
 from core.crs import RD_NEW
 from core.envelope import envelope_mesh
+from core.planstatus import NOT_LAW, plan_states
 from core.products import BOUWENVELOP, DTM_NAME, STORE_NAME
+from etl.envelopes.overschrijding import OverschrijdingReport, write_overschrijding
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +64,7 @@ AREA_NAMES = {"bouwvlak": "het bouwvlak", "maatvoering": "de maatvoering", "werk
 SCHEMA = {"object_id": "str", "soort": "str", "vlak_id": "str", "plan_ids": "str", "bron_object_ids": "str",
           "max_goothoogte": "float64", "max_bouwhoogte": "float64", "max_dakhelling": "float64",
           "hoogte_boven_peil": "float64", "peil_nap": "float64", "peil_methode": "str", "relatief": "int32",
-          "volume_m3": "float64", "solid": "str"}
+          "volume_m3": "float64", "ontwerp": "int32", "solid": "str"}
 
 
 @dataclass
@@ -71,10 +77,13 @@ class EnvelopeReport:
     skipped: list[dict[str, str]] = field(default_factory=list)     # {object_id, reason}
     repaired: list[dict[str, str]] = field(default_factory=list)    # {object_id, reason}
     conflicts: list[dict[str, Any]] = field(default_factory=list)   # {area, value, values, chosen, sources}
+    # the buildings' clash with the envelopes (layer bouwenvelop_overschrijding): counts per status
+    overschrijding: OverschrijdingReport = field(default_factory=OverschrijdingReport)
 
     def as_json(self) -> dict[str, Any]:
         return {"envelopes": self.envelopes, "per_kind": self.per_kind, "relative": self.relative,
-                "skipped": self.skipped, "repaired": self.repaired, "conflicts": self.conflicts}
+                "skipped": self.skipped, "repaired": self.repaired, "conflicts": self.conflicts,
+                "overschrijding": self.overschrijding.as_json()}
 
 
 @dataclass
@@ -239,8 +248,8 @@ class _Dtm:
             self.ds.close()
 
 
-def _read(gpkg: Path, layer: str, present: set[str]) -> gpd.GeoDataFrame | None:
-    return pyogrio.read_dataframe(gpkg, layer=layer) if layer in present else None
+def _read(gpkg: Path, layer: str, present: set[str], geometry: bool = True) -> gpd.GeoDataFrame | None:
+    return pyogrio.read_dataframe(gpkg, layer=layer, read_geometry=geometry) if layer in present else None
 
 
 def _area_rows(kind: str, area_id: str, plan_id: str | None, geom, near: list[_Source], dtm: _Dtm | None,
@@ -331,11 +340,45 @@ def build_envelopes(bouwvlak: gpd.GeoDataFrame | None, maatvoering: gpd.GeoDataF
     return rows
 
 
+def _by_plan_status(frames: list[gpd.GeoDataFrame | None], others: list, report: EnvelopeReport) \
+        -> list[tuple[bool, list[gpd.GeoDataFrame | None]]]:
+    """[(is a draft, the frames' rows)]: first the plans that are law (and rows without plan_id), then each draft
+    plan alone; superseded plans are left out and reported. ``others``: further layers that name plans (a later
+    version supersedes an earlier one even where it has no bouwvlak)."""
+    plans: dict[str, dict] = {}
+    for frame in [*frames, *others]:
+        if frame is None or "plan_id" not in frame:
+            continue
+        cols = [c for c in ("plan_id", "plan_status", "plan_datum") if c in frame]
+        for rec in frame[cols].drop_duplicates("plan_id").to_dict("records"):
+            if rec.get("plan_id"):
+                plans.setdefault(rec["plan_id"], rec)
+    states = plan_states(plans)
+    for plan_id in sorted(k for k, state in states.items() if state == "vervangen"):
+        report.skipped.append({"object_id": plan_id, "reason": "plan superseded by a later version: no envelope"})
+    drafts = sorted(k for k, state in states.items() if state == "ontwerp")
+
+    def rows_of(plan_ids: set | None):  # None: the law (not a draft, not superseded)
+        out = []
+        for frame in frames:
+            if frame is None or "plan_id" not in frame:
+                out.append(frame if plan_ids is None else None)
+                continue
+            ids = frame["plan_id"].map(lambda v: states.get(v, "onbekend"))
+            keep = ~ids.isin(NOT_LAW) if plan_ids is None else frame["plan_id"].isin(plan_ids)
+            out.append(frame[keep])
+        return out
+
+    return [(False, rows_of(None))] + [(True, rows_of({d})) for d in drafts]
+
+
 def write_envelopes(data_dir: Path) -> EnvelopeReport:
     """(Re)write the `bouwenvelop` layer of DATA_DIR/stadsmodel.gpkg from its zoning layers and DATA_DIR/dtm.tif.
 
     Without a store there is nothing to read: the report says so and nothing is written. The layer is written
-    even when empty, so envelopes of plans removed since cannot linger.
+    even when empty, so envelopes of plans removed since cannot linger. Then the store's buildings are clashed
+    with the new envelopes into `bouwenvelop_overschrijding` (:func:`write_overschrijding`; in
+    ``report.overschrijding``).
     """
     data_dir = Path(data_dir)
     gpkg = data_dir / STORE_NAME
@@ -345,8 +388,11 @@ def write_envelopes(data_dir: Path) -> EnvelopeReport:
         return report
     present = set(pyogrio.list_layers(gpkg)[:, 0])
     dtm_path = data_dir / DTM_NAME
-    rows = build_envelopes(_read(gpkg, "bouwvlak", present), _read(gpkg, "maatvoering", present),
-                           _read(gpkg, "ow_omgevingsnorm", present), dtm_path, report)
+    layers = [_read(gpkg, name, present) for name in ("bouwvlak", "maatvoering", "ow_omgevingsnorm")]
+    plans = _read(gpkg, "bestemmingsplangebied", present, geometry=False)  # a newer version may hold no bouwvlak
+    rows = []
+    for draft, frames in _by_plan_status(layers, [plans], report):
+        rows += [r | {"ontwerp": int(draft)} for r in build_envelopes(*frames, dtm_path, report)]
     report.relative = not dtm_path.is_file() or any(r["relatief"] for r in rows)
     frame = gpd.GeoDataFrame({c: [r[c] for r in rows] for c in SCHEMA},
                              geometry=gpd.GeoSeries([r["geometry"] for r in rows], crs=RD_NEW), crs=RD_NEW)
@@ -358,4 +404,5 @@ def write_envelopes(data_dir: Path) -> EnvelopeReport:
         report.per_kind[r["soort"]] = report.per_kind.get(r["soort"], 0) + 1
     log.info("%s: %d envelopes (%s), %d left out, %d repaired, %d conflicts", gpkg.name, len(rows), report.per_kind,
              len(report.skipped), len(report.repaired), len(report.conflicts))
+    report.overschrijding = write_overschrijding(gpkg)
     return report

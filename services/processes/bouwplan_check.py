@@ -294,7 +294,10 @@ def check_plan(data_dir: Path, data: dict) -> dict:
     if ext is None or not shapely.box(*ext).contains(footprint):
         raise BouwplanInputError("the plan lies outside the district (the store's extent "
                                  f"{', '.join(f'{c:.0f}' for c in ext) if ext else 'is empty'}, RD New)")
-    envelopes = envelopes_at(store, footprint if pand_geom is None else footprint.union(pand_geom))
+    include_ontwerp = data.get("include_ontwerp", False)
+    if not isinstance(include_ontwerp, bool):
+        raise BouwplanInputError(f"include_ontwerp must be true or false, got {include_ontwerp!r}")
+    envelopes = envelopes_at(store, footprint if pand_geom is None else footprint.union(pand_geom), include_ontwerp)
     if has_fp:
         maaiveld, ground_source = ground_height(data_dir, footprint, pand_row, envelopes)
         base = 0.0 if maaiveld is None else maaiveld
@@ -342,9 +345,6 @@ def check_plan(data_dir: Path, data: dict) -> dict:
     answers = data.get("answers") or {}
     if not isinstance(answers, dict):
         raise BouwplanInputError("answers must be an object of question id → answer")
-    include_ontwerp = data.get("include_ontwerp", False)
-    if not isinstance(include_ontwerp, bool):
-        raise BouwplanInputError(f"include_ontwerp must be true or false, got {include_ontwerp!r}")
     at = check_location(store, x, y, answers=answers, activities=activities, include_ontwerp=include_ontwerp)
     return {
         "fits": fits,
@@ -398,9 +398,9 @@ PROCESS_METADATA = {
                        "schema": {"type": "array", "items": {"type": "string"}}, "minOccurs": 0, "maxOccurs": 1},
         "answers": {"title": "Answers", "description": "answers by question id (as location-check)",
                     "schema": {"type": "object"}, "minOccurs": 0, "maxOccurs": 1},
-        "include_ontwerp": {"title": "Include draft plans", "description": "let draft (ontwerp) plans count in "
-                            "the activities (as location-check)", "schema": {"type": "boolean", "default": False},
-                            "minOccurs": 0, "maxOccurs": 1},
+        "include_ontwerp": {"title": "Include draft plans", "description": "let draft (ontwerp) plans count: "
+                            "their envelopes and the activities (as location-check)",
+                            "schema": {"type": "boolean", "default": False}, "minOccurs": 0, "maxOccurs": 1},
     },
     "outputs": {
         "result": {

@@ -375,7 +375,7 @@ def check_location(store: Store, x: float, y: float, activity: str | None = None
         facts["maximum_bouwhoogte"] = Fact(None, no_plan)
         facts["maximum_bouwhoogte_bekend"] = Fact(None, no_plan)
 
-    building_out, measured = _building(store, building, footprint)
+    building_out, measured = _building(store, building, footprint, include_ontwerp)
     pitch_limits = {kind: _pitch_limit(law, kind) for kind in ("min", "max")}
     compliance = _compliance(building_out, measured, max_h, max_src, max_g, max_g_src, pitch_limits)
     attach_articles(store, x, y, plans, found, compliance, _plan_key, law)  # articles (issue 16)
@@ -555,7 +555,8 @@ def _limit(found: dict, waarde, norm_type: str, strictest) -> tuple[float | None
     return strictest(cands, key=lambda c: c[0])
 
 
-def _building(store: Store, building: dict | None, footprint) -> tuple[dict | None, float | None]:
+def _building(store: Store, building: dict | None, footprint, include_ontwerp: bool = False) \
+        -> tuple[dict | None, float | None]:
     if building is None:
         return None, None
     b = building
@@ -586,16 +587,16 @@ def _building(store: Store, building: dict | None, footprint) -> tuple[dict | No
         "height_70p_m": (round(heights["dak_70p"] - heights["maaiveld"], 2)
                          if not flagged and None not in (heights["dak_70p"], heights["maaiveld"]) else None),
         "reconstructie_onvolledig": flagged, "onvolledig_reden": b.get("b3_onvolledig_reden"),
-        "bouwenvelop": _clash(store, b, footprint, solids),
+        "bouwenvelop": _clash(store, b, footprint, solids, include_ontwerp),
     }
     return out, measured
 
 
-def _clash(store: Store, building: dict, footprint, solids: list[dict]) -> dict | None:
+def _clash(store: Store, building: dict, footprint, solids: list[dict], include_ontwerp: bool) -> dict | None:
     """The building against the plans' bouwenvelop (services.envelopes), without the excess geometry (a mesh of
     hundreds of triangles: the 3D view draws it from the tiles, not from this answer)."""
     try:
-        result = clash(store, building, footprint, solids)
+        result = clash(store, building, footprint, solids, include_ontwerp)
     except (ValueError, RuntimeError, shapely.errors.GEOSException) as e:  # the data's fault: said, not a 500
         LOGGER.warning("bouwenvelop of pand %s not measured: %s", building.get("identificatie"), e)
         return {"status": "onbekend", "reason": text(f"niet te meten ({e.__class__.__name__})",

@@ -95,6 +95,10 @@ def test_maatvoering_without_bouwvlak_is_its_own_area(store):
         assert row.geometry.symmetric_difference(rec["geometry"]).area <= 1e-4 * rec["geometry"].area
         mesh = mesh_from_solid(json.loads(row.solid))
         assert mesh.vertices[:, 2].max() == pytest.approx(_heights(rec)["bouw"], abs=TOL_M)
+    # Doornboom is an ontwerp: its envelopes are its own and marked so; Durperdam (vastgesteld) is law
+    assert set(own["ontwerp"]) == {1}
+    durperdam = env[env["plan_ids"].str.contains("0999")]
+    assert len(durperdam) == 25 and set(durperdam["ontwerp"]) == {0}
 
 
 def test_omgevingsplan_bouwhoogte_werkingsgebieden(store):

@@ -162,6 +162,45 @@ def test_write_envelopes_peil_from_the_dtm_and_the_store_layer(tmp_path):
     assert len(pyogrio.read_dataframe(gpkg, layer=BOUWENVELOP)) == 0
 
 
+def test_a_draft_plan_makes_its_own_envelope_and_never_restricts_the_plan_in_force(tmp_path):
+    """In force: bouwvlak + 12 m. A draft (ontwerp) of another plan lays 6 m over half of it, and an older version
+    of the plan in force (superseded by the later one) 4 m over all of it: the law's envelope stays 12 m whole,
+    the draft gets one of its own (ontwerp = 1), the old version none, and the clash counts the draft only when
+    asked."""
+    from core.clash import in_force
+
+    gpkg = tmp_path / STORE_NAME
+    vlak = box(X0, Y0, X0 + 20, Y0 + 10)
+    half = box(X0, Y0, X0 + 10, Y0 + 10)
+
+    def plan(rec, plan_id, status, datum):
+        return rec | {"plan_id": plan_id, "plan_status": status, "plan_datum": datum}
+
+    write_layers(gpkg, {"bouwvlak": [plan(_vlak("BV", MultiPolygon([vlak])), "NL.IMRO.1.BP1-VG02", "vastgesteld",
+                                          "2020-01-01")],
+                        "maatvoering": [plan(_mv("MV", MultiPolygon([vlak]), bouw=12.0), "NL.IMRO.1.BP1-VG02",
+                                             "vastgesteld", "2020-01-01")]}, "new")
+    write_layers(gpkg, {"maatvoering": [plan(_mv("OLD", MultiPolygon([vlak]), bouw=4.0), "NL.IMRO.1.BP1-VG01",
+                                             "vastgesteld", "2010-01-01")]}, "old")
+    write_layers(gpkg, {"bouwvlak": [plan(_vlak("DBV", MultiPolygon([half])), "NL.IMRO.1.BP2-ON01", "ontwerp",
+                                          "2024-01-01")],
+                        "maatvoering": [plan(_mv("DMV", MultiPolygon([half]), bouw=6.0), "NL.IMRO.1.BP2-ON01",
+                                             "ontwerp", "2024-01-01")]}, "draft")
+    report = write_envelopes(tmp_path)
+    layer = pyogrio.read_dataframe(gpkg, layer=BOUWENVELOP).set_index("vlak_id")
+    assert sorted(layer.index) == ["BV", "DBV"]
+    law, draft = layer.loc["BV"], layer.loc["DBV"]
+    assert (law["max_bouwhoogte"], law["ontwerp"], json.loads(law["plan_ids"])) == (12.0, 0, ["NL.IMRO.1.BP1-VG02"])
+    assert law.geometry.equals(MultiPolygon([vlak]))
+    assert (draft["max_bouwhoogte"], draft["ontwerp"], json.loads(draft["plan_ids"])) == (6.0, 1,
+                                                                                          ["NL.IMRO.1.BP2-ON01"])
+    assert {"object_id": "NL.IMRO.1.BP1-VG01", "reason": "plan superseded by a later version: no envelope"} in \
+        report.skipped
+    rows = [(dict(r), r.geometry) for _, r in layer.reset_index().iterrows()]
+    assert [r["vlak_id"] for r, _ in in_force(rows)] == ["BV"]
+    assert sorted(r["vlak_id"] for r, _ in in_force(rows, include_ontwerp=True)) == ["BV", "DBV"]
+
+
 def test_no_store_nothing_written(tmp_path):
     report = write_envelopes(tmp_path)
     assert report.envelopes == 0 and "no store" in report.skipped[0]["reason"]
