@@ -132,6 +132,28 @@ def norm_sentence(article: dict, naam: str | None, norm_type: str | None) -> dic
     return None
 
 
+# An IMRO regels text, as etl.zoning.imro keeps it: one line per lid heading ("3.2 Bouwregels"), paragraph or list
+# item ("b. de bouwhoogte ...").
+_LID = re.compile(r"^(\d+(?:\.\d+)+)\s")
+_ITEM = re.compile(r"^([a-z])\.\s")
+
+
+def imro_sentence(tekst: str | None, kop: str | None, needles) -> tuple[str, str | None]:
+    """(label, line) of a bestemmingsplan article's line that names a norm — the first needle found: its type
+    ("maximum goothoogte"), else the maatvoering's naam — labelled like "Artikel 3.2 onder b"; without such a line
+    the article itself (its heading and whole text)."""
+    for needle in (n for n in needles if n):
+        lid = None
+        for line in (tekst or "").splitlines():
+            if m := _LID.match(line):
+                lid = m.group(1)
+            elif needle.casefold() in line.casefold():
+                item = _ITEM.match(line)
+                label = f"Artikel {lid}" + (f" onder {item.group(1)}" if item else "") if lid else (kop or "")
+                return label, line
+    return kop or "", tekst
+
+
 def _citation(plan: dict, article: dict) -> dict[str, str]:
     """The legal citation: plan name, plan id and the article's heading, in the plan's own (Dutch) words."""
     name = plan.get("plan_naam") or plan.get("plan_id")
@@ -283,8 +305,9 @@ def _source_sentence(db: _Articles, plans: dict, found: dict, line: dict, norm_t
                     break
         if row is not None:
             amount = _amount(limit, "Meter")
-            return {"label": source_text(row.get("kop") or ""), "tekst": source_text(row["tekst"]) if row.get("tekst")
-                    else None, "citation": _citation(plan, row), "url": row.get("url"),
+            label, sentence = imro_sentence(row.get("tekst"), row.get("kop"), (_type_words(norm_type), mv.get("naam")))
+            return {"label": source_text(label), "tekst": source_text(sentence) if sentence else None,
+                    "citation": _citation(plan, row), "url": row.get("url"),
                     "summary": text(f"{row.get('kop')}: maatvoering '{mv.get('naam')}', maximaal {amount['nl']}"
                                     + _measured(measured, "nl"),
                                     f"{row.get('kop')}: maatvoering '{mv.get('naam')}', maximum {amount['en']}"

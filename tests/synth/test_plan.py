@@ -379,9 +379,11 @@ def test_every_bestemming_at_a_point_quotes_its_article(zoned_district, store):
     low, high = min(e["max_bouwhoogte"] for e in wonen), max(e["max_bouwhoogte"] for e in wonen)
     assert f"'maximum bouwhoogte (m)' is aangegeven (op de verbeelding {_nl(low)} tot {_nl(high)} m)" in \
         art["tekst"]["nl"]
-    # the verdict's source sentence is that article now, quoted rather than linked
+    # the verdict's source sentence is the article's line that sets the norm, quoted rather than linked
     sentence = _check(store, point, activities=[])["compliance"]["source_sentence"]
-    assert sentence["tekst"] == art["tekst"] and sentence["reason"] is None
+    line = next(x for x in art["tekst"]["nl"].splitlines() if x.startswith("b. de bouwhoogte van een hoofdgebouw"))
+    assert sentence["tekst"] == {"nl": line, "en": line, "lang": "nl"} and sentence["reason"] is None
+    assert sentence["label"]["nl"] == "Artikel 3.2 onder b"
 
 
 def test_regels_full_text_search_finds_the_dakkapel_article(zoned_district):
@@ -411,3 +413,12 @@ def test_markup_in_the_regels_document_comes_out_as_text(zoned_district, store):
     p = gpkg_geometries([blob])[0].representative_point()
     [art] = [a for a in _check(store, (p.x, p.y), activities=[])["plans"][0]["articles"] if a["artikelnummer"] == "6"]
     assert art["tekst"]["nl"] == verkeer
+
+
+def test_the_goothoogte_verdict_quotes_the_goothoogte_line(zoned_district, store):
+    pid, e = next((pid, e) for pid, e in sorted(zoned_district.expected["panden"].items())
+                  if e["bestemming"] == "wonen" and e.get("max_goothoogte"))
+    goot = _check(store, e["point"], activities=[])["compliance"]["goothoogte"]
+    sentence = goot["source_sentence"]
+    assert sentence["tekst"]["nl"].startswith("c. de goothoogte van een hoofdgebouw"), (pid, sentence)
+    assert sentence["label"]["nl"] == "Artikel 3.2 onder c"
