@@ -8,9 +8,10 @@ dubbelbestemmingen, bouwvlakken around the buildings (some spanning neighbours),
 bouw- and gebiedsaanduidingen and figuren; an Omgevingsplan over the rest (ow_locatie, ow_gebiedsaanwijzing,
 ow_omgevingsnorm MaximumBouwhoogte, ow_activiteit); rijksmonumenten (points and complexes) and beschermde
 gezichten. The zoning layers go through the importer's own writer (etl.zoning.store.write_layers), so columns
-and spatial indexes are the store's. Clicks: 70 % on a random building, 30 % anywhere in the district, new ones
-for each timed loop (so no loop finds its pages cached by the one before); the
-script prints what the clicks found (share with a bouwvlak, a maximum, a monument, …) so the figures can be
+and spatial indexes are the store's; the bouwenvelop is written from them as `zoning import` does (relative: the
+store has no DTM), so a click on a pand in a bouwvlak with a maximum pays for its clash. Clicks: 70 % on a random
+building, 30 % anywhere in the district, new ones for each timed loop (so no loop finds its pages cached by the one
+before); the script prints what the clicks found (share with a bouwvlak, a maximum, a monument, …) so the figures can be
 judged against a real plan. The municipality's permit checks go in too: the synthetic STTR activity
 (synth.sttr) and, with --sttr, real STTR files (e.g. ../shared/data/amsterdam-sttr), through `rules import`.
 Prints p50/p99.
@@ -32,6 +33,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from etl.envelopes import write_envelopes
 from etl.rules.importer import import_rules
 from etl.zoning.store import write_layers
 from services.processes.location_check import LocationCheckProcessor, check_location, open_store
@@ -281,6 +283,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="stadsmodel-bench-location-") as tmp:
         d = Path(tmp)
         footprints, inside, bounds = write_store(d, a.buildings, a.zoning, rng)
+        t = time.perf_counter()
+        envelopes = write_envelopes(d)  # as `zoning import` does: every click on a pand in one is clashed with it
+        print(f"bouwenvelop: {envelopes.envelopes:,} envelopes, {envelopes.overschrijding.buildings:,} panden "
+              f"in one, written in {time.perf_counter() - t:.1f} s", flush=True)
         report = import_rules([write_synthetic_sttr(d / "regels"), *a.sttr], d)
         sttr = [i for ids in report.imported.values() for i in ids]
         print(f"STTR activities: {len(sttr)} ({', '.join(sttr)})", flush=True)
