@@ -30,8 +30,9 @@ STTR = SHARED_DATA / "amsterdam-sttr"  # the real STTR files (the Vergunningchec
 @pytest.fixture(scope="session")
 def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Path:
     """A served data directory: the built store with the synthetic plan and monuments imported, the
-    municipality's STTR rules (../shared/data/amsterdam-sttr, where present) and 3D Tiles (buildings, terrain
-    and the district's AHN point cloud, as `stadsmodel demo` tiles them).
+    municipality's STTR rules (../shared/data/amsterdam-sttr, where present) and 3D Tiles (buildings, terrain,
+    the district's AHN point cloud and, where tiles.envelopes has them, the bouwenvelop and the buildings'
+    excess, as `stadsmodel demo` tiles them).
 
     The zoning goes into a copy of the store, so the session's `built_district` stays as the ETL wrote it.
     """
@@ -55,7 +56,15 @@ def viewer_site(synth_input: Path, built_district: Path, tmp_path_factory) -> Pa
     if STTR.is_dir():
         report = import_rules([STTR], site)
         assert not report.rejected, report.rejected
-    tile_model(built_district, site / "tiles", ahn=sorted((synth_input / "ahn").glob("*.laz")))
+    # tiled from the model beside the zoned store: its bouwenvelop layers (written by the zoning import) give the
+    # envelopes/ and excess/ tilesets ("Toegestane bouwmassa") next to buildings, terrain and the point cloud
+    model = base / "model"
+    model.mkdir()
+    for name in ("model.city.jsonl", "model.city.json"):
+        if (built_district / name).exists():
+            (model / name).symlink_to(built_district / name)
+    (model / "stadsmodel.gpkg").symlink_to(site / "stadsmodel.gpkg")
+    tile_model(model, site / "tiles", ahn=sorted((synth_input / "ahn").glob("*.laz")))
     return site
 
 

@@ -37,9 +37,13 @@ export async function collectionIds() {
   }
 }
 
-/** GeoJSON items of a collection, in CRS84, optionally within a lon/lat bbox or a CQL2 text filter. */
-export async function items(collection, { bbox, filter, limit = 1000, properties } = {}) {
+/**
+ * GeoJSON items of a collection, in CRS84, optionally within a lon/lat bbox, a CQL2 text filter or a full-text
+ * search (q=, on the collections with an index: `regels`).
+ */
+export async function items(collection, { bbox, filter, q, limit = 1000, properties } = {}) {
   const params = new URLSearchParams({ f: "json", limit: String(limit) });
+  if (q) params.set("q", q);
   if (bbox) params.set("bbox", bbox.map((v) => v.toFixed(7)).join(","));
   if (filter) {
     params.set("filter", filter);

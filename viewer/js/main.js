@@ -14,6 +14,9 @@ import { readHash, writeHash, cameraState, setCamera } from "./permalink.js";
 import { Shadows } from "./shadows.js";
 import { Measure } from "./measure.js";
 import { ComplianceView } from "./compliance.js";
+import { WhatIf } from "./whatif.js";
+import { REGELS, searchArticles } from "./articles.js";
+import { BouwmassaLayer, LAYER_ID as BOUWMASSA } from "./envelopes.js";
 
 const Cesium = window.Cesium;
 
@@ -130,6 +133,7 @@ async function select(where, feature) {
     if (counter !== app.checkCounter) return; // a newer click won
     app.panel.showResult(result, facts, app.selection);
     app.compliance?.show(result, facts);
+    app.bouwmassa?.showExcessOf(result.building?.bouwenvelop?.status === "overschrijdt" ? result.building.identificatie : undefined);
     app.timings.clickToPanelMs = performance.now() - started;
     app.lastResult = result;
   } catch (err) {
@@ -147,6 +151,7 @@ function clearSelection() {
   app.checkCounter += 1;
   highlight(undefined);
   app.compliance?.clear();
+  app.bouwmassa?.showExcessOf(undefined);
   app.panel.showIntro();
   updateHash();
 }
@@ -164,6 +169,7 @@ function pickAt(windowPosition) {
 function onClick(event) {
   const { position, feature } = pickAt(event.position);
   if (!position) return;
+  if (app.whatif?.handleClick(position)) return; // "Wat als?": a corner of the footprint being drawn
   if (app.measure.active) {
     app.measure.addPoint(position);
     return;
@@ -216,8 +222,13 @@ function updateHash() {
 }
 
 function shownLayers() {
-  const tiles = Object.entries(app.tilesets).filter(([, ts]) => ts.show).map(([kind]) => kind);
-  return [...tiles, ...(app.overlays?.shownIds() ?? [])];
+  const tiles = Object.entries(app.tilesets).filter(([kind, ts]) => ts.show && !grouped(kind)).map(([kind]) => kind);
+  return [...tiles, ...(app.bouwmassa?.isShown() ? [BOUWMASSA] : []), ...(app.overlays?.shownIds() ?? [])];
+}
+
+/** A tileset shown through a layer of several (the envelopes and excess of "Toegestane bouwmassa"). */
+function grouped(kind) {
+  return BouwmassaLayer.kinds().includes(kind);
 }
 
 async function restoreFromHash(state, { fitIfNoCamera }) {
@@ -228,7 +239,8 @@ async function restoreFromHash(state, { fitIfNoCamera }) {
   if (state.style) selectStyle(state.style, false);
   setLod(state.lod ?? app.defaultLod, false);
   if (state.layers) {
-    for (const [kind, ts] of Object.entries(app.tilesets)) ts.show = state.layers.includes(kind);
+    for (const [kind, ts] of Object.entries(app.tilesets)) if (!grouped(kind)) ts.show = state.layers.includes(kind);
+    app.bouwmassa?.setShown(state.layers.includes(BOUWMASSA));
     for (const o of app.overlays.list()) await app.overlays.setShown(o.id, state.layers.includes(o.id));
     renderLayerList();
   }
@@ -257,11 +269,23 @@ function renderLayerList() {
     rows.push(li);
   };
   for (const [kind, ts] of Object.entries(app.tilesets)) {
+    if (grouped(kind)) continue;
     row(kind, has(`layers.${kind}`) ? t(`layers.${kind}`) : kind, ts.show, (on) => {
       ts.show = on;
       app.viewer.scene.requestRender();
       updateHash();
     });
+  }
+  if (app.bouwmassa?.available()) {
+    row(BOUWMASSA, t("layers.bouwmassa"), app.bouwmassa.isShown(), (on) => {
+      app.bouwmassa.setShown(on);
+      mapStatus(on ? t("layers.shown", { name: t("layers.bouwmassa") }) : "");
+      updateHash();
+    });
+    // what the two colours are, in words (not by colour alone)
+    const hint = Object.assign(document.createElement("span"), { id: "layer-bouwmassa-hint", className: "hint", textContent: t("layers.bouwmassa_hint") });
+    rows.at(-1).append(hint);
+    rows.at(-1).querySelector("input").setAttribute("aria-describedby", hint.id);
   }
   for (const o of app.overlays?.list() ?? []) {
     row(o.id, t(o.label), app.overlays.isShown(o.id), async (on) => {
@@ -353,9 +377,34 @@ async function selectStyle(id, hash = true) {
   if (hash) updateHash();
 }
 
-async function runSearch(query) {
+/** What the search field looks for: "adres" (the addresses) or "regels" (the plans' articles, q=). */
+function searchKind() {
+  return document.getElementById("search-kind").value;
+}
+
+/** The search field's label, placeholder and hint for the chosen kind. */
+function applySearchKind() {
+  const regels = searchKind() === "regels";
+  document.getElementById("search-label").textContent = t(regels ? "search.label_regels" : "search.label");
+  document.getElementById("search-input").setAttribute("placeholder", t(regels ? "search.placeholder_regels" : "search.placeholder"));
+  document.getElementById("search-hint").textContent = t(regels ? "search.hint_regels" : "search.hint");
+}
+
+/** The full-text search over the plans' articles (the regels collection); the panel lists what it found. */
+async function runArticleSearch(query) {
+  const status = document.getElementById("panel-status");
+  status.textContent = t("search.searching");
+  try {
+    app.panel.showArticles(query, await searchArticles(query, api.items));
+  } catch (err) {
+    app.panel.showError(err.message);
+  }
+}
+
+async function runSearch(query, kind = searchKind()) {
   const status = document.getElementById("panel-status");
   if (!query.trim()) return;
+  if (kind === "regels") return runArticleSearch(query);
   status.textContent = t("search.searching");
   let found;
   try {
@@ -412,6 +461,8 @@ function wireControls() {
     e.preventDefault();
     runSearch(document.getElementById("search-input").value);
   });
+  document.getElementById("search-kind").addEventListener("change", applySearchKind);
+  applySearchKind(); // a reload may restore the field's kind
   const lang = document.getElementById("lang-select");
   lang.value = language();
   lang.addEventListener("change", () => {
@@ -432,6 +483,7 @@ function wireControls() {
     }
   });
   onLanguageChange(() => {
+    applySearchKind();
     app.panel.refresh();
     renderLayerList();
     renderLodSelect();
@@ -479,6 +531,7 @@ async function start() {
     onClose: clearSelection,
   });
   app.measure = new Measure(viewer);
+  app.whatif = new WhatIf(viewer, { selectedBuilding: () => app.selection?.building });
   app.shadows = new Shadows(viewer);
   wireControls();
 
@@ -492,6 +545,14 @@ async function start() {
   app.bbox = sphere ? sphereBbox(sphere) : undefined;
   app.overlays = new Overlays(viewer, available, app.bbox, api.items);
   app.compliance = new ComplianceView(viewer, app.tilesets, available, app.bbox);
+  app.bouwmassa = new BouwmassaLayer(viewer, app.tilesets);
+  // The article search needs the regels collection (zoning import of plans with their texts).
+  const kind = document.getElementById("search-kind");
+  kind.hidden = !available.includes(REGELS);
+  if (kind.hidden) {
+    kind.value = "adres";
+    applySearchKind();
+  }
   renderLayerList();
   renderLodSelect();
   renderStyles();
@@ -521,7 +582,8 @@ window.stadsmodel = {
   surfaceHeight: (lon, lat, exclude = []) =>
     app.viewer.scene.sampleHeight(Cesium.Cartographic.fromDegrees(lon, lat), exclude.map((k) => app.tilesets[k]).filter(Boolean)),
   select: (lon, lat, options = {}) => select({ lon, lat, ...options }),
-  search: runSearch,
+  /** Searches addresses, or with kind "regels" the plans' articles (q=). */
+  search: (query, kind) => runSearch(query, kind),
   setStyle: selectStyle,
   /** Shows the buildings in this LoD ("2.2", "1.2"; see lods()). */
   setLod: (lod) => setLod(lod),

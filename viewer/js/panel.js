@@ -7,6 +7,8 @@
 import { t, has, localized, formatNumber } from "./i18n.js";
 import { el } from "./dom.js";
 import { activityChooser, gevelControls, rememberActivities, sttrSummary, sttrWizard } from "./vergunningcheck.js";
+import { articleResults, planArticles, sourceSentence } from "./articles.js";
+import { envelopeItem } from "./envelopes.js";
 
 // Building facts shown, in order: [label key, value from the process output / tile feature, format].
 // The tile feature carries b3_h_* (NAP); the process output nests them in heights_nap.
@@ -128,7 +130,8 @@ function unknownReasonKey(c, building) {
 
 /** The 3D compliance line: measured height against the plan's maximum bouwhoogte (and goothoogte). */
 function complianceSection(c, building) {
-  if (!c) return null;
+  const envelope = envelopeItem(building?.bouwenvelop);
+  if (!c) return envelope ? section("compliance", "panel.compliance", el("ul", { class: "plain" }, envelope)) : null;
   const status = complianceStatus(c);
   const what = t("compliance.bouwhoogte");
   let sentence;
@@ -144,15 +147,17 @@ function complianceSection(c, building) {
     el("li", { class: `compliance compliance-${status}` },
       el("span", { class: "badge", text: t(`compliance.status.${status}`) }), " ", sentence,
       c.method ? el("span", { class: "meta block", text: t("compliance.method", { method: c.method }) }) : null,
-      c.max_bouwhoogte_source ? el("span", { class: "meta block", text: t("compliance.source", { source: localized(c.max_bouwhoogte_source) }) }) : null),
+      c.max_bouwhoogte_source ? el("span", { class: "meta block", text: t("compliance.source", { source: localized(c.max_bouwhoogte_source) }) }) : null,
+      sourceSentence(c.source_sentence)),
   ];
   const g = c.goothoogte;
   if (g && (g.max_goothoogte_m !== null && g.max_goothoogte_m !== undefined)) {
     const indication = typeof g.indicative_eaves_m === "number" ? ` ${t("compliance.goot_indication", { value: formatNumber(g.indicative_eaves_m, 2) })}` : "";
     items.push(el("li", { class: "compliance compliance-onbekend" },
       el("span", { class: "badge", text: t("compliance.status.onbekend") }), " ",
-      t("compliance.goot", { maximum: formatNumber(g.max_goothoogte_m, 2) }) + indication));
+      t("compliance.goot", { maximum: formatNumber(g.max_goothoogte_m, 2) }) + indication, sourceSentence(g.source_sentence)));
   }
+  if (envelope) items.push(envelope);
   return section("compliance", "panel.compliance", el("ul", { class: "plain" }, items));
 }
 
@@ -213,6 +218,7 @@ function planBlock(plan) {
     el("h4", { text: name }),
     meta ? el("p", { class: "meta", text: meta }) : null,
     PLAN_PARTS.map(([key, titleKey, describe]) => subList(titleKey, plan[key], describe)),
+    planArticles(plan, name),
     plan.verwijzing_regels ? el("p", { class: "meta", text: t("plans.rules_at", { url: plan.verwijzing_regels }) }) : null);
 }
 
@@ -274,7 +280,8 @@ function activityBlock(activity, index, onAnswer) {
   const form = questions.length
     ? el("form", {
         class: "questions",
-        "aria-labelledby": `${headingId}-q`,
+        // the activity's heading too: several forms named "Nog te beantwoorden" alone would be the same landmark
+        "aria-labelledby": `${headingId} ${headingId}-q`,
         onsubmit: (event) => {
           event.preventDefault();
           const answers = {};
@@ -364,6 +371,7 @@ export class Panel {
     else if (s.kind === "result") this.showResult(s.result, s.facts, s.where, false);
     else if (s.kind === "error") this.showError(s.message, s.facts, s.where);
     else if (s.kind === "list") this.showChoices(s.titleKey, s.choices, false);
+    else if (s.kind === "articles") this.showArticles(s.query, s.found, false);
   }
 
   showIntro() {
@@ -426,6 +434,15 @@ export class Panel {
     );
     this.root.dataset.buildingId = facts?.identificatie ?? "";
     this._announce(t("panel.error", { message }));
+  }
+
+  /** The articles a full-text search over the plans' rules found (articles.js), each opened for its text. */
+  showArticles(query, found, announce = true) {
+    this.state = { kind: "articles", query, found };
+    this.root.dataset.buildingId = "";
+    this.title.textContent = t("articles.search_title", { query });
+    this.body.replaceChildren(...articleResults(query, found));
+    if (announce) this._announce(this.body.querySelector("p")?.textContent ?? "");
   }
 
   /** A list of choices (e.g. several addresses found); each is {label, onSelect}. */

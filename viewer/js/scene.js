@@ -9,6 +9,9 @@ export const TILESET_KINDS = {
   buildings: { shadows: "ENABLED", show: true },
   terrain: { shadows: "RECEIVE_ONLY", show: true },
   pointcloud: { shadows: "DISABLED", show: false },
+  // "Toegestane bouwmassa" (envelopes.js): hidden until the layer is switched on or a building with excess is chosen
+  envelopes: { shadows: "DISABLED", show: false },
+  excess: { shadows: "DISABLED", show: false },
 };
 
 export function createViewer(container) {
@@ -78,7 +81,7 @@ export async function listTilesets() {
     console.warn(`tiles/index.json: ${err.message}`);
   }
   // No index: the fixed layout of `stadsmodel tiles`.
-  for (const kind of Object.keys(TILESET_KINDS)) {
+  for (const kind of ["buildings", "terrain", "pointcloud"]) {
     const url = `/tiles/${kind}/tileset.json`;
     const head = await fetch(url, { method: "HEAD" }).catch(() => null);
     if (head?.ok) found[kind] = { url, lod: buildingLod(kind) };
