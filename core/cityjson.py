@@ -120,7 +120,7 @@ def lifted_surface(rings_per_polygon: list[list[np.ndarray]], base: int = 0, lod
             offset += len(ring)
             verts.append(ring)
         boundaries.append(surface)
-    return np.vstack(verts), {"type": "MultiSurface", "lod": lod, "boundaries": boundaries}
+    return np.concatenate(verts), {"type": "MultiSurface", "lod": lod, "boundaries": boundaries}
 
 
 def lifted_lines(lines: list[np.ndarray], base: int = 0, lod: str = "1") -> tuple[np.ndarray, dict]:
@@ -153,8 +153,11 @@ class CityObject:
 
 def json_value(v: Any) -> Any:
     """Plain JSON for numpy scalars; NaN and pandas' missing values become null."""
-    if v is None:
-        return None
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:  # most values: as they are
+        return v
+    if t is float:
+        return None if v != v else v
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (np.floating, float)):
@@ -173,9 +176,34 @@ def make_transform(mins: Iterable[float], scale: float) -> dict:
     return {"scale": [scale, scale, scale], "translate": [float(math.floor(m)) for m in mins]}
 
 
-def quantise(vertices: np.ndarray, transform: dict) -> list[list[int]]:
+def quantised(vertices: np.ndarray, transform: dict) -> np.ndarray:
+    """The vertices as CityJSON integers under `transform`, an (n, 3) int64 array."""
     q = np.round((vertices - np.asarray(transform["translate"])) / np.asarray(transform["scale"]))
-    return q.astype(np.int64).tolist()
+    return q.astype(np.int64)
+
+
+def quantise(vertices: np.ndarray, transform: dict) -> list[list[int]]:
+    return quantised(vertices, transform).tolist()
+
+
+def features(encoded: Sequence[tuple[CityObject, tuple[np.ndarray, dict]]], transform: dict,
+             stacked: np.ndarray | None = None) -> list[dict]:
+    """`feature` of each (object, `encode(object)`), their vertices quantised in one go: the same features but
+    that "vertices" is an (n, 3) int64 array (a view of one array for all), not a list, for a writer that
+    encodes it as it is (etl.writers.cityjson).
+
+    :param stacked: the objects' vertices one after another, when the caller stacked them already.
+    """
+    sizes = [len(verts) for _, (verts, _) in encoded]
+    if stacked is None:
+        chunks = [verts for _, (verts, _) in encoded if len(verts)]
+        stacked = np.vstack(chunks) if chunks else np.zeros((0, 3))
+    q = quantised(stacked, transform)
+    out, start = [], 0
+    for (o, (_, objects)), n in zip(encoded, sizes):
+        out.append({"type": "CityJSONFeature", "id": o.id, "CityObjects": objects, "vertices": q[start:start + n]})
+        start += n
+    return out
 
 
 def cityobject_dict(o: CityObject, geometry: dict | list[dict] | None) -> dict:
@@ -199,7 +227,9 @@ def encode(o: CityObject) -> tuple[np.ndarray, dict[str, dict]]:
             verts.append(v)
             base += len(v)
         objects[obj.id] = cityobject_dict(obj, geometry)
-    return (np.vstack(verts) if verts else np.zeros((0, 3))), objects
+    if not verts:
+        return np.zeros((0, 3)), objects
+    return (verts[0] if len(verts) == 1 else np.concatenate(verts)), objects
 
 
 def header(transform: dict, extent: list[float] | None, title: str) -> dict:

@@ -65,19 +65,19 @@ class FootprintIndex:
             shape = (self.cells, self.cells)
             transform = from_origin(x0, y0 + self.block_size, self.resolution, self.resolution)
             labels = features.rasterize(
-                ((self.polygons[i], int(i) + 1) for i in hits), out_shape=shape, transform=transform,
-                fill=0, dtype="int32",
+                zip(geo_interfaces(self.polygons[hits]), (int(i) + 1 for i in hits)), out_shape=shape,
+                transform=transform, fill=0, dtype="int32",
             )
             boundaries = shapely.boundary(self.polygons[hits])
             edges = features.rasterize(
-                ((b, 1) for b in boundaries), out_shape=shape, transform=transform,
+                ((b, 1) for b in geo_interfaces(boundaries)), out_shape=shape, transform=transform,
                 fill=0, all_touched=True, dtype="uint8",
             ).astype(bool)
             block = (labels, edges)
             if band:
                 block += (features.rasterize(
-                    ((b, 1) for b in shapely.buffer(boundaries, BAND)), out_shape=shape, transform=transform,
-                    fill=0, all_touched=True, dtype="uint8",
+                    ((b, 1) for b in geo_interfaces(shapely.buffer(boundaries, BAND))), out_shape=shape,
+                    transform=transform, fill=0, all_touched=True, dtype="uint8",
                 ).astype(bool),)
         self._cache[key] = block
         if len(self._cache) > self._cache_blocks:
@@ -126,6 +126,56 @@ class FootprintIndex:
         return out, near
 
 
+_POLYGON, _MULTIPOLYGON, _LINESTRING, _MULTILINESTRING = 3, 6, 1, 5  # shapely type ids
+
+
+def geo_interfaces(geoms: np.ndarray) -> list:
+    """Each geometry's ``__geo_interface__`` (what rasterio burns), the same coordinates made in bulk: shapely's
+    own walks the vertices one by one in Python, which costs more than the burning. Types other than
+    (multi)polygons and (multi)linestrings, and empty ones, keep shapely's."""
+    geoms = np.asarray(geoms, dtype=object)
+    kinds = shapely.get_type_id(geoms)
+    fast = np.isin(kinds, (_POLYGON, _MULTIPOLYGON, _LINESTRING, _MULTILINESTRING)) & ~shapely.is_empty(geoms)
+    out = [None if ok else g.__geo_interface__ for g, ok in zip(geoms, fast)]
+    sel = np.flatnonzero(fast)
+    if not len(sel):
+        return out
+    parts, part_of = shapely.get_parts(geoms[sel], return_index=True)  # polygons or lines
+    is_poly = shapely.get_type_id(parts) == _POLYGON
+    # a polygon's rings (exterior, then holes), a line as its own one "ring"
+    rings = np.empty(0, dtype=object)
+    ring_part = np.empty(0, dtype=np.int64)
+    if is_poly.any():
+        poly_rings, poly_ring_of = shapely.get_rings(parts[is_poly], return_index=True)
+        rings, ring_part = poly_rings, np.flatnonzero(is_poly)[poly_ring_of]
+    if (~is_poly).any():
+        rings = np.concatenate([rings, parts[~is_poly]])
+        ring_part = np.concatenate([ring_part, np.flatnonzero(~is_poly)])
+    order = np.argsort(ring_part, kind="stable")
+    rings, ring_part = rings[order], ring_part[order]
+    xy, xy_ring = shapely.get_coordinates(rings, return_index=True)
+    counts = np.bincount(xy_ring, minlength=len(rings))
+    coords = xy.tolist()
+    ends = np.cumsum(counts).tolist()
+    ring_coords = [coords[e - c:e] for e, c in zip(ends, counts.tolist())]
+    per_part: list[list] = [[] for _ in range(len(parts))]
+    for r, k in zip(ring_coords, ring_part.tolist()):
+        per_part[k].append(r)
+    per_geom: list[list] = [[] for _ in range(len(sel))]
+    for k, (p, poly) in enumerate(zip(part_of.tolist(), is_poly.tolist())):
+        per_geom[p].append(per_part[k] if poly else per_part[k][0])
+    for i, k, members in zip(sel.tolist(), kinds[sel].tolist(), per_geom):
+        if k == _POLYGON:
+            out[i] = {"type": "Polygon", "coordinates": members[0]}
+        elif k == _MULTIPOLYGON:
+            out[i] = {"type": "MultiPolygon", "coordinates": members}
+        elif k == _LINESTRING:
+            out[i] = {"type": "LineString", "coordinates": members[0]}
+        else:
+            out[i] = {"type": "MultiLineString", "coordinates": members}
+    return out
+
+
 def register_footprints(polygons: np.ndarray, x: np.ndarray, y: np.ndarray, labels: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per footprint, the shift (dx, dy) from the footprint to where its building points are ((0, 0) where
@@ -146,7 +196,7 @@ def register_footprints(polygons: np.ndarray, x: np.ndarray, y: np.ndarray, labe
     if n == 0 or len(x) == 0:
         return shifts, none, none, np.empty(0, bool)
     polygons = shapely.orient_polygons(np.asarray(polygons, dtype=object))
-    pt, fp = shapely.STRtree(shapely.buffer(polygons, BAND)).query(shapely.points(x, y), predicate="intersects")
+    pt, fp = points_in(shapely.buffer(polygons, BAND), x, y)
     if len(pt) == 0:
         return shifts, none, none, np.empty(0, bool)
     # the walls: rings are counter-clockwise outside and clockwise in holes, so the outside is on the right
@@ -169,20 +219,9 @@ def register_footprints(polygons: np.ndarray, x: np.ndarray, y: np.ndarray, labe
     pt, fp = pt[walled], fp[walled]
     if len(pt) == 0:
         return shifts, none, none, np.empty(0, bool)
-    # every (point, footprint) pair against every wall of that footprint: the nearest wall is the point's
-    reps = wall_count[fp]
-    pair = np.repeat(np.arange(len(pt)), reps)
-    wall = np.repeat(wall_start[fp], reps) + (np.arange(len(pair)) - np.repeat(np.cumsum(reps) - reps, reps))
-    px, py = x[pt[pair]], y[pt[pair]]
-    t = np.clip(((px - x0[wall]) * (x1[wall] - x0[wall]) + (py - y0[wall]) * (y1[wall] - y0[wall]))
-                / length[wall] ** 2, 0, 1)
-    dist = np.hypot(px - (x0[wall] + t * (x1[wall] - x0[wall])), py - (y0[wall] + t * (y1[wall] - y0[wall])))
-    first_of_pair = np.cumsum(reps) - reps  # pairs run contiguously, one entry per wall
-    is_nearest = dist == np.repeat(np.minimum.reduceat(dist, first_of_pair), reps)
-    candidates = np.flatnonzero(is_nearest)
-    nearest = candidates[np.unique(pair[candidates], return_index=True)[1]]
-    wall_of_pair, dist_of_pair = wall[nearest], dist[nearest]
-    along = t[nearest] * length[wall_of_pair]
+    wall_of_pair, dist_of_pair, t_of_pair = _nearest_walls(x[pt], y[pt], wall_start[fp], wall_count[fp],
+                                                           x0, y0, x1, y1, length)
+    along = t_of_pair * length[wall_of_pair]
     inside = labels[pt] == fp
     signed = np.where(inside, -dist_of_pair, dist_of_pair)
     # near a corner, points of the roof beyond the other wall would count: only the wall's middle part
@@ -213,6 +252,84 @@ def register_footprints(polygons: np.ndarray, x: np.ndarray, y: np.ndarray, labe
     shared = usable & (stop >= OPEN_WALL)
     beside = shared[wall_of_pair] & (dist_of_pair <= SHARED_WALL_BAND)
     return shifts, pt[inside], fp[inside], beside[inside]
+
+
+NEAREST_BATCH = 1 << 16  # (point, footprint) pairs per batch in `_nearest_walls`: its arrays stay in the cache
+
+
+def _nearest_walls(px: np.ndarray, py: np.ndarray, first_wall: np.ndarray, walls: np.ndarray, x0, y0, x1, y1,
+                   length) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (point, footprint) pair (its point at px, py; the footprint's walls first_wall … + walls), the
+    nearest of those walls (the first of equals), the distance to it and the position along it (0 … 1)."""
+    wall_of_pair = np.empty(len(px), np.int64)
+    dist_of_pair = np.empty(len(px))
+    t_of_pair = np.empty(len(px))
+    wdx, wdy, l2 = x1 - x0, y1 - y0, length ** 2
+    for s in range(0, len(px), NEAREST_BATCH):
+        e = min(s + NEAREST_BATCH, len(px))
+        # every pair against every wall of its footprint, one entry per wall, pairs one after another
+        reps = walls[s:e]
+        first_of_pair = np.cumsum(reps) - reps
+        pair = np.repeat(np.arange(e - s), reps)
+        wall = np.repeat(first_wall[s:e], reps) + (np.arange(len(pair)) - np.repeat(first_of_pair, reps))
+        ppx, ppy = np.repeat(px[s:e], reps), np.repeat(py[s:e], reps)
+        wx0, wy0, dx, dy = x0[wall], y0[wall], wdx[wall], wdy[wall]
+        t = np.clip(((ppx - wx0) * dx + (ppy - wy0) * dy) / l2[wall], 0, 1)
+        dist = np.hypot(ppx - (wx0 + t * dx), ppy - (wy0 + t * dy))
+        candidates = np.flatnonzero(dist == np.repeat(np.minimum.reduceat(dist, first_of_pair), reps))
+        of_pair = pair[candidates]  # ascending: the first candidate of each pair is its first nearest wall
+        nearest = candidates[np.r_[True, of_pair[1:] != of_pair[:-1]]]
+        wall_of_pair[s:e], dist_of_pair[s:e], t_of_pair[s:e] = wall[nearest], dist[nearest], t[nearest]
+    return wall_of_pair, dist_of_pair, t_of_pair
+
+
+PAIR_CELL = 8.0  # m: the bins `points_in` sorts points into
+
+
+def points_in(areas: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(point, area) index pairs of the points that intersect each area (boundary included): the pairs of
+    ``STRtree(areas).query(points(x, y), predicate="intersects")``, in another order, without making a point
+    geometry each. The points are binned in PAIR_CELL squares; each area is tested (prepared, exactly) against
+    the points of the bins its bounding box touches that lie in that box."""
+    none = np.empty(0, np.int64)
+    if len(x) == 0 or len(areas) == 0:
+        return none, none
+    bounds = shapely.bounds(areas)  # NaN for an empty area
+    has = ~np.isnan(bounds).any(axis=1)
+    cx, cy = np.floor(x / PAIR_CELL).astype(np.int64), np.floor(y / PAIR_CELL).astype(np.int64)
+    cx0, cy0 = cx.min(), cy.min()
+    rows = int(cy.max() - cy0) + 1
+    key = (cx - cx0) * rows + (cy - cy0)
+    order = np.argsort(key, kind="stable")
+    keys, first, count = np.unique(key[order], return_index=True, return_counts=True)
+    a = np.flatnonzero(has)
+    b = bounds[a]
+    # the bin range of each box, clipped to the bins that hold points
+    bx0 = np.clip(np.floor(b[:, 0] / PAIR_CELL).astype(np.int64) - cx0, 0, None)
+    bx1 = np.minimum(np.floor(b[:, 2] / PAIR_CELL).astype(np.int64) - cx0, int(cx.max() - cx0))
+    by0 = np.clip(np.floor(b[:, 1] / PAIR_CELL).astype(np.int64) - cy0, 0, None)
+    by1 = np.minimum(np.floor(b[:, 3] / PAIR_CELL).astype(np.int64) - cy0, rows - 1)
+    nx, ny = np.maximum(bx1 - bx0 + 1, 0), np.maximum(by1 - by0 + 1, 0)
+    # (area, bin) pairs
+    n_bins = nx * ny
+    area_of = np.repeat(np.arange(len(a)), n_bins)
+    k = np.arange(len(area_of)) - np.repeat(np.cumsum(n_bins) - n_bins, n_bins)
+    bin_key = (bx0[area_of] + k // ny[area_of]) * rows + (by0[area_of] + k % ny[area_of])
+    where = np.searchsorted(keys, bin_key)
+    found = where < len(keys)
+    found[found] = keys[where[found]] == bin_key[found]
+    area_of, where = area_of[found], where[found]
+    # (area, point) candidates: every point of those bins
+    reps = count[where]
+    cand_area = np.repeat(area_of, reps)
+    cand = order[np.repeat(first[where], reps) + (np.arange(len(cand_area)) - np.repeat(np.cumsum(reps) - reps, reps))]
+    bb = b[cand_area]
+    px, py = x[cand], y[cand]
+    inbox = (px >= bb[:, 0]) & (px <= bb[:, 2]) & (py >= bb[:, 1]) & (py <= bb[:, 3])
+    cand, cand_area = cand[inbox], a[cand_area[inbox]]
+    shapely.prepare(areas)
+    hit = shapely.intersects_xy(areas[cand_area], x[cand], y[cand])
+    return cand[hit].astype(np.int64), cand_area[hit].astype(np.int64)
 
 
 def _fit_shifts(n: int, wall_fp, nx, ny, stop, weight) -> tuple[np.ndarray, np.ndarray]:

@@ -67,8 +67,17 @@ class ElevationGrids:
     def add(self, x: np.ndarray, y: np.ndarray, z: np.ndarray, is_ground: np.ndarray, is_surface: np.ndarray) -> None:
         idx, inside = self.spec.cell_index(x, y)
         g = inside & is_ground
-        self._dtm_sum += np.bincount(idx[g], weights=z[g], minlength=self._dtm_sum.size)
-        self._dtm_count += np.bincount(idx[g], minlength=self._dtm_count.size).astype(np.uint32)
+        ig = idx[g]
+        if len(ig):
+            # Sums over the cells from the chunk's first to its last only (a chunk covers a strip of the grid),
+            # added as one partial sum per cell: the same floats as a bincount over the whole grid.
+            lo = int(ig.min())
+            ig -= lo
+            sums = np.bincount(ig, weights=z[g])
+            hi = lo + len(sums)
+            self._dtm_sum[lo:hi] += sums
+            np.add(self._dtm_count[lo:hi], np.bincount(ig, minlength=len(sums)), out=self._dtm_count[lo:hi],
+                   casting="unsafe")
         s = inside & is_surface
         np.maximum.at(self._dsm, idx[s], z[s])
 

@@ -10,6 +10,7 @@ system is EPSG:7415 (RD New + NAP); each file appears only when complete (core.a
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -17,12 +18,50 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from core.atomic import atomic_open
-from core.cityjson import CityObject, encode, feature, header, make_transform
+from core.cityjson import CityObject, encode, features, header, make_transform
 
 TITLE = "Stadsmodel"
 _COMPACT = (",", ":")
+
+
+def _dumps(value: Any) -> bytes:
+    """The bytes of ``json.dumps(value, separators=(",", ":"))``, by orjson where they are the same.
+
+    orjson writes the same compact JSON (key order, escapes, shortest round-trip floats) but for text beyond
+    printable ASCII (json escapes it: non-ASCII and DEL), floats below 1e-4 (orjson: "0.00001" for "1e-05",
+    "5e-9" for "5e-09") and values it refuses (numpy scalars, non-string keys); those go to json. NaN, which
+    json writes as NaN and orjson as null, never reaches a model (core.cityjson.json_value).
+    """
+    try:
+        out = orjson.dumps(value)
+    except TypeError:
+        out = None
+    if (out is None or not out.isascii() or b"\x7f" in out or b"0.0000" in out
+            or (b"e-" in out and _SHORT_EXPONENT.search(out))):
+        return json.dumps(value, separators=_COMPACT).encode()
+    return out
+
+
+_SHORT_EXPONENT = re.compile(rb"\de-\d(?!\d)")
+
+
+def _dumps_vertices(vertices: np.ndarray | list) -> bytes:
+    """A vertex list as ``json.dumps`` writes it: an int64 array (core.cityjson.features) straight from numpy,
+    the same digits as its list; a list (a tile's features, read back) as any value."""
+    if isinstance(vertices, np.ndarray):
+        return orjson.dumps(np.ascontiguousarray(vertices, dtype=np.int64), option=orjson.OPT_SERIALIZE_NUMPY)
+    return _dumps(vertices)
+
+
+def _feature_line(feat: dict) -> tuple[bytes, bytes]:
+    """A CityJSONFeature's CityJSONSeq line (the bytes of one json.dumps of it: its vertices come last, as
+    core.cityjson makes it) and its encoded vertex list."""
+    verts = _dumps_vertices(feat["vertices"])
+    rest = _dumps({k: v for k, v in feat.items() if k != "vertices"})
+    return rest[:-1] + b',"vertices":' + verts + b"}\n", verts
 
 
 def _extent(vertices: np.ndarray) -> list[float] | None:
@@ -39,16 +78,16 @@ def quantised_features(objects: Iterable[CityObject], scale: float) -> tuple[dic
     chunks = [verts for _, (verts, _) in made if len(verts)]
     vertices = np.vstack(chunks) if chunks else np.zeros((0, 3))
     transform = make_transform(vertices.min(axis=0) if len(vertices) else np.zeros(3), scale)
-    features = [feature(o, transform, encoded) for o, encoded in made]
-    return transform, _extent(vertices), features
+    quantised = features(made, transform, vertices)
+    return transform, _extent(vertices), quantised
 
 
 def write_cityjsonseq(path: Path, transform: dict, extent: list[float] | None, features: Iterable[dict]) -> None:
     """CityJSONSeq alone: the header on the first line, then one CityJSONFeature per line (a tile's features)."""
-    with atomic_open(path) as f:
-        f.write(json.dumps(header(transform, extent, TITLE), separators=_COMPACT) + "\n")
+    with atomic_open(path, "wb") as f:
+        f.write(_dumps(header(transform, extent, TITLE)) + b"\n")
         for feat in features:
-            f.write(json.dumps(feat, separators=_COMPACT) + "\n")
+            f.write(_feature_line(feat)[0] if isinstance(feat["vertices"], np.ndarray) else _dumps(feat) + b"\n")
 
 
 def write_model(json_path: Path, seq_path: Path, transform: dict, extent: list[float] | None,
@@ -60,30 +99,29 @@ def write_model(json_path: Path, seq_path: Path, transform: dict, extent: list[f
     """
     head = header(transform, extent, TITLE)
     n, objects, base = 0, 0, 0
-    with atomic_open(seq_path) as seq, atomic_open(json_path) as doc, \
-            tempfile.TemporaryFile("w+", encoding="utf-8", dir=json_path.parent) as vertices:
-        seq.write(json.dumps(head, separators=_COMPACT) + "\n")
-        doc.write('{"type":"CityJSON","version":"2.0","transform":' + json.dumps(transform, separators=_COMPACT)
-                  + ',"CityObjects":{')
+    with atomic_open(seq_path, "wb") as seq, atomic_open(json_path, "wb") as doc, \
+            tempfile.TemporaryFile("w+b", dir=json_path.parent) as vertices:
+        seq.write(_dumps(head) + b"\n")
+        doc.write(b'{"type":"CityJSON","version":"2.0","transform":' + _dumps(transform) + b',"CityObjects":{')
         for feat in features:
             # The vertex list is most of the bytes: encode it once for both files. A CityJSONFeature has its
             # vertices last (core.cityjson.feature), so the line is the bytes of one json.dumps of `feat`.
-            verts = feat["vertices"]
-            text = json.dumps(verts, separators=_COMPACT)
-            rest = json.dumps({k: v for k, v in feat.items() if k != "vertices"}, separators=_COMPACT)
-            seq.write(rest[:-1] + ',"vertices":' + text + "}\n")
+            line, text = _feature_line(feat)
+            seq.write(line)
             for oid, co in feat["CityObjects"].items():  # the feature's object, then its parts
-                co = {**co, "geometry": [{**g, "boundaries": _offset(g["boundaries"], base)} for g in co["geometry"]]}
-                doc.write(("," if objects else "") + json.dumps(oid) + ":" + json.dumps(co, separators=_COMPACT))
+                if base:
+                    co = {**co, "geometry": [{**g, "boundaries": _offset(g["boundaries"], base)}
+                                             for g in co["geometry"]]}
+                doc.write((b"," if objects else b"") + _dumps(oid) + b":" + _dumps(co))
                 objects += 1
-            if verts:
-                vertices.write(("," if base else "") + text[1:-1])
-                base += len(verts)
+            if len(feat["vertices"]):
+                vertices.write((b"," if base else b"") + text[1:-1])
+                base += len(feat["vertices"])
             n += 1
-        doc.write('},"vertices":[')
+        doc.write(b'},"vertices":[')
         vertices.seek(0)
         shutil.copyfileobj(vertices, doc, 1 << 20)
-        doc.write('],"metadata":' + json.dumps(head["metadata"], separators=_COMPACT) + "}")
+        doc.write(b'],"metadata":' + _dumps(head["metadata"]) + b"}")
     return n
 
 
