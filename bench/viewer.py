@@ -119,12 +119,21 @@ def roofs(site: Path) -> list[dict]:
     return out
 
 
-def click(page, p: dict) -> float:
-    """Clicks the pand's roof seen from above; returns ms from the click until the panel shows its rules."""
+# Where a click's time goes, from the viewer's own clock (window.stadsmodel.timings): until Cesium hands the click
+# to the viewer (input), picking the feature and the position, the selection before the request, the location
+# check's round trip (server and transfer), building the panel, and what follows (the scene's colouring).
+PARTS = ("input", "pick", "before request", "request", "panel", "after panel")
+
+
+def click(page, p: dict) -> tuple[float, dict[str, float]]:
+    """Clicks the pand's roof seen from above; returns ms from the click until the panel shows its rules, and the
+    parts of that time (PARTS)."""
     step = f"click on {p['id']}"
     wait(page, f"{step}: set camera", "s => window.stadsmodel.setCamera(s)",
          {"lon": p["lon"], "lat": p["lat"], "height": p["h"] + 150, "heading": 0, "pitch": -90, "roll": 0})
     wait(page, f"{step}: tiles loaded", "() => window.stadsmodel.tilesLoaded()")
+    # a user clicks what is on screen: the frame that draws the view is finished (two animation frames later)
+    wait(page, f"{step}: view drawn", "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     pos = wait(page, f"{step}: window position", "p => window.stadsmodel.windowPositionOf(p.lon, p.lat, p.h)", p)
     if not pos:
         raise StepFailed(f"{step}: the roof is not on screen")
@@ -136,7 +145,12 @@ def click(page, p: dict) -> float:
     wait_for(page, f"{step}: panel shows the pand's rules",
              "id => document.getElementById('panel').dataset.buildingId === id"
              " && !document.querySelector('#panel-body .loading')", p["id"])
-    return wait(page, f"{step}: read clock", "() => performance.now() - window.__clicked")
+    total, t = wait(page, f"{step}: read clock", "() => [performance.now() - window.__clicked, "
+                    "window.stadsmodel.timings]")
+    spent = {"input": t["clickHandledAt"] - page.evaluate("() => window.__clicked"), "pick": t["pickMs"],
+             "before request": t["beforeRequestMs"], "request": t["requestMs"], "panel": t["panelMs"]}
+    spent["after panel"] = total - sum(spent.values())
+    return total, spent
 
 
 def switch_lods(page) -> list[float]:
@@ -176,6 +190,7 @@ def main() -> None:
         targets = roofs(site)
         proc, url = start_server(site)
         first, loaded, latency, switch = [], [], [], []
+        parts: dict[str, list[float]] = {}
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS,
@@ -193,7 +208,10 @@ def main() -> None:
                                  "() => window.stadsmodel.timings.tilesLoadedMs !== undefined")
                         loaded.append(wait(page, "read tile timing", "() => window.stadsmodel.timings.tilesLoadedMs"))
                         for p in targets[run * args.clicks:(run + 1) * args.clicks] or targets[:args.clicks]:
-                            latency.append(click(page, p))
+                            total, spent = click(page, p)
+                            latency.append(total)
+                            for part, ms in spent.items():
+                                parts.setdefault(part, []).append(ms)
                         switch += switch_lods(page)
                     except StepFailed as e:
                         raise StepFailed(f"run {run + 1}: {e}") from None
@@ -223,6 +241,9 @@ def main() -> None:
     line("time to first frame", first)
     line("time until all tiles loaded", loaded)
     line("click-to-panel latency", latency)
+    for part in PARTS:
+        if parts.get(part):
+            line(f"  of which {part}", parts[part])
     if switch:
         line("LoD switch until its tiles loaded", switch)
 

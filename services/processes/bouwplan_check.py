@@ -37,6 +37,7 @@ from services.processes.location_check import (
     CRS_ALIASES,
     LocationCheckInputError,
     check_location,
+    geojson_geometry,
     open_store,
     to_lonlat,
     to_rd,
@@ -97,16 +98,8 @@ def _checked_rd(lon: float, lat: float) -> tuple[float, float]:
 def parse_footprint(footprint: Any, crs: Any) -> Polygon:
     """The footprint as a shapely Polygon in RD New. :raises BouwplanInputError: bad GeoJSON, too many vertices,
     self-intersecting or too small."""
-    if isinstance(footprint, str):
-        try:
-            footprint = json.loads(footprint)
-        except json.JSONDecodeError:
-            raise BouwplanInputError("footprint must be a GeoJSON Polygon object") from None
-    if isinstance(footprint, dict) and footprint.get("type") == "Feature":
-        footprint = footprint.get("geometry")
-    if not isinstance(footprint, dict) or footprint.get("type") != "Polygon":
-        raise BouwplanInputError("footprint must be a GeoJSON Polygon, e.g. "
-                                 '{"type": "Polygon", "coordinates": [[[x, y], ...]]}')
+    footprint = geojson_geometry(footprint, "footprint", "Polygon",
+                                 '{"type": "Polygon", "coordinates": [[[x, y], ...]]}', BouwplanInputError)
     rings = footprint.get("coordinates")
     if not isinstance(rings, list) or not rings or not all(isinstance(r, list) for r in rings):
         raise BouwplanInputError("footprint.coordinates must be a list of rings (lists of positions)")

@@ -171,22 +171,30 @@ def open_store(data_dir: Path) -> Store:
 
 # --------------------------------------------------------------------------------------------- input
 
+def geojson_geometry(value: Any, name: str, kind: str, example: str,
+                     error: type[LocationCheckInputError] = LocationCheckInputError) -> dict:
+    """Input ``name`` as a GeoJSON geometry of type ``kind``: given as an object, as JSON text, or as a Feature.
+
+    :raises error: anything else, with the example
+    """
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise error(f"{name} must be a GeoJSON {kind} object, e.g. {example}") from None
+    if isinstance(value, dict) and value.get("type") == "Feature":
+        value = value.get("geometry")
+    if not isinstance(value, dict) or value.get("type") != kind:
+        raise error(f"{name} must be a GeoJSON {kind}, e.g. {example}")
+    return value
+
+
 def parse_location(location: Any, crs: Any) -> tuple[float, float, tuple[float, float] | None]:
     """(x, y) in RD New and (lon, lat) when given in a geographic CRS.
 
     :raises LocationCheckInputError: malformed GeoJSON, non-numeric or out-of-range coordinates, unknown crs
     """
-    if isinstance(location, str):
-        try:
-            location = json.loads(location)
-        except json.JSONDecodeError:
-            raise LocationCheckInputError("location must be a GeoJSON Point object, e.g. "
-                                          '{"type": "Point", "coordinates": [5.1214, 52.0907]}') from None
-    if isinstance(location, dict) and location.get("type") == "Feature":
-        location = location.get("geometry")
-    if not isinstance(location, dict) or location.get("type") != "Point":
-        raise LocationCheckInputError("location must be a GeoJSON Point, e.g. "
-                                      '{"type": "Point", "coordinates": [5.1214, 52.0907]}')
+    location = geojson_geometry(location, "location", "Point", '{"type": "Point", "coordinates": [5.1214, 52.0907]}')
     coords = location.get("coordinates")
     if (not isinstance(coords, (list, tuple)) or len(coords) not in (2, 3)
             or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in coords)):

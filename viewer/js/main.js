@@ -121,6 +121,8 @@ async function select(where, feature) {
   updateHash();
   app.panel.showLoading(facts, app.selection);
   const counter = ++app.checkCounter;
+  const requested = performance.now();
+  app.timings.beforeRequestMs = requested - started;
   try {
     const result = await api.locationCheck({
       lon: where.lon,
@@ -131,9 +133,17 @@ async function select(where, feature) {
       gevel: app.selection.gevel,
     });
     if (counter !== app.checkCounter) return; // a newer click won
+    const answered = performance.now();
+    app.timings.requestMs = answered - requested;
     app.panel.showResult(result, facts, app.selection);
-    app.compliance?.show(result, facts);
-    app.bouwmassa?.showExcessOf(result.building?.bouwenvelop?.status === "overschrijdt" ? result.building.identificatie : undefined);
+    app.timings.panelMs = performance.now() - answered;
+    // The panel first: re-colouring the scene costs a whole frame (hundreds of ms on a software renderer), and a
+    // frame requested now would be drawn before the browser paints the panel. It follows one frame later.
+    afterPaint(() => {
+      if (counter !== app.checkCounter) return;
+      app.compliance?.show(result, facts);
+      app.bouwmassa?.showExcessOf(result.building?.bouwenvelop?.status === "overschrijdt" ? result.building.identificatie : undefined);
+    });
     app.timings.clickToPanelMs = performance.now() - started;
     app.lastResult = result;
   } catch (err) {
@@ -143,6 +153,11 @@ async function select(where, feature) {
     app.timings.clickToPanelMs = performance.now() - started;
   }
   document.dispatchEvent(new CustomEvent("stadsmodel:panel", { detail: { selection: app.selection } }));
+}
+
+/** Runs `fn` once the browser has painted what is in the DOM now (after the next animation frame). */
+function afterPaint(fn) {
+  requestAnimationFrame(() => setTimeout(fn, 0));
 }
 
 function clearSelection() {
@@ -167,7 +182,10 @@ function pickAt(windowPosition) {
 }
 
 function onClick(event) {
+  const pickStarted = performance.now();
   const { position, feature } = pickAt(event.position);
+  // where a click's time goes (bench/viewer.py prints it): picking, before the request, the request, the panel
+  Object.assign(app.timings, { clickHandledAt: pickStarted, pickMs: performance.now() - pickStarted });
   if (!position) return;
   if (app.whatif?.handleClick(position)) return; // "Wat als?": a corner of the footprint being drawn
   if (app.measure.active) {
