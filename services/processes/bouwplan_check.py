@@ -265,7 +265,6 @@ def check_plan(data_dir: Path, data: dict) -> dict:
     if data.get("pand") is not None:
         pand_row, pand_geom = _pand(store, data["pand"])
     notes: list = []
-    ground_source = None
     if has_fp:
         footprint = parse_footprint(data["footprint"], data.get("crs"))
         hoogte = _number(data, "hoogte", required=True)
@@ -291,8 +290,8 @@ def check_plan(data_dir: Path, data: dict) -> dict:
     if not isinstance(include_ontwerp, bool):
         raise BouwplanInputError(f"include_ontwerp must be true or false, got {include_ontwerp!r}")
     envelopes = envelopes_at(store, footprint if pand_geom is None else footprint.union(pand_geom), include_ontwerp)
+    maaiveld, ground_source = ground_height(data_dir, footprint, pand_row, envelopes)
     if has_fp:
-        maaiveld, ground_source = ground_height(data_dir, footprint, pand_row, envelopes)
         base = 0.0 if maaiveld is None else maaiveld
         if maaiveld is None:
             notes.append(text("maaiveld onbekend (geen DTM): het plan staat op NAP 0",
@@ -301,11 +300,9 @@ def check_plan(data_dir: Path, data: dict) -> dict:
                 else block_mesh(footprint, base, base + hoogte))
         if mesh.empty:
             raise BouwplanInputError("the footprint and heights give no volume")
-    else:
-        maaiveld, ground_source = ground_height(data_dir, footprint, pand_row, envelopes)
-        if maaiveld is not None and float(mesh.vertices[:, 2].min()) < maaiveld - 10.0:
-            notes.append(text("het ontwerp reikt meer dan 10 m onder maaiveld (hoogten in NAP?)",
-                              "the design reaches more than 10 m below maaiveld (heights in NAP?)"))
+    elif maaiveld is not None and float(mesh.vertices[:, 2].min()) < maaiveld - 10.0:
+        notes.append(text("het ontwerp reikt meer dan 10 m onder maaiveld (hoogten in NAP?)",
+                          "the design reaches more than 10 m below maaiveld (heights in NAP?)"))
     planned = mesh
     clash_footprint = footprint
     if pand_row is not None:

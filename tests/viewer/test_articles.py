@@ -15,7 +15,7 @@ import pyogrio
 import pytest
 
 from tests.viewer.conftest import ViewerPage
-from tests.viewer.test_vergunningcheck import active, axe_panel, tab_to
+from tests.viewer.test_vergunningcheck import active, axe_panel, search_address_by_keyboard, tab_to
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("viewer")]
 
@@ -64,10 +64,7 @@ def test_keyboard_reads_an_article_and_searches_the_rules(viewer: ViewerPage, re
     pid, _, query = wonen
     viewer.open()
     page = viewer.page
-    tab_to(viewer, "#search-input")
-    page.keyboard.type(query)
-    page.keyboard.press("Enter")
-    viewer.wait_panel_for(pid)
+    search_address_by_keyboard(viewer, query, pid)
 
     # the plan's articles at the pand: Wonen (article 3) among them, closed until opened
     plan = page.locator("#panel .plan", has_text=PLAN_NAAM)

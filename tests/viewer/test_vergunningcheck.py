@@ -53,6 +53,14 @@ def tab_to(viewer: ViewerPage, selector: str, backwards: bool = False, limit: in
                 f"{viewer.evaluate('() => document.activeElement?.outerHTML.slice(0, 200)')}")
 
 
+def search_address_by_keyboard(viewer: ViewerPage, query: str, pid: str) -> None:
+    """Tab to the search field, type the address, Enter: the panel shows the pand."""
+    tab_to(viewer, "#search-input")
+    viewer.page.keyboard.type(query)
+    viewer.page.keyboard.press("Enter")
+    viewer.wait_panel_for(pid)
+
+
 def choose_by_keyboard(viewer: ViewerPage, select: str, value: str) -> None:
     tab_to(viewer, select)
     for _ in range(40):
@@ -82,10 +90,7 @@ def test_keyboard_walk_with_prefilled_monument_and_override(viewer, monument, ax
     viewer.open()
     page = viewer.page
     # keyboard only: the address search, the activity, then the questions
-    tab_to(viewer, "#search-input")
-    page.keyboard.type(query)
-    page.keyboard.press("Enter")
-    viewer.wait_panel_for(pid)
+    search_address_by_keyboard(viewer, query, pid)
     choose_by_keyboard(viewer, "#vc-activity", ACTIVITY)
     page.keyboard.press("Tab")
     assert active(viewer, ".activity-picker button[type=submit]")
