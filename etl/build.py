@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +83,24 @@ class Stopwatch:
             yield
         finally:
             self.timings[name] = round(time.perf_counter() - t, 3)
+
+
+# Allocations between two young-generation garbage collections during a build (Python's default: 2,000). The
+# build makes some hundred thousand small objects that live until the outputs are written (attributes, boundary
+# lists, features); at the default every collection walks them again, some 6 % of the build's time. Cycles are
+# still collected, only less often.
+BUILD_GC_THRESHOLD = 100_000
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Raise the young generation's garbage-collection threshold to BUILD_GC_THRESHOLD, restored on leaving."""
+    before = gc.get_threshold()
+    gc.set_threshold(BUILD_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def check_inputs(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path]) -> None:
@@ -439,7 +458,7 @@ def build_model(bgt: Sequence[Path], bag: Sequence[Path], ahn: Sequence[Path], o
     watch = Stopwatch(timings)
     t_start = time.perf_counter()
 
-    with Publication(out) as publication:
+    with fewer_collections(), Publication(out) as publication:
         stage = publication.staging
         vectors = read_vector_inputs(bgt, bag, cfg, skipped, watch)
         footprints = vectors.footprints

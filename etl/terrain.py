@@ -78,26 +78,27 @@ def lift_layer(object_type: str, layer: gpd.GeoDataFrame, method: np.ndarray, ci
     np.fmax.at(h_max, which[ok], z_vertex[ok])
 
     xyz = np.column_stack([coords, z_vertex])
-    splits = np.flatnonzero(np.diff(which)) + 1
-    per_feature = np.split(xyz, splits)
-    feature_index = which[np.r_[0, splits]] if len(which) else np.empty(0, int)
+    unknown = np.isnan(z_vertex)
+    n_vertices = np.bincount(which, minlength=n)
+    n_unknown = np.bincount(which[unknown], minlength=n)
+    first_vertex = np.concatenate(([0], np.cumsum(n_vertices)[:-1]))
+    for i in np.flatnonzero((n_unknown > 0) & (n_unknown < n_vertices)):
+        # part of the feature lies beyond the point cloud: those vertices take the feature's median height
+        z = xyz[first_vertex[i]:first_vertex[i] + n_vertices[i], 2]  # a view into xyz
+        z[np.isnan(z)] = np.median(z[~np.isnan(z)])
+    factories = _geometry_factories(geoms, xyz)
     objects: list[CityObject] = []
-    attrs_frame = layer.drop(columns="geometry")
-    records = attrs_frame.to_dict("records")
-    for i, pts in zip(feature_index, per_feature):
-        unknown = np.isnan(pts[:, 2])
-        if unknown.all():
+    records = layer.drop(columns="geometry").to_dict("records")
+    for i in np.flatnonzero(n_vertices).tolist():
+        if n_unknown[i] == n_vertices[i]:
             notes.append((ids[i], f"{object_type}: buiten de puntenwolk, niet in 3D opgenomen"))
             continue
-        if unknown.any():
-            # part of the feature lies beyond the point cloud: those vertices take the feature's median height
-            pts[unknown, 2] = np.median(pts[~unknown, 2])
-            notes.append((ids[i], f"{object_type}: deels buiten de puntenwolk ({unknown.sum()} hoekpunten geschat)"))
-        geometry = _geometry_factory(geoms[i], pts)
-        if geometry is None:
+        if n_unknown[i]:
+            notes.append((ids[i], f"{object_type}: deels buiten de puntenwolk ({n_unknown[i]} hoekpunten geschat)"))
+        if factories[i] is None:
             notes.append((ids[i], f"{object_type}: geometrietype {geoms[i].geom_type} niet ondersteund"))
             continue
-        objects.append(CityObject(f"{object_type}.{ids[i]}", cityjson_type, records[i], geometry))
+        objects.append(CityObject(f"{object_type}.{ids[i]}", cityjson_type, records[i], factories[i]))
     return LiftedLayer(objects, np.round(h_min, 3), np.round(h_max, 3), notes)
 
 
@@ -114,29 +115,46 @@ def _vertex_heights(coords: np.ndarray, method: np.ndarray, dtm: np.ndarray, spe
     return z
 
 
-def _geometry_factory(geom, xyz: np.ndarray):
-    """Split a feature's lifted vertices back into its polygons and rings (same order as get_coordinates)."""
-    kind = geom.geom_type
-    if kind in ("Polygon", "MultiPolygon"):
-        polygons, pos = [], 0
-        for poly in getattr(geom, "geoms", [geom]):
-            oriented = shapely.orient_polygons(poly)
-            rings = []
-            for ring, ring_oriented in zip((poly.exterior, *poly.interiors), (oriented.exterior, *oriented.interiors)):
-                k = len(ring.coords)
-                pts = xyz[pos:pos + k][:-1]
-                pos += k
-                # keep CityJSON orientation (exterior counter-clockwise seen from above)
-                if ring.is_ccw != ring_oriented.is_ccw:
-                    pts = pts[::-1]
-                rings.append(pts)
-            polygons.append(rings)
-        return partial(lifted_surface, polygons)
-    if kind in ("LineString", "MultiLineString"):
-        lines, pos = [], 0
-        for line in getattr(geom, "geoms", [geom]):
-            k = len(line.coords)
-            lines.append(xyz[pos:pos + k])
-            pos += k
-        return partial(lifted_lines, lines)
-    return None
+def _geometry_factories(geoms: np.ndarray, xyz: np.ndarray) -> list[partial | None]:
+    """Per feature, its lifted vertices (`xyz`, in get_coordinates order) split back into its polygons and
+    rings, or its lines; None for another geometry type. All features at once with shapely's bulk functions:
+    a Python loop over each feature's rings cost more than the rest of the lifting."""
+    kinds = shapely.get_type_id(geoms)
+    surfaces = np.isin(kinds, [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
+    lines = np.isin(kinds, [shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING])
+    parts, part_feature = shapely.get_parts(geoms, return_index=True)
+    in_surface = surfaces[part_feature]
+    # The pieces whose vertices follow each other in `xyz`: the rings of a surface's polygons (exterior
+    # first), each part of any other feature (a line, or a part of an unsupported type, skipped).
+    rings, ring_part = shapely.get_rings(parts[in_surface], return_index=True)
+    oriented = shapely.get_rings(shapely.orient_polygons(parts[in_surface]))
+    surface_parts = np.flatnonzero(in_surface)
+    other_parts = np.flatnonzero(~in_surface)
+    piece_part = np.concatenate([surface_parts[ring_part], other_parts])
+    order = np.argsort(piece_part, kind="stable")
+    piece_part = piece_part[order]
+    is_ring = np.r_[np.ones(len(rings), bool), np.zeros(len(other_parts), bool)][order]
+    # keep CityJSON orientation (exterior counter-clockwise seen from above)
+    flip = np.r_[shapely.is_ccw(rings) != shapely.is_ccw(oriented), np.zeros(len(other_parts), bool)][order]
+    size = shapely.get_num_coordinates(np.concatenate([rings, parts[other_parts]])[order])
+    start = np.concatenate(([0], np.cumsum(size)[:-1]))
+    # A ring drops its closing vertex and may run backwards; a line is kept as it is.
+    kept = size - is_ring
+    offset = np.concatenate(([0], np.cumsum(kept)[:-1]))
+    step = np.arange(kept.sum()) - np.repeat(offset, kept)
+    rows = np.repeat(start, kept) + np.where(np.repeat(flip, kept), np.repeat(kept - 1, kept) - step, step)
+    vertices = xyz[rows]
+
+    factories: list[partial | None] = [None] * len(geoms)
+    pieces: dict[int, list] = {}  # per part its rings, or the line itself
+    for part, a, k in zip(piece_part.tolist(), offset.tolist(), kept.tolist()):
+        pieces.setdefault(part, []).append(vertices[a:a + k])
+    per_feature: dict[int, list] = {}
+    for part, feature in enumerate(part_feature.tolist()):
+        if surfaces[feature]:
+            per_feature.setdefault(feature, []).append(pieces[part])
+        elif lines[feature]:
+            per_feature.setdefault(feature, []).extend(pieces[part])
+    for feature, shapes in per_feature.items():
+        factories[feature] = partial(lifted_surface if surfaces[feature] else lifted_lines, shapes)
+    return factories

@@ -1887,8 +1887,8 @@ class _PointMaker:
         for x0, y0, x1, y1, top, antenna in self.d.opbouw[self.opbouw_start[k]:self.opbouw_end[k], 1:]:
             px, py = x[start:end], y[start:end]
             on = start + np.flatnonzero((px > x0) & (px < x1) & (py > y0) & (py < y1))
-            if antenna:
-                z[on] = rng.uniform(z[on], top)
+            if antenna:  # a point already above the mast's top (a higher part of the roof) keeps its height
+                z[on] = rng.uniform(z[on], np.maximum(z[on], top))
             else:
                 z[on] = top + rng.normal(0.0, ROOF_SIGMA, len(on))
 
