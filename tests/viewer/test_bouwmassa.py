@@ -147,10 +147,11 @@ def test_exceeding_building_shows_its_excess_and_numbers(viewer: ViewerPage, env
     assert line.locator(".envelope-text").inner_text() == expected
     assert "Overschrijding" in line.inner_text()
 
-    # the layer is off, yet this building's excess is shown, and only it
+    # the layer is off, yet this building's excess is shown, and only it (the scene follows the panel once its
+    # rules are on screen, main.js afterShown)
+    viewer.page.wait_for_function("() => window.stadsmodel.app.tilesets.excess.show === true", timeout=10_000)
     viewer.wait_tiles()
-    assert viewer.evaluate("() => [window.stadsmodel.app.tilesets.envelopes.show,"
-                           " window.stadsmodel.app.tilesets.excess.show]") == [False, True]
+    assert viewer.evaluate("() => window.stadsmodel.app.tilesets.envelopes.show") is False
     excess = viewer.evaluate(COUNT_FEATURES, "excess")
     assert [f["id"] for f in excess if f["show"]] == [over]
     viewer.screenshot("41-excess-selected")
@@ -168,7 +169,7 @@ def test_exceeding_building_shows_its_excess_and_numbers(viewer: ViewerPage, env
     viewer.evaluate("p => window.stadsmodel.select(p.lon, p.lat)", q)
     viewer.wait_panel_for(within)
     assert viewer.page.inner_text("#panel .compliance.envelope .envelope-text") == "binnen de bouwenvelop"
-    # the scene follows the panel one frame later (main.js afterPaint): the excess is hidden then
+    # the scene follows the panel (main.js afterShown): the excess is hidden then
     viewer.page.wait_for_function("() => window.stadsmodel.app.tilesets.excess.show === false", timeout=10_000)
     viewer.assert_clean()
 
@@ -191,6 +192,6 @@ def test_unmeasured_building_says_why(viewer: ViewerPage, envelope_site, expecte
     assert clash["status"] == "onbekend" and clash["reason"]["nl"]
     text = viewer.page.inner_text("#panel .compliance.envelope .envelope-text")
     assert text == f"niet te bepalen: {clash['reason']['nl']}"
-    # the scene follows the panel one frame later (main.js afterPaint): the excess is hidden then
+    # the scene follows the panel (main.js afterShown): the excess is hidden then
     viewer.page.wait_for_function("() => window.stadsmodel.app.tilesets.excess.show === false", timeout=10_000)
     viewer.assert_clean()

@@ -193,6 +193,32 @@ def test_click_on_building_shows_its_facts_and_rules(viewer, panden):
     viewer.screenshot("02-building-panel")
 
 
+def test_scene_recolours_once_the_rules_are_on_screen(viewer, panden):
+    """The panel is presented before the scene's re-colouring (a whole frame on a software renderer) starts, and
+    the re-colouring still comes: the pand's maximum-height box."""
+    pid, p = _one(panden, compliance="overschrijdt")
+    viewer.open()
+    look_down_at(viewer, p)
+    viewer.evaluate("""() => {
+        const c = window.stadsmodel.app.compliance, show = c.show.bind(c);
+        window.__recoloured = [];
+        c.show = (...args) => { window.__recoloured.push(performance.now()); return show(...args); };
+        window.__presented = [];
+        new PerformanceObserver(l => { for (const e of l.getEntries())
+            if (e.identifier === 'panel-rules') window.__presented.push(e.renderTime); })
+            .observe({type: 'element', buffered: true});
+    }""")
+    clicked = viewer.evaluate("() => performance.now()")
+    click_building(viewer, p)
+    viewer.wait_panel_for(pid)
+    viewer.page.wait_for_function("() => window.stadsmodel.app.compliance.entity !== undefined", timeout=20_000)
+    presented = [t for t in viewer.evaluate("() => window.__presented") if t > clicked]
+    recoloured = viewer.evaluate("() => window.__recoloured")
+    assert presented, "the browser reported no presentation of the panel's rules (Element Timing)"
+    assert len(recoloured) == 1 and recoloured[0] >= presented[0]
+    viewer.assert_clean()
+
+
 def select(viewer: ViewerPage, pid: str, p: dict) -> None:
     """Selects a pand the way a permalink or the keyboard does (no mouse), and waits for the panel."""
     viewer.evaluate("p => window.stadsmodel.select(p.lon, p.lat)", p)

@@ -138,8 +138,8 @@ async function select(where, feature) {
     app.panel.showResult(result, facts, app.selection);
     app.timings.panelMs = performance.now() - answered;
     // The panel first: re-colouring the scene costs a whole frame (hundreds of ms on a software renderer), and a
-    // frame requested now would be drawn before the browser paints the panel. It follows one frame later.
-    afterPaint(() => {
+    // frame requested before the panel is on screen delays the panel by that frame. It follows the panel.
+    afterShown("panel-rules", answered, () => {
       if (counter !== app.checkCounter) return;
       app.compliance?.show(result, facts);
       app.bouwmassa?.showExcessOf(result.building?.bouwenvelop?.status === "overschrijdt" ? result.building.identificatie : undefined);
@@ -155,9 +155,28 @@ async function select(where, feature) {
   document.dispatchEvent(new CustomEvent("stadsmodel:panel", { detail: { selection: app.selection } }));
 }
 
-/** Runs `fn` once the browser has painted what is in the DOM now (after the next animation frame). */
-function afterPaint(fn) {
-  requestAnimationFrame(() => setTimeout(fn, 0));
+/**
+ * Runs `fn` once the browser has put on screen the element marked `elementtiming="<identifier>"` that was painted
+ * after `since` (Element Timing: the paint's presentation, not just a frame callback). Where the API is missing,
+ * after the next frame; where nothing is reported within a second (the panel collapsed or scrolled away), then.
+ */
+function afterShown(identifier, since, fn) {
+  if (!PerformanceObserver.supportedEntryTypes?.includes("element")) {
+    requestAnimationFrame(() => setTimeout(fn, 0));
+    return;
+  }
+  let done = false;
+  const observer = new PerformanceObserver((list) => {
+    if (list.getEntries().some((e) => e.identifier === identifier && e.renderTime >= since)) run();
+  });
+  const run = () => {
+    if (done) return;
+    done = true;
+    observer.disconnect();
+    fn();
+  };
+  observer.observe({ type: "element", buffered: true });
+  setTimeout(run, 1000);
 }
 
 function clearSelection() {
@@ -575,7 +594,10 @@ async function start() {
   renderLodSelect();
   renderStyles();
 
-  const handler = new Cesium.ScreenSpaceEventHandler(viewer.scene.canvas);
+  // One click handler, ours. The Viewer's own would select an entity (picking the scene once more) on a click and
+  // zoom to it on a double click, which would also grab a "Wat als?" footprint being drawn.
+  const handler = viewer.screenSpaceEventHandler;
+  handler.removeInputAction(Cesium.ScreenSpaceEventType.LEFT_DOUBLE_CLICK);
   handler.setInputAction(onClick, Cesium.ScreenSpaceEventType.LEFT_CLICK);
   viewer.camera.moveEnd.addEventListener(updateHash);
   renderAfterMoves(viewer);

@@ -402,10 +402,13 @@ export class Panel {
     this.state = { kind: "result", result, facts, where };
     const building = result.building ? { ...(facts ?? {}), ...result.building } : facts;
     this.title.textContent = this._heading(result, facts, where);
+    const plans = plansSection(result);
+    // Element Timing: the browser reports when the rules are on screen (bench/viewer.py measures a click by it)
+    plans.querySelector("h3").setAttribute("elementtiming", "panel-rules");
     const sections = [
       buildingSection(building),
       complianceSection(result.compliance, result.building),
-      plansSection(result),
+      plans,
       protectionSection(result),
       activitiesSection(result, where, this.ctx),
     ].filter(Boolean);

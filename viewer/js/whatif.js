@@ -228,10 +228,6 @@ export class WhatIf {
     this.points = [];
     this.viewer.canvas.style.cursor = "crosshair";
     document.addEventListener("keydown", this.onKey, true);
-    // Cesium's own double click (zoom to / track an entity) would grab the polygon being drawn
-    const own = this.viewer.cesiumWidget.screenSpaceEventHandler;
-    this.savedDoubleClick = own.getInputAction(Cesium.ScreenSpaceEventType.LEFT_DOUBLE_CLICK);
-    own.removeInputAction(Cesium.ScreenSpaceEventType.LEFT_DOUBLE_CLICK);
     this.status("whatif.drawing");
     this.refresh();
   }
@@ -240,10 +236,6 @@ export class WhatIf {
     this.drawing = false;
     this.viewer.canvas.style.cursor = "";
     document.removeEventListener("keydown", this.onKey, true);
-    if (this.savedDoubleClick) {
-      this.viewer.cesiumWidget.screenSpaceEventHandler.setInputAction(this.savedDoubleClick, Cesium.ScreenSpaceEventType.LEFT_DOUBLE_CLICK);
-      this.savedDoubleClick = undefined;
-    }
   }
 
   /** Escape: the corners drawn so far are dropped. */
