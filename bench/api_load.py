@@ -150,25 +150,31 @@ def bench(label: str, base: str, seconds: float, clients: list[int]) -> dict[tup
 
 
 class ServerProcess:
-    """``api_load.py --serve PROVIDER DATA PORT`` in a child process, until the context ends."""
+    """``api_load.py --serve PROVIDER DATA PORT DSN`` in ``workers`` child processes sharing one port, until the
+    context ends. Several workers bind the port with SO_REUSEPORT, as ``stadsmodel serve --workers N`` does, so
+    the kernel spreads the connections over them; stock and ours run the same way."""
 
-    def __init__(self, provider: str, data: Path, dsn: str = ""):
+    def __init__(self, provider: str, data: Path, dsn: str = "", workers: int = 1):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}/api"
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", provider, str(data), str(self.port), dsn],
-                                     stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        command = [sys.executable, __file__, "--serve", provider, str(data), str(self.port), dsn, str(workers)]
+        self.procs = [subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+                      for _ in range(workers)]
 
     def start(self) -> str | None:
-        """None when serving, else why not (the child's last words)."""
+        """None when every worker serves, else why not (the children's last words)."""
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            dead = [p for p in self.procs if p.poll() is not None]
+            if dead:
                 self.log.seek(0)
                 lines = self.log.read().decode(errors="replace").strip().splitlines()
-                return f"exit status {self.proc.returncode}: " + (" | ".join(lines[-3:]) or "no output")
+                return f"exit status {dead[0].returncode}: " + (" | ".join(lines[-3:]) or "no output")
+            # each worker answers on its own connection: a new one per probe, until all said who they are
             try:
-                if httpx.get(self.base, timeout=5).status_code == 200:
+                pids = {httpx.get(self.base, timeout=5).headers.get("x-stadsmodel-worker") for _ in range(4 * len(self.procs))}
+                if len(self.procs) == 1 or len(pids - {None}) == len(self.procs):
                     return None
             except httpx.HTTPError:
                 pass
@@ -176,14 +182,16 @@ class ServerProcess:
         return "did not answer within 300 s"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
-def serve(provider: str, data: Path, port: int, dsn: str = "") -> None:
+def serve(provider: str, data: Path, port: int, dsn: str = "", workers: int = 1) -> None:
     """The child process: one provider's server (for the stock one, after making SpatiaLite loadable; for
     postgis-stock pygeoapi's own PostgreSQLProvider on the same PostGIS tables)."""
     if provider == "postgis-stock":
@@ -209,12 +217,21 @@ def serve(provider: str, data: Path, port: int, dsn: str = "") -> None:
         import services.config
 
         services.config.GEOPACKAGE_PROVIDER = "SQLiteGPKG"
+    import socket
+
     import uvicorn
 
     from services.app import create_app
 
+    if workers > 1:
+        os.environ["STADSMODEL_WORKER_PID_HEADER"] = "1"  # so start() can tell the workers apart
     app = create_app(data, base_url=f"http://127.0.0.1:{port}/api", postgres=dsn or None)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(2048)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 
 def build_store(work: Path, buildings: int) -> Path:
@@ -233,7 +250,7 @@ def build_store(work: Path, buildings: int) -> Path:
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        serve(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5] if len(sys.argv) > 5 else "")
+        serve(sys.argv[2], Path(sys.argv[3]), int(sys.argv[4]), sys.argv[5], int(sys.argv[6]))
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", nargs="?", type=Path, help="a model directory from `stadsmodel build`")
@@ -241,13 +258,18 @@ def main() -> None:
                     help="without DATA: panden of the synthetic district built for the run (default 10000)")
     ap.add_argument("--seconds", type=float, default=5.0, help="per workload and concurrency (default 5)")
     ap.add_argument("--clients", type=int, nargs="+", default=list(CLIENTS), help="concurrencies (default 1 8 32)")
+    ap.add_argument("--providers", nargs="+", choices=PROVIDERS + PG_PROVIDERS,
+                    help="only these servers (default: both GeoPackage ones, and with --postgres both PostGIS ones)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server worker processes per provider, sharing the port as `serve --workers` (default 1)")
     ap.add_argument("--postgres", metavar="DSN", help="also load the store into this PostGIS database (replacing its "
                     "tables) and measure ours and pygeoapi's PostgreSQL provider on it")
     a = ap.parse_args()
     if a.data is None:
         a.data = build_store(Path(tempfile.mkdtemp(prefix="stadsmodel-bench-")), a.buildings)
     gpkg = (a.data / "stadsmodel.gpkg").resolve()
-    print(f"data: {gpkg}  ({a.seconds:.0f} s per cell; each provider in its own one-worker uvicorn process; "
+    print(f"data: {gpkg}  ({a.seconds:.0f} s per cell; each provider in "
+          f"{a.workers} uvicorn worker process{'es' if a.workers > 1 else ''} of its own; "
           f"{os.cpu_count()} CPUs)", flush=True)
     results: dict[str, dict | str] = {}
     providers = PROVIDERS
@@ -258,13 +280,17 @@ def main() -> None:
         load_postgis(gpkg.parent, a.postgres)
         print(f"loaded into PostGIS in {time.perf_counter() - t:.1f} s", flush=True)
         providers = PROVIDERS + PG_PROVIDERS
+    if a.providers:
+        if set(a.providers) & set(PG_PROVIDERS) and not a.postgres:
+            ap.error("the PostGIS providers need --postgres DSN")
+        providers = tuple(p for p in providers if p in a.providers)
     for provider in providers:
         data = Path(tempfile.mkdtemp(prefix=f"stadsmodel-bench-{provider}-"))
         if provider == "stock":
             shutil.copyfile(gpkg, data / gpkg.name)
         else:
             (data / gpkg.name).symlink_to(gpkg)
-        server = ServerProcess(provider, data, a.postgres if provider in PG_PROVIDERS else "")
+        server = ServerProcess(provider, data, a.postgres if provider in PG_PROVIDERS else "", a.workers)
         try:
             problem = server.start()
             results[provider] = (f"not runnable here: {problem}" if problem
@@ -295,7 +321,7 @@ def main() -> None:
     for provider in providers:
         if isinstance(results[provider], str):
             print(f"{provider}: {results[provider]}")
-    if isinstance(results["stock"], dict):
+    if isinstance(results.get("stock"), dict):
         print("stock: ignores `filter`: its CQL2 row is an unfiltered query (compare numberMatched above)")
 
 
