@@ -217,20 +217,15 @@ def serve(provider: str, data: Path, port: int, dsn: str = "", workers: int = 1)
         import services.config
 
         services.config.GEOPACKAGE_PROVIDER = "SQLiteGPKG"
-    import socket
-
     import uvicorn
 
     from services.app import create_app
+    from services.server import shared_listening_socket
 
     if workers > 1:
         os.environ["STADSMODEL_WORKER_PID_HEADER"] = "1"  # so start() can tell the workers apart
     app = create_app(data, base_url=f"http://127.0.0.1:{port}/api", postgres=dsn or None)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    sock.listen(2048)
+    sock = shared_listening_socket("127.0.0.1", port)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
 
 

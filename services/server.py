@@ -164,13 +164,21 @@ def _worker(host: str, port: int, parent: int) -> None:
     _die_with(parent)
     _quiet_repeats()
     os.environ["STADSMODEL_WORKER_PID_HEADER"] = "1"
+    _run(host, port, ServerLimits.from_env(), socket_=shared_listening_socket(host, port))
+
+
+def shared_listening_socket(host: str, port: int) -> socket.socket:
+    """A listening socket that other processes can bind as well (SO_REUSEPORT: the kernel spreads the
+    connections over them). Its protocol is TCP by name, as getaddrinfo gives it: asyncio switches Nagle's
+    algorithm off only on sockets whose proto is IPPROTO_TCP, and with it on every small answer on a kept-alive
+    connection waits some 40 ms for the client's delayed ACK."""
     family, kind, proto, address = _address(host, port)
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
     sock.listen(2048)
-    _run(host, port, ServerLimits.from_env(), socket_=sock)
+    return sock
 
 
 if __name__ == "__main__":

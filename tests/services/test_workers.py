@@ -77,3 +77,31 @@ def test_workers_die_with_a_killed_supervisor(two_workers):
     assert _port_free(two_workers.port), "the port is still taken after the workers died"
     with ConfiguredServer(two_workers.data, "--workers", "2", port=two_workers.port) as again:  # a restart
         assert httpx.get(f"{again.url}/health", timeout=30).status_code == 200
+
+
+def test_worker_connections_send_small_answers_at_once():
+    """The workers' shared socket gives asyncio what it needs to switch Nagle's algorithm off on every accepted
+    connection (else each small answer on a kept-alive connection waited ~40 ms for the client's delayed ACK)."""
+    import asyncio
+
+    from services.server import shared_listening_socket
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        accepted: asyncio.Future = loop.create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                accepted.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP,
+                                                                                  socket.TCP_NODELAY))
+
+        server = await loop.create_server(Probe, sock=shared_listening_socket("127.0.0.1", 0))
+        port = server.sockets[0].getsockname()[1]
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(accepted, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0
