@@ -12,6 +12,7 @@ import collections
 import contextlib
 import gc
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -404,10 +405,15 @@ def store_layers(buildings: gpd.GeoDataFrame, solids: pd.DataFrame, addresses: g
     return layers
 
 
+REASON_FIGURE = re.compile(r"\d+(?:\.\d+)?")
+
+
 def flag_reasons(buildings: pd.DataFrame) -> collections.Counter:
-    """How many buildings are flagged b3_reconstructie_onvolledig, per reason."""
+    """How many buildings are flagged b3_reconstructie_onvolledig, per kind of reason: the reason with its
+    figures as n ("te weinig dakpunten (n punten, n per m²)"), since each building's own figures would give
+    nearly every flagged building a line of its own. The building keeps its figures in b3_onvolledig_reden."""
     flagged = buildings["b3_reconstructie_onvolledig"].astype(bool)
-    return collections.Counter(buildings.loc[flagged, "b3_onvolledig_reden"])
+    return collections.Counter(REASON_FIGURE.sub("n", r) for r in buildings.loc[flagged, "b3_onvolledig_reden"])
 
 
 def build_counts(cfg: dict, bgt_counts_in: dict, bgt_read: dict[str, int], bgt_lifted: dict[str, int],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import geopandas as gpd
@@ -40,6 +41,11 @@ def test_building_without_points_is_kept_and_flagged(synth_input, built_district
     doc = _model(built_district)
     assert all(pid in doc["CityObjects"] for pid in truth)
     assert doc["CityObjects"][no_points[0]]["geometry"] == []
+    # the report counts per kind of reason, without each building's own figures
+    report = json.loads((built_district / "report.json").read_text())["counts"]["buildings"]
+    assert sum(report["flag_reasons"].values()) == report["flagged"] == int(b["b3_reconstructie_onvolledig"].sum())
+    assert report["flag_reasons"] and not any(re.search("[0-9]", reason) for reason in report["flag_reasons"])
+    assert any(reason.startswith("te weinig dakpunten (n punten") for reason in report["flag_reasons"])
 
 
 def test_cityjson_is_schema_valid_with_closed_outward_solids(built_district, cityjson_schema_dir):
