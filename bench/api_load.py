@@ -173,7 +173,8 @@ class ServerProcess:
                 return f"exit status {dead[0].returncode}: " + (" | ".join(lines[-3:]) or "no output")
             # each worker answers on its own connection: a new one per probe, until all said who they are
             try:
-                pids = {httpx.get(self.base, timeout=5).headers.get("x-stadsmodel-worker") for _ in range(4 * len(self.procs))}
+                pids = {httpx.get(self.base, timeout=5).headers.get("x-stadsmodel-worker")
+                        for _ in range(4 * len(self.procs))}
                 if len(self.procs) == 1 or len(pids - {None}) == len(self.procs):
                     return None
             except httpx.HTTPError:
